@@ -1,0 +1,127 @@
+"""Where the database is, and the in-memory Alembic configuration for every branch.
+
+Nothing here writes a file: the original janitoo copied a config holding the
+database URL into the temp directory; this module hands Alembic a ``Config``
+built in memory, with one version location per branch.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
+from janitoo_db.extensions import Extension, discover
+
+DEFAULT_URL = "sqlite:////tmp/janitoo_dbman.sqlite"
+URL_ENVIRONMENT_VARIABLE = "JANITOO_DB_URL"
+CONF_SECTION = "database"
+SCRIPT_LOCATION = str(Path(__file__).resolve().parent / "alembic")
+
+
+def read_conf_url(conf_file: str | os.PathLike[str]) -> str:
+    """Read ``sqlalchemy.url`` from the ``[database]`` section of a janitoo INI file.
+
+    ``%(here)s`` is the file's directory, as in Alembic; a literal ``%`` is written ``%%``.
+    """
+    path = Path(conf_file)
+    parser = configparser.ConfigParser(defaults={"here": str(path.resolve().parent)})
+    try:
+        if not parser.read(path, encoding="utf-8"):
+            raise ConfigError(f"cannot read the configuration file {path}")
+        return parser.get(CONF_SECTION, "sqlalchemy.url")
+    except configparser.NoSectionError:
+        raise ConfigError(f"{path} has no [{CONF_SECTION}] section") from None
+    except configparser.NoOptionError:
+        raise ConfigError(f"{path}: the [{CONF_SECTION}] section has no sqlalchemy.url") from None
+    except configparser.Error as error:
+        first_line = str(error).splitlines()[0]
+        raise ConfigError(f"{path}: {first_line} (write a literal % as %%)") from None
+
+
+def resolve_url(url: str | None = None, conf_file: str | os.PathLike[str] | None = None) -> str:
+    """The database URL: *url*, else *conf_file*'s, else ``$JANITOO_DB_URL``, else the default."""
+    if url:
+        return url
+    if conf_file:
+        return read_conf_url(conf_file)
+    return os.environ.get(URL_ENVIRONMENT_VARIABLE) or DEFAULT_URL
+
+
+def version_locations(extensions: Iterable[Extension]) -> list[str]:
+    """The version directory of each branch, core first."""
+    return [str(extension.version_dir()) for extension in extensions]
+
+
+def alembic_config(
+    url: str,
+    extensions: list[Extension] | None = None,
+    *,
+    stdout: TextIO = sys.stdout,
+    attributes: dict[str, Any] | None = None,
+) -> Config:
+    """Build the Alembic ``Config`` for *url* and every branch, without touching the disk."""
+    if extensions is None:
+        extensions = discover()
+    config = Config(stdout=stdout, attributes=attributes, ini_section=CONF_SECTION)
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("path_separator", "os")
+    locations = version_locations(extensions)
+    config.set_main_option("version_locations", _escape(os.pathsep.join(locations)))
+    # Config options go through ConfigParser interpolation: a URL's %-escapes must be doubled.
+    config.set_main_option("sqlalchemy.url", _escape(url))
+    config.attributes.setdefault("extensions", extensions)
+    config.attributes.setdefault("url", url)
+    return config
+
+
+def _escape(value: str) -> str:
+    return value.replace("%", "%%")
+
+
+def script_directory(config: Config) -> ScriptDirectory:
+    """Load every branch's revisions and check that each branch is what it claims.
+
+    Each version directory must hold exactly one branch root, labelled with the
+    extension's name; no revision id may appear twice.
+    """
+    extensions: list[Extension] = config.attributes["extensions"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Revision .* is present more than once")
+        try:
+            script = ScriptDirectory.from_config(config)
+            # The map also files each revision under its branch labels: keep one per id.
+            revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
+        except UserWarning as warning:
+            raise RevisionError(f"{warning} in the version directories: {', '.join(version_locations(extensions))}") from None
+        except CommandError as error:
+            raise RevisionError(str(error)) from None
+        except SyntaxError as error:
+            raise RevisionError(f"syntax error in revision file {error.filename}, line {error.lineno}: {error.msg}") from None
+    by_dir: dict[Path, list[Any]] = {}
+    for revision in revisions:
+        if hasattr(revision, "path"):
+            by_dir.setdefault(Path(revision.path).resolve().parent, []).append(revision)
+    for extension in extensions:
+        directory = extension.version_dir()
+        roots = [r for r in by_dir.get(directory, []) if r.is_base]
+        if len(roots) != 1:
+            found = ", ".join(r.revision for r in roots) or "none"
+            raise ExtensionError(
+                f"{extension.describe()}: {directory} must hold exactly one branch root, found {found}"
+            )
+        labels = roots[0]._orig_branch_labels
+        if extension.name not in labels:
+            shown = ", ".join(sorted(labels)) or "no label"
+            raise ExtensionError(
+                f"{extension.describe()}: its branch root {roots[0].revision} in {directory} "
+                f"is labelled {shown}, not {extension.name!r}"
+            )
+    return script

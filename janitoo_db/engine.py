@@ -1,0 +1,119 @@
+"""Engines for the three databases janitoo_db supports, and their errors in plain words.
+
+SQLite gets real transactions around DDL (its Python driver otherwise commits
+before each DDL statement) and waits for a busy database instead of failing.
+Driverless URLs pick the drivers installed by our extras.  Every message that
+could carry a URL shows the password as ``***``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
+
+from janitoo_db.errors import ConfigError, DatabaseError
+
+#: Driver used for a URL that names only the dialect, and the extra that installs it.
+DEFAULT_DRIVERS = {
+    "postgresql": ("psycopg", "postgresql"),
+    "mysql": ("pymysql", "mysql"),
+    "mariadb": ("pymysql", "mysql"),
+}
+#: Extra to suggest when a driver module is missing.
+DRIVER_EXTRAS = {"psycopg": "postgresql", "psycopg2": "postgresql", "pymysql": "mysql"}
+#: Seconds a SQLite connection waits for another process's lock.
+SQLITE_BUSY_TIMEOUT = 60
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse *url*, fill in our default driver, and check a SQLite file's directory."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except exc.ArgumentError:
+            raise ConfigError(f"not a database URL: {hide_password(url)!r}") from None
+    backend, _, driver = url.drivername.partition("+")
+    if not driver and backend in DEFAULT_DRIVERS:
+        url = url.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend][0]}")
+    if backend == "sqlite" and url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        directory = os.path.dirname(os.path.abspath(url.database))
+        if not os.path.isdir(directory):
+            raise ConfigError(f"the directory of the SQLite database does not exist: {directory}")
+    return url
+
+
+def hide_password(text: str | URL, url: URL | None = None) -> str:
+    """Return *text* with any password (of *url*, or of *text* when it is a URL) as ``***``."""
+    if isinstance(text, URL):
+        return text.render_as_string(hide_password=True)
+    if url is None:
+        try:
+            url = make_url(text)
+        except Exception:
+            return text
+        return url.render_as_string(hide_password=True) if url.password else text
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text
+
+
+def create_db_engine(url: str | URL, **options: Any) -> Engine:
+    """Create an engine for *url*, raising :class:`ConfigError` for unusable URLs or drivers."""
+    url = parse_url(url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT)
+    try:
+        engine = create_engine(url, **options)
+    except exc.NoSuchModuleError:
+        raise ConfigError(
+            f"unknown database dialect {url.drivername!r} in {hide_password(url)}"
+            " (janitoo_db knows sqlite, postgresql and mysql)"
+        ) from None
+    except ImportError as error:
+        module = (error.name or "").split(".")[0] or url.get_driver_name()
+        extra = DRIVER_EXTRAS.get(module) or DEFAULT_DRIVERS.get(backend, (None, None))[1]
+        hint = f"; install it with: pip install 'janitoo_db[{extra}]'" if extra else ""
+        raise ConfigError(f"the database driver {module!r} for {backend} is not installed{hint}") from None
+    if backend == "sqlite":
+        _make_sqlite_transactional(engine)
+    return engine
+
+
+def _make_sqlite_transactional(engine: Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+
+    A connection with the execution option ``sqlite_begin="IMMEDIATE"``
+    takes the write lock at once, so two migrating processes queue on the
+    busy timeout instead of failing when both try to write.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | None = None) -> str:
+    """Reduce a driver error to its first meaningful line, without any password."""
+    original = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(original).strip().splitlines() if line.strip()]
+    message = lines[0] if lines else type(original).__name__
+    if url is not None:
+        message = hide_password(message, url)
+    return message
+
+
+def connect(engine: Engine) -> Connection:
+    """Open a connection, turning refusals into a :class:`DatabaseError` that names the database."""
+    try:
+        return engine.connect()
+    except exc.DBAPIError as error:
+        where = hide_password(engine.url)
+        raise DatabaseError(f"cannot connect to {where}: {describe_db_error(error, engine.url)}") from None

@@ -1,0 +1,32 @@
+"""The one exception type janitoo_db raises, with a subclass per kind of failure.
+
+The CLI turns any of them into one line on stderr and the exit code below;
+the library itself never prints and never exits.
+"""
+from __future__ import annotations
+
+
+class JanitooDbError(Exception):
+    """Base of every error janitoo_db raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(JanitooDbError):
+    """The database URL, the configuration file or an option is unusable."""
+
+
+class ExtensionError(JanitooDbError):
+    """An extension cannot be imported, or its version directory is wrong."""
+
+
+class RevisionError(JanitooDbError):
+    """A revision or branch label is unknown, or revision files are inconsistent."""
+
+
+class DatabaseError(JanitooDbError):
+    """The database refused a connection or a statement."""
+
+
+class MigrationError(DatabaseError):
+    """A revision failed while it was being applied."""

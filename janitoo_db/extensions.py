@@ -1,0 +1,138 @@
+"""Finding extensions, their version directories, and loading their models.
+
+An extension announces itself in the ``janitoo.models`` entry-point group as
+``NAME = package.module:extend``.  NAME is its Alembic branch label and the
+name of its version directory ``models/NAME``, looked for, first match wins:
+
+1. ``PACKAGE/models/NAME/`` inside the entry point's top-level package
+   (shipped as package data, so wheels work);
+2. ``models/NAME/`` in the project root beside that package (source
+   checkouts and editable installs).
+
+janitoo_db's own core branch ``janitoo`` follows the same rule and always
+comes first.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Iterable
+
+from janitoo_db.errors import ExtensionError
+
+ENTRY_POINT_GROUP = "janitoo.models"
+CORE_NAME = "janitoo"
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One branch of the shared database: its name, code, and distribution."""
+
+    name: str
+    #: ``module:attribute`` of its ``extend`` callable.
+    target: str
+    #: The distribution that declares it, as pip knows it.
+    distribution: str
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+    @property
+    def package(self) -> str:
+        """The top-level package of the entry point's module."""
+        return self.module.split(".")[0]
+
+    def describe(self) -> str:
+        return f"extension {self.name!r} ({self.target}, distribution {self.distribution})"
+
+    def candidate_dirs(self) -> list[Path]:
+        """Where the version directory may be, in the order it is looked for."""
+        try:
+            spec = importlib.util.find_spec(self.package)
+        except (ImportError, ValueError) as error:
+            raise ExtensionError(f"cannot find the package of {self.describe()}: {error}") from None
+        if spec is None:
+            raise ExtensionError(f"cannot find the package {self.package!r} of {self.describe()}")
+        roots = [Path(p) for p in (spec.submodule_search_locations or [])]
+        if not roots and spec.origin:
+            roots = [Path(spec.origin).parent]
+        inside = [root / "models" / self.name for root in roots]
+        beside = [root.parent / "models" / self.name for root in roots]
+        return inside + beside
+
+    def version_dir(self) -> Path:
+        """The first existing candidate directory, or an error naming every path tried."""
+        candidates = self.candidate_dirs()
+        for candidate in candidates:
+            if candidate.is_dir():
+                return candidate.resolve()
+        tried = ", ".join(str(c) for c in candidates)
+        raise ExtensionError(f"no version directory for {self.describe()}; tried: {tried}")
+
+    def load_extend(self) -> Callable[[ModuleType], None]:
+        """Import the ``extend`` callable, reporting any import failure by name."""
+        module_name, _, attribute = self.target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            extend = getattr(module, attribute) if attribute else module
+        except Exception as error:
+            raise ExtensionError(f"cannot import {self.describe()}: {type(error).__name__}: {error}") from None
+        if not callable(extend):
+            raise ExtensionError(f"{self.describe()} does not point at a callable")
+        return extend
+
+
+CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")
+
+
+def _distribution_name(entry_point: EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return dist.metadata["Name"] if dist is not None else "unknown distribution"
+
+
+def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extension]:
+    """Return the core branch followed by every installed extension, sorted by name.
+
+    Two distributions claiming one name is an error; the same entry point seen
+    twice (a package visible through two paths) counts once.
+    """
+    found: dict[str, Extension] = {CORE.name: CORE}
+    if entry_points_ is None:
+        entry_points_ = entry_points(group=ENTRY_POINT_GROUP)
+    for entry_point in entry_points_:
+        extension = Extension(entry_point.name, entry_point.value.replace(" ", ""), _distribution_name(entry_point))
+        known = found.get(extension.name)
+        if known is None:
+            found[extension.name] = extension
+        elif known != extension:
+            raise ExtensionError(
+                f"two extensions claim the branch label {extension.name!r}: "
+                f"{known.target} from {known.distribution} and {extension.target} from {extension.distribution}"
+            )
+    core = found.pop(CORE.name)
+    return [core] + sorted(found.values(), key=lambda e: e.name)
+
+
+def load_models(target: ModuleType, extensions: Iterable[Extension]) -> dict[str, tuple[str, ...]]:
+    """Run each extension's ``extend(target)`` once; return the tables each one added.
+
+    The table lists are what per-extension autogeneration and checks rely on.
+    """
+    from janitoo_db.base import Base
+
+    owned: dict[str, tuple[str, ...]] = {}
+    for extension in extensions:
+        # Snapshot first: a module may declare its tables when imported.
+        before = set(Base.metadata.tables)
+        extend = extension.load_extend()
+        try:
+            extend(target)
+        except Exception as error:
+            raise ExtensionError(f"{extension.describe()} failed in extend(): {type(error).__name__}: {error}") from None
+        owned[extension.name] = tuple(sorted(set(Base.metadata.tables) - before))
+    return owned

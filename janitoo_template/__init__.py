@@ -1,0 +1,1 @@
+"""janitoo_template: the example extension of the janitoo_db tutorial."""

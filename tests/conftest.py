@@ -1,0 +1,135 @@
+"""Shared fixtures: the tests' own extension, CLI runners and throw-away databases.
+
+``tests/extensions`` holds ``acme_sensors``, a third-party extension with its
+own distribution metadata (a ``*.dist-info`` directory), branch and version
+directory, one of whose revisions depends on a core revision.  It is put on
+``sys.path`` before janitoo_db.models is first imported, and on PYTHONPATH for
+subprocesses, so every test sees it as an installed extension.
+
+Server tests get a database created for them on PostgreSQL (127.0.0.1:5432,
+user postgres) or MariaDB (127.0.0.1:3306, user root) and dropped afterwards.
+Without a server they skip, unless JANITOO_DB_REQUIRE_SERVERS=1 (set by CI),
+which turns the skip into a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+
+TESTS_DIR = Path(__file__).resolve().parent
+EXTENSIONS_DIR = TESTS_DIR / "extensions"
+REQUIRE_SERVERS = os.environ.get("JANITOO_DB_REQUIRE_SERVERS") == "1"
+POSTGRESQL_ADMIN_URL = os.environ.get("JANITOO_TEST_POSTGRESQL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MYSQL_ADMIN_URL = os.environ.get("JANITOO_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+if str(EXTENSIONS_DIR) not in sys.path:
+    sys.path.insert(0, str(EXTENSIONS_DIR))
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a jnt_dbman subprocess: the tests' extension on the path."""
+    env = dict(os.environ)
+    env.pop("JANITOO_DB_URL", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXTENSIONS_DIR), env.get("PYTHONPATH", "")]))
+    env.update(extra)
+    return env
+
+
+def jnt_dbman_path() -> str:
+    """The installed console script, next to this interpreter."""
+    candidate = Path(sys.executable).parent / "jnt_dbman"
+    found = str(candidate) if candidate.exists() else shutil.which("jnt_dbman")
+    if not found:
+        pytest.fail("the jnt_dbman console script is not installed; run the README's set-up command")
+    return found
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite database file of this test's own (not created yet)."""
+    return f"sqlite:///{tmp_path / 'janitoo.sqlite'}"
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run ``jnt_dbman ARGS`` in-process with click's CliRunner; stdout and stderr apart."""
+    from janitoo_db.cli import main
+
+    monkeypatch.delenv("JANITOO_DB_URL", raising=False)
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def jnt_dbman() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the installed ``jnt_dbman`` as a real subprocess."""
+    script = jnt_dbman_path()
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([script, *args], capture_output=True, text=True, timeout=timeout,
+                              env=env or subprocess_env(), input=input if input is not None else "")
+
+    return run
+
+
+def _server_unavailable(what: str, error: Exception) -> None:
+    reason = f"{what} is not reachable ({type(error).__name__}: {str(error).splitlines()[0]})"
+    if REQUIRE_SERVERS:
+        pytest.fail(reason + "; JANITOO_DB_REQUIRE_SERVERS=1 forbids skipping")
+    pytest.skip(reason)
+
+
+def _throwaway_database(admin_url: str, what: str) -> Iterator[str]:
+    """Create a database named for this test on a server, yield its URL, drop it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"jnt_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as error:  # noqa: BLE001 - any failure means no usable server
+        admin.dispose()
+        _server_unavailable(what, error)
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            if admin.dialect.name == "postgresql":
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped after the test."""
+    yield from _throwaway_database(POSTGRESQL_ADMIN_URL, "PostgreSQL at 127.0.0.1:5432")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh MariaDB/MySQL database, dropped after the test."""
+    yield from _throwaway_database(MYSQL_ADMIN_URL, "MariaDB at 127.0.0.1:3306")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on SQLite, PostgreSQL and MariaDB."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'janitoo.sqlite'}"
+    return request.getfixturevalue(f"{request.param}_url")
