@@ -5,6 +5,7 @@ Like ``alembic.command``, every function takes the Alembic ``Config`` first
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -186,6 +187,8 @@ def _migration_error(config: Config, error: Exception) -> MigrationError:
         left_at = ", ".join(_read_current(config)) or "base (empty)"
     except JanitooDbError:
         left_at = "unknown"
+    if engine.dialect.name in ("mysql", "mariadb"):
+        left_at += " (MySQL/MariaDB commit each DDL statement: what the failing revision did before the error stays)"
     if failing is None:
         return MigrationError(f"{reason}; the database is at {left_at}")
     branch = ", ".join(sorted(failing.branch_labels)) or "no branch"
@@ -288,9 +291,15 @@ def _table_names(config: Config) -> list[str]:
         raise DatabaseError(f"cannot list the tables: {describe_db_error(error, _engine(config).url)}") from None
 
 
+def _in_branch_order(config: Config, infos: list[RevisionInfo]) -> list[RevisionInfo]:
+    """Core first, then extensions by name, as collect lists them."""
+    order = {e.name: i for i, e in enumerate(config.attributes["extensions"])}
+    return sorted(infos, key=lambda info: min((order.get(b, len(order)) for b in info.branches), default=len(order)))
+
+
 def heads(config: Config) -> list[RevisionInfo]:
     """The head revision of every branch."""
-    return [RevisionInfo.from_script(s) for s in _revisions(config, "heads")]
+    return _in_branch_order(config, [RevisionInfo.from_script(s) for s in _revisions(config, "heads")])
 
 
 def branches(config: Config) -> list[Branch]:
@@ -352,7 +361,7 @@ def current(config: Config) -> list[RevisionInfo]:
             raise RevisionError(
                 f"the database is at revision {revision}, which no installed extension provides"
             ) from None
-    return found
+    return _in_branch_order(config, found)
 
 
 def checkdb(config: Config) -> CheckResult:
@@ -370,17 +379,25 @@ def generate(config: Config, message: str, head: str = "janitoo") -> Path:
     extensions' drift never lands in its revision.
     """
     name = head.split("@", 1)[0]
-    known = [e.name for e in config.attributes["extensions"]]
-    if name not in known:
-        raise ExtensionError(f"unknown extension {name!r}; known: {', '.join(known)}")
+    extensions = {e.name: e for e in config.attributes["extensions"]}
+    if name not in extensions:
+        raise ExtensionError(f"unknown extension {name!r}; known: {', '.join(extensions)}")
+    directory = extensions[name].version_dir()
+    if not os.access(directory, os.W_OK):
+        raise ExtensionError(f"the version directory of {name!r} is not writable: {directory}")
+    state = checkdb(config)
+    if not state.up_to_date:
+        raise RevisionError(
+            f"the database is not at every head (missing {', '.join(state.pending)}); "
+            "run 'jnt_dbman upgrade' before generating a revision"
+        )
     _load_metadata()
     from janitoo_db.models import extension_tables
 
     owned = set(extension_tables.get(name, ()))
 
     def include_object(obj: Any, obj_name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        table = obj if type_ == "table" else getattr(obj, "table", None)
-        table_name = obj_name if type_ == "table" else getattr(table, "name", None)
+        table_name = obj_name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
         return table_name in owned
 
     config.attributes["include_object"] = include_object

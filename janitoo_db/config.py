@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
+from argparse import Namespace
 import sys
 import warnings
 from pathlib import Path
@@ -70,7 +71,9 @@ def alembic_config(
     """Build the Alembic ``Config`` for *url* and every branch, without touching the disk."""
     if extensions is None:
         extensions = discover()
-    config = Config(stdout=stdout, attributes=attributes, ini_section=CONF_SECTION)
+    # quiet: Alembic's own progress lines would go to stdout; jnt_dbman reports itself.
+    config = Config(stdout=stdout, attributes=attributes, ini_section=CONF_SECTION,
+                    cmd_opts=Namespace(quiet=True, x=None))
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("path_separator", "os")
     locations = version_locations(extensions)

@@ -21,8 +21,6 @@ DEFAULT_DRIVERS = {
     "mysql": ("pymysql", "mysql"),
     "mariadb": ("pymysql", "mysql"),
 }
-#: Extra to suggest when a driver module is missing.
-DRIVER_EXTRAS = {"psycopg": "postgresql", "psycopg2": "postgresql", "pymysql": "mysql"}
 #: Seconds a SQLite connection waits for another process's lock.
 SQLITE_BUSY_TIMEOUT = 60
 
@@ -73,13 +71,23 @@ def create_db_engine(url: str | URL, **options: Any) -> Engine:
             " (janitoo_db knows sqlite, postgresql and mysql)"
         ) from None
     except ImportError as error:
-        module = (error.name or "").split(".")[0] or url.get_driver_name()
-        extra = DRIVER_EXTRAS.get(module) or DEFAULT_DRIVERS.get(backend, (None, None))[1]
-        hint = f"; install it with: pip install 'janitoo_db[{extra}]'" if extra else ""
-        raise ConfigError(f"the database driver {module!r} for {backend} is not installed{hint}") from None
+        raise ConfigError(_missing_driver(url, error)) from None
     if backend == "sqlite":
         _make_sqlite_transactional(engine)
     return engine
+
+
+def _missing_driver(url: URL, error: ImportError) -> str:
+    """Say which driver is missing and how to get one janitoo_db supports."""
+    backend = url.get_backend_name()
+    module = (error.name or "").split(".")[0] or url.get_driver_name()
+    message = f"the database driver {module!r} for {backend} is not installed"
+    if backend not in DEFAULT_DRIVERS:
+        return message + " (janitoo_db supports sqlite, postgresql and mysql)"
+    ours, extra = DEFAULT_DRIVERS[backend]
+    if module != ours:
+        message += f"; janitoo_db's driver is {ours}: write the URL as {backend}://..."
+    return message + f"; install it with: pip install 'janitoo_db[{extra}]'"
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:
@@ -103,7 +111,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | None = None) -> str:
     """Reduce a driver error to its first meaningful line, without any password."""
     original = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(original).strip().splitlines() if line.strip()]
+    lines = [" ".join(line.split()) for line in str(original).strip().splitlines() if line.strip()]
     message = lines[0] if lines else type(original).__name__
     if url is not None:
         message = hide_password(message, url)
