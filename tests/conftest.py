@@ -133,3 +133,39 @@ def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'janitoo.sqlite'}"
     return request.getfixturevalue(f"{request.param}_url")
+
+
+def write_extension(root: Path, name: str, revisions: list[tuple[str, str]], *,
+                    models: str = "", depends_on: str | None = None) -> Path:
+    """Write an installable-looking extension NAME under *root* and return *root*.
+
+    *revisions* are ``(revision id, body of upgrade())`` pairs forming one
+    linear branch whose root carries the label NAME; *models* is Python source
+    placed in the package (it may use ``Base``); the entry point is
+    ``NAME = NAME:extend``.  Put *root* on PYTHONPATH to install it.
+    """
+    package = root / name
+    versions = package / "models" / name
+    versions.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(
+        "import sqlalchemy as sa\nfrom janitoo_db.base import Base\n\n" + models
+        + "\n\ndef extend(jntmodel):\n    pass\n"
+    )
+    dist = root / f"{name}-1.0.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[janitoo.models]\n{name} = {name}:extend\n")
+    previous: str | None = None
+    for index, (revision, body) in enumerate(revisions):
+        labels = (name,) if previous is None else None
+        depends = depends_on if index == 1 else None
+        (versions / f"{revision}_step_{index}.py").write_text(
+            f'"""Step {index} of {name}"""\n'
+            "import os\nimport time\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n"
+            f"revision = {revision!r}\ndown_revision = {previous!r}\n"
+            f"branch_labels = {labels!r}\ndepends_on = {depends!r}\n\n\n"
+            "def upgrade():\n" + "".join(f"    {line}\n" for line in (body or "pass").splitlines())
+            + "\n\ndef downgrade():\n    pass\n"
+        )
+        previous = revision
+    return root

@@ -1,0 +1,229 @@
+"""jnt_dbman on SQLite, PostgreSQL and MariaDB: every command, atomic failures,
+concurrent runs, interrupted upgrades and clean errors without passwords."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import Result
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from conftest import jnt_dbman_path, subprocess_env, write_extension
+
+CORE_HEAD = "5d2f0a8c91e3"
+TEMPLATE_HEAD = "c3e9b5a1d274"
+ACME_HEAD = "2b3c4d5e6f70"
+CORE_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings", "core_settings_group"}
+ALL_TABLES = CORE_TABLES | {"template_rooms", "template_sensors", "acme_readings", "alembic_version"}
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url.replace("sqlite:///", "sqlite:///", 1))
+    try:
+        with engine.connect() as connection:
+            return set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def versions(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return set()
+            return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    finally:
+        engine.dispose()
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
+    """The whole command set works the same way on each database."""
+    init = ok(cli("initdb", "-u", any_url))
+    assert "Applied 1266567cc97f (janitoo): Initial import" in init.stderr
+    assert tables(any_url) == ALL_TABLES
+    assert versions(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+
+    assert ok(cli("heads", "-u", any_url)).stdout.splitlines()[0] == f"{CORE_HEAD} (janitoo) (head)"
+    assert set(ok(cli("versiondb", "-u", any_url)).stdout.split()) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert f"{ACME_HEAD} (acme_sensors) (head)" in ok(cli("current", "-u", any_url)).stdout
+    assert ok(cli("checkdb", "-u", any_url)).stdout.startswith("The database is up to date")
+    assert "Initial data" in ok(cli("history", "-u", any_url)).stdout
+    assert "Path:" in ok(cli("show", "-r", "acme_sensors@head", "-u", any_url)).stdout
+
+    down = ok(cli("downgrade", "acme_sensors@base", "-u", any_url))
+    assert down.stderr.splitlines()[0] == f"Reverted {ACME_HEAD} (acme_sensors): Readings"
+    assert "acme_readings" not in tables(any_url)
+    assert cli("checkdb", "-u", any_url).exit_code == 1
+    ok(cli("upgrade", "-q", "-u", any_url))
+    assert cli("checkdb", "-u", any_url).exit_code == 0
+
+    dropped = ok(cli("dropdb", "--yes", "-u", any_url))
+    assert dropped.stdout.startswith(f"Dropped {len(ALL_TABLES)} tables")
+    assert tables(any_url) == set()
+
+    ok(cli("createdb", "-u", any_url))
+    assert tables(any_url) == ALL_TABLES
+    assert versions(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert ok(cli("initdb", "-u", any_url)).stderr.startswith("Nothing to do")
+    ok(cli("dropdb", "--yes", "-u", any_url))
+    assert tables(any_url) == set()
+
+
+def test_url_without_driver_uses_ours(postgresql_url: str, mysql_url: str, cli: Callable[..., Result]) -> None:
+    """postgresql:// and mysql:// pick psycopg and PyMySQL, the drivers our extras install."""
+    for url in (postgresql_url, mysql_url):
+        bare = make_url(url)
+        bare = bare.set(drivername=bare.get_backend_name()).render_as_string(hide_password=False)
+        assert "+" not in bare.split("://")[0]
+        ok(cli("initdb", "-q", "-u", bare))
+        assert ok(cli("checkdb", "-u", bare)).exit_code == 0
+
+
+FAILING = [
+    ("f00000000001", ""),
+    ("f00000000002", "op.create_table('fail_two', sa.Column('id', sa.Integer, primary_key=True))"),
+    ("f00000000003", "op.create_table('fail_three', sa.Column('id', sa.Integer, primary_key=True))\n"
+                     "op.execute('SELECT * FROM no_such_table')"),
+]
+
+
+def _failing_extension_env(tmp_path: Path) -> dict[str, str]:
+    root = write_extension(tmp_path / "ext", "failing_ext", FAILING)
+    return subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_failing_revision_changes_nothing(backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+                                          jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """With transactional DDL a failed upgrade leaves schema and alembic_version as they were."""
+    url = f"sqlite:///{tmp_path / 'fail.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgresql_url")
+    env = _failing_extension_env(tmp_path)
+    assert jnt_dbman("upgrade", "f00000000002", "-u", url, env=env).returncode == 0
+    before_tables, before_versions = tables(url), versions(url)
+    assert "fail_two" in before_tables and before_versions == {"f00000000002"}
+
+    failed = jnt_dbman("initdb", "-u", url, env=env)
+    assert failed.returncode == 1
+    error = failed.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: revision f00000000003 (failing_ext, ")
+    assert "f00000000003_step_2.py) failed: " in error
+    assert "no_such_table" in error
+    assert error.endswith("the database is at f00000000002")
+    assert "Traceback" not in failed.stderr
+    assert tables(url) == before_tables
+    assert versions(url) == before_versions
+
+
+def test_failing_revision_on_mysql_keeps_completed_ones(mysql_url: str, tmp_path: Path,
+                                                        jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """MariaDB commits DDL at once: alembic_version names exactly the revisions that completed."""
+    env = _failing_extension_env(tmp_path)
+    failed = jnt_dbman("initdb", "-u", mysql_url, env=env)
+    assert failed.returncode == 1
+    error = failed.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: revision f00000000003 (failing_ext, ")
+    assert "MySQL/MariaDB commit each DDL statement" in error
+    assert "f00000000002" in versions(mysql_url)
+    assert "f00000000003" not in versions(mysql_url)
+    assert "fail_two" in tables(mysql_url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+def test_concurrent_initdb(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Four initdb processes at once all succeed, and the revisions run exactly once."""
+    url = f"sqlite:///{tmp_path / 'race.sqlite'}" if backend == "sqlite" else request.getfixturevalue(f"{backend}_url")
+    processes = [
+        subprocess.Popen([jnt_dbman_path(), "initdb", "-u", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=subprocess_env())
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=180) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
+    applied = [line for _, err in outputs for line in err.splitlines() if line.startswith("Applied ")]
+    assert len(applied) == len(set(applied)) == 8
+    assert sum(err.startswith("Nothing to do") for _, err in outputs) == 3
+    assert versions(url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_upgrade_on_postgresql(how: signal.Signals, postgresql_url: str, tmp_path: Path,
+                                           jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """Ctrl-C or a killed process mid-upgrade leaves the previous version; the next initdb completes."""
+    slow = [("5100000000a1", ""),
+            ("5100000000a2", "op.create_table('slow_table', sa.Column('id', sa.Integer, primary_key=True))"),
+            ("5100000000a3", "if os.environ.get('JANITOO_TEST_SLOW'):\n    time.sleep(60)")]
+    root = write_extension(tmp_path / "ext", "slow_ext", slow)
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    process = subprocess.Popen([jnt_dbman_path(), "initdb", "-u", postgresql_url], stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True, env={**env, "JANITOO_TEST_SLOW": "1"})
+    assert process.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in process.stderr:
+        if line.startswith("Applied 5100000000a2") or time.monotonic() > deadline:
+            break
+    time.sleep(0.5)
+    process.send_signal(how)
+    process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert versions(postgresql_url) == set()
+    assert tables(postgresql_url) == set()
+
+    assert jnt_dbman("initdb", "-q", "-u", postgresql_url, env=env).returncode == 0
+    assert versions(postgresql_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD, "5100000000a3"}
+
+
+def _server_urls(postgresql_url: str, mysql_url: str) -> dict[str, str]:
+    pg_db = make_url(postgresql_url).database
+    return {
+        "refused": "postgresql://janitoo:s3cretpw@127.0.0.1:1/janitoo",
+        "unknown host": "mysql://janitoo:s3cretpw@no-such-host.invalid/janitoo",
+        "authentication (postgresql)": f"postgresql://no_such_role:s3cretpw@127.0.0.1:5432/{pg_db}",
+        "authentication (mariadb)": "mysql://root:s3cretpw@127.0.0.1:3306/mysql",
+        "missing database": "postgresql://postgres:s3cretpw@127.0.0.1:5432/jnt_no_such_database",
+    }
+
+
+def test_server_errors_are_one_line_without_password(postgresql_url: str, mysql_url: str,
+                                                     cli: Callable[..., Result]) -> None:
+    """Unreachable servers and refusals give one line, exit 1, and never show the password."""
+    expected = {
+        "refused": "Connection refused",
+        "unknown host": "no-such-host.invalid",
+        "authentication (postgresql)": "no_such_role",
+        "authentication (mariadb)": "Access denied",
+        "missing database": 'database "jnt_no_such_database" does not exist',
+    }
+    for case, url in _server_urls(postgresql_url, mysql_url).items():
+        for command in (["initdb"], ["checkdb"], ["current"]):
+            result = cli(*command, "-u", url)
+            assert result.exit_code == 1, (case, result.output)
+            assert "s3cretpw" not in result.output, case
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("Error: cannot connect to "), (case, result.stderr)
+            assert ":***@" in lines[0]
+            assert expected[case] in lines[0], (case, lines[0])
+
+
+def test_revision_with_syntax_error_is_named(tmp_path: Path,
+                                             jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    root = write_extension(tmp_path / "ext", "broken_ext", [("b00000000001", ""), ("b00000000002", "")])
+    broken = root / "broken_ext" / "models" / "broken_ext" / "b00000000002_step_1.py"
+    broken.write_text(broken.read_text() + "\ndef oops(:\n")
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    result = jnt_dbman("heads", "-u", f"sqlite:///{tmp_path / 'x.sqlite'}", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ")
+    assert str(broken) in result.stderr
+    assert "Traceback" not in result.stderr
