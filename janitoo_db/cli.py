@@ -19,7 +19,7 @@ from janitoo_db.errors import JanitooDbError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-    from janitoo_db.commands import RevisionInfo, Step
+    from janitoo_db.results import DriftReport, RevisionInfo, Step
 
 DEBUG_KEY = "janitoo_db.debug"
 DEFAULT_URL = "sqlite:////tmp/janitoo_dbman.sqlite"
@@ -76,6 +76,24 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-q", "--quiet", is_flag=True, help="Do not list the revisions applied.")(func)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+
+
+def _print_json(data: Any) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2))
+
+
+def _print_revisions(infos: list[RevisionInfo], as_json: bool, verbose: bool = False,
+                     with_parent: bool = False) -> None:
+    if as_json:
+        _print_json([info.as_dict() for info in infos])
+        return
+    for info in infos:
+        click.echo(_verbose(info) if verbose else _line(info, with_parent=with_parent))
 
 
 def _report_steps(quiet: bool) -> Callable[[Step], None] | None:
@@ -171,17 +189,26 @@ def initdb(config: Config, quiet: bool) -> None:
     _finish_migration(commands.initdb(config, on_step=_report_steps(quiet)), quiet, config)
 
 
+sql_option = click.option("--sql", is_flag=True,
+                          help="Print the SQL script instead of running it; the database is not touched.")
+
+
 @main.command()
 @database_command
 @click.argument("revision", default="heads")
 @quiet_option
-def upgrade(config: Config, revision: str, quiet: bool) -> None:
+@sql_option
+def upgrade(config: Config, revision: str, quiet: bool, sql: bool) -> None:
     """Upgrade the database to REVISION (default: heads, the head of every branch).
 
-    REVISION may be an id, NAME@head for one extension's branch, or +N.
+    REVISION may be an id, NAME@head for one extension's branch, or +N; with
+    --sql, also START:END.
     """
     from janitoo_db import commands
 
+    if sql:
+        click.echo(commands.upgrade_sql(config, revision), nl=False)
+        return
     _finish_migration(commands.upgrade(config, revision, on_step=_report_steps(quiet)), quiet, config)
 
 
@@ -189,14 +216,30 @@ def upgrade(config: Config, revision: str, quiet: bool) -> None:
 @database_command
 @click.argument("revision", default="base")
 @quiet_option
-def downgrade(config: Config, revision: str, quiet: bool) -> None:
+@sql_option
+def downgrade(config: Config, revision: str, quiet: bool, sql: bool) -> None:
     """Downgrade the database to REVISION (default: base, which empties every branch).
 
-    REVISION may be an id, NAME@base to remove one extension's branch, or -N.
+    REVISION may be an id, NAME@base to remove one extension's branch, or -N;
+    with --sql it must be a range FROM:TO.
     """
     from janitoo_db import commands
 
+    if sql:
+        click.echo(commands.downgrade_sql(config, revision), nl=False)
+        return
     _finish_migration(commands.downgrade(config, revision, on_step=_report_steps(quiet)), quiet, config)
+
+
+@main.command()
+@database_command
+@click.argument("revisions", nargs=-1, required=True)
+def stamp(config: Config, revisions: tuple[str, ...]) -> None:
+    """Record REVISIONS (for example: heads) as applied, without running them."""
+    from janitoo_db import commands
+
+    now = commands.stamp(config, revisions)
+    click.echo(f"The database is now at {', '.join(now) or 'base'}.")
 
 
 @main.command()
@@ -231,12 +274,12 @@ def dropdb(config: Config, yes: bool) -> None:
 
 @main.command()
 @database_command
-def heads(config: Config) -> None:
+@json_option
+def heads(config: Config, as_json: bool) -> None:
     """Show the head revision of every branch."""
     from janitoo_db import commands
 
-    for info in commands.heads(config):
-        click.echo(_line(info))
+    _print_revisions(commands.heads(config), as_json)
 
 
 @main.command()
@@ -255,12 +298,12 @@ def branches(config: Config) -> None:
 @click.option("-r", "--revrange", metavar="[START]:[END]",
               help="Only revisions in this range, such as janitoo_template: for one branch.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
-def history(config: Config, revrange: str | None, verbose: bool) -> None:
+@json_option
+def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) -> None:
     """Show the revisions, newest first."""
     from janitoo_db import commands
 
-    for info in commands.history(config, revrange):
-        click.echo(_verbose(info) if verbose else _line(info, with_parent=True))
+    _print_revisions(commands.history(config, revrange), as_json, verbose, with_parent=True)
 
 
 @main.command()
@@ -278,24 +321,28 @@ def show(config: Config, revision: str) -> None:
 @main.command()
 @database_command
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
-def current(config: Config, verbose: bool) -> None:
+@json_option
+def current(config: Config, verbose: bool, as_json: bool) -> None:
     """Show the revisions the database is at."""
     from janitoo_db import commands
 
     found = commands.current(config)
-    if not found:
+    if not found and not as_json:
         click.echo("The database has no revision (base).", err=True)
-    for info in found:
-        click.echo(_verbose(info) if verbose else _line(info))
+    _print_revisions(found, as_json, verbose)
 
 
 @main.command()
 @database_command
-def versiondb(config: Config) -> None:
+@json_option
+def versiondb(config: Config, as_json: bool) -> None:
     """Print the revision ids stored in the database, one per line."""
     from janitoo_db import commands
 
     found = commands.versiondb(config)
+    if as_json:
+        _print_json(list(found))
+        return
     if not found:
         click.echo("The database has no revision (base).", err=True)
     for revision in found:
@@ -304,12 +351,18 @@ def versiondb(config: Config) -> None:
 
 @main.command()
 @database_command
+@json_option
 @click.pass_context
-def checkdb(ctx: click.Context, config: Config) -> None:
+def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     """Exit 0 when the database is at the head of every branch, 1 otherwise."""
     from janitoo_db import commands
 
     result = commands.checkdb(config)
+    if as_json:
+        _print_json(result.as_dict())
+        if not result.up_to_date:
+            ctx.exit(1)
+        return
     if result.up_to_date:
         click.echo(f"The database is up to date: {', '.join(result.current)}.")
         return
@@ -320,12 +373,64 @@ def checkdb(ctx: click.Context, config: Config) -> None:
 
 @main.command()
 @database_command
+@click.argument("names", nargs=-1)
+@click.pass_context
+def check(ctx: click.Context, config: Config, names: tuple[str, ...]) -> None:
+    """Compare the models with the database, per extension; exit 1 when they differ.
+
+    With NAMES, only those extensions count: tables no model declares are
+    still listed, apart, but then do not make the check fail.
+    """
+    from janitoo_db import commands
+
+    report = commands.check(config, names)
+    _print_drift(report)
+    failing = report.owned if names else report.differences
+    if failing:
+        ctx.exit(1)
+
+
+def _print_drift(report: DriftReport) -> None:
+    by_owner: dict[str | None, list[str]] = {}
+    for difference in report.differences:
+        by_owner.setdefault(difference.owner, []).append(difference.description)
+    for name in report.extensions:
+        found = by_owner.get(name, [])
+        click.echo(f"{name}: " + ("models and database agree" if not found else f"{len(found)} difference(s)"))
+        for description in found:
+            click.echo(f"  {description}")
+    if None in by_owner:
+        click.echo("Tables no model declares:")
+        for description in by_owner[None]:
+            click.echo(f"  {description}")
+
+
+@main.command()
+@database_command
 @click.option("-m", "--message", required=True, help="What the revision does; also names its file.")
 @click.option("--head", default="janitoo", show_default=True,
               help="Branch (extension name, or NAME@head) the revision is added to.")
-def generate(config: Config, message: str, head: str) -> None:
-    """Autogenerate a revision for one extension from the difference between its models and the database."""
+@click.option("--empty", is_flag=True, help="Write a revision with no operations instead of comparing.")
+@click.option("--depends-on", "depends_on", multiple=True, metavar="REV",
+              help="Record a dependency on another branch's revision (repeatable).")
+def generate(config: Config, message: str, head: str, empty: bool, depends_on: tuple[str, ...]) -> None:
+    """Write a revision for one extension, autogenerated from its own models only.
+
+    Other extensions' tables and tables no model declares never appear in it.
+    The database must be at every head.
+    """
     from janitoo_db import commands
 
-    path = commands.generate(config, message, head)
+    path = commands.generate(config, message, head, empty=empty, depends_on=depends_on)
     click.echo(f"Generated {path}")
+
+
+@main.command()
+@database_command
+@click.argument("revisions", nargs=-1, required=True)
+@click.option("-m", "--message", help="What the merge is for; also names its file.")
+def merge(config: Config, revisions: tuple[str, ...], message: str | None) -> None:
+    """Write a revision that merges REVISIONS, for example two heads of one branch."""
+    from janitoo_db import commands
+
+    click.echo(f"Generated {commands.merge(config, revisions, message)}")

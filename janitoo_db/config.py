@@ -89,6 +89,13 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
+def script_for(config: Config) -> ScriptDirectory:
+    """The revisions of every branch, loaded and checked once per Config."""
+    if "script" not in config.attributes:
+        config.attributes["script"] = script_directory(config)
+    return config.attributes["script"]
+
+
 def script_directory(config: Config) -> ScriptDirectory:
     """Load every branch's revisions and check that each branch is what it claims.
 

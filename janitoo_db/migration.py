@@ -11,12 +11,22 @@ import configparser
 import zlib
 from contextlib import contextmanager
 from logging.config import fileConfig
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script
+from alembic.script.revision import RevisionError as AlembicRevisionError
+from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db.engine import connect, create_db_engine, parse_url
+from janitoo_db.config import script_for
+from janitoo_db.engine import connect, create_db_engine, describe_db_error, parse_url
+from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
+from janitoo_db.results import Step, first_line
 
 #: Key of the PostgreSQL advisory lock and prefix of the MySQL named lock.
 LOCK_NAME = "janitoo_db.migrate"
@@ -25,9 +35,9 @@ LOCK_KEY = zlib.crc32(LOCK_NAME.encode())
 MYSQL_LOCK_TIMEOUT = 600
 
 
-def has_transactional_ddl(connection: Connection) -> bool:
+def has_transactional_ddl_dialect(name: str) -> bool:
     """False for MySQL and MariaDB, whose DDL statements commit by themselves."""
-    return connection.dialect.name not in ("mysql", "mariadb")
+    return name not in ("mysql", "mariadb")
 
 
 @contextmanager
@@ -41,7 +51,7 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     with connect(engine) as connection:
         if connection.dialect.name == "sqlite":
             connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-        if has_transactional_ddl(connection):
+        if has_transactional_ddl_dialect(connection.dialect.name):
             with connection.begin():
                 if connection.dialect.name == "postgresql":
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
@@ -108,3 +118,93 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
     context.configure(connection=connection, **options)
     with context.begin_transaction():
         context.run_migrations()
+
+
+# -- running Alembic commands for jnt_dbman ---------------------------------
+
+def engine_for(config: Config) -> Engine:
+    """The engine of *config*'s database, created once per Config."""
+    if "engine" not in config.attributes:
+        config.attributes["engine"] = create_db_engine(config.attributes["url"])
+    return config.attributes["engine"]
+
+
+def read_current(config: Config) -> tuple[str, ...]:
+    """The revision ids in the database's ``alembic_version`` table."""
+    engine = engine_for(config)
+    try:
+        with connect(engine) as connection:
+            return tuple(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"cannot read the database version: {describe_db_error(error, engine.url)}") from None
+
+
+def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Step], None] | None = None) -> list[Step]:
+    """Run an Alembic command under the migration lock; return (and report) each revision it ran.
+
+    Any failure becomes one of our errors, naming the revision that failed and
+    the version the database is left at.
+    """
+    steps: list[Step] = []
+
+    def record(ctx: Any, step: MigrationInfo, heads: Any, run_args: Any) -> None:
+        # Alembic passes these by keyword: the names matter.
+        if step.is_stamp:
+            return
+        revision = step.up_revision
+        steps.append(Step(
+            revision=step.up_revision_id or "",
+            branches=tuple(sorted(revision.branch_labels)) if revision is not None else (),
+            message=first_line(revision.doc) if revision is not None else "",
+            is_upgrade=step.is_upgrade,
+        ))
+        if on_step is not None:
+            on_step(steps[-1])
+
+    script_for(config)
+    config.attributes["on_version_apply"] = record
+    try:
+        with migration_connection(engine_for(config)) as connection:
+            config.attributes["connection"] = connection
+            action()
+    except JanitooDbError:
+        raise
+    except (CommandError, AlembicRevisionError) as error:
+        raise RevisionError(str(error)) from None
+    except Exception as error:
+        raise _migration_error(config, error) from None
+    finally:
+        config.attributes.pop("connection", None)
+        config.attributes.pop("on_version_apply", None)
+    return steps
+
+
+def _failing_revision(config: Config, error: BaseException) -> Script | None:
+    """The revision whose file raised *error*, found from the traceback."""
+    by_path = {str(Path(s.path).resolve()): s for s in script_for(config).walk_revisions()}
+    tb, found = error.__traceback__, None
+    while tb is not None:
+        found = by_path.get(str(Path(tb.tb_frame.f_code.co_filename).resolve()), found)
+        tb = tb.tb_next
+    return found
+
+
+def _migration_error(config: Config, error: Exception) -> MigrationError:
+    failing = _failing_revision(config, error)
+    engine = engine_for(config)
+    if isinstance(error, SQLAlchemyError):
+        reason = describe_db_error(error, engine.url)
+    else:
+        reason = f"{type(error).__name__}: {error}"
+    try:
+        left_at = ", ".join(read_current(config)) or "base (empty)"
+    except JanitooDbError:
+        left_at = "unknown"
+    if not has_transactional_ddl_dialect(engine.dialect.name):
+        left_at += " (MySQL/MariaDB commit each DDL statement: what the failing revision did before the error stays)"
+    if failing is None:
+        return MigrationError(f"{reason}; the database is at {left_at}")
+    branch = ", ".join(sorted(failing.branch_labels)) or "no branch"
+    return MigrationError(
+        f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; the database is at {left_at}"
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pickle
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "33b95995b188"
 down_revision = "1266567cc97f"
@@ -62,8 +62,16 @@ core_settings = sa.table(
 )
 
 
-def _pickled(value: object) -> bytes | None:
-    return None if value is None else pickle.dumps(value, protocol=2)
+def _pickled(value: object) -> object:
+    """The pickled value; in --sql mode a hex literal, since a script cannot carry bound bytes."""
+    if value is None:
+        return None
+    data = pickle.dumps(value, protocol=2)
+    if not context.is_offline_mode():
+        return data
+    if op.get_context().dialect.name == "postgresql":
+        return sa.literal_column(f"'\\x{data.hex()}'::bytea")
+    return sa.literal_column(f"X'{data.hex()}'")
 
 
 def upgrade() -> None:
@@ -72,11 +80,11 @@ def upgrade() -> None:
         for name, description, granted in GROUPS
     ])
     op.bulk_insert(core_settings_group, SETTING_GROUPS)
-    op.bulk_insert(core_settings, [
+    op.execute(core_settings.insert().values([
         {"key": key, "name": name, "description": description, "value_type": value_type,
          "value": _pickled(value), "extra": _pickled(extra), "settinggroup_key": group}
         for key, name, description, value_type, value, extra, group in SETTINGS
-    ])
+    ]))
 
 
 def downgrade() -> None:

@@ -18,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
+from janitoo_db.base import NAMING_CONVENTION
+
 revision = "5d2f0a8c91e3"
 down_revision = "33b95995b188"
 branch_labels = None
@@ -92,6 +94,24 @@ def _offline_defaults() -> None:
             extra_json=None if extra is None else json.dumps(extra, sort_keys=True)))
 
 
+def _table_before_swap(new: str, old_type: sa.types.TypeEngine, new_type: sa.types.TypeEngine) -> sa.Table:
+    """core_settings with both sets of columns: what batch mode copies from in --sql mode."""
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    sa.Table("core_settings_group", metadata, sa.Column("key", sa.String(255), primary_key=True))
+    return sa.Table(
+        "core_settings", metadata,
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("value", old_type, nullable=False),
+        sa.Column("settinggroup_key", sa.String(255), sa.ForeignKey("core_settings_group.key"), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("value_type", sa.String(20), nullable=False),
+        sa.Column("extra", old_type, nullable=True),
+        sa.Column(f"value_{new}", new_type, nullable=True),
+        sa.Column(f"extra_{new}", new_type, nullable=True),
+    )
+
+
 def _swap_columns(old: str, new: str, new_type: sa.types.TypeEngine, convert: Any) -> None:
     """Add value/extra columns of *new_type*, convert every row, then replace the old ones."""
     with op.batch_alter_table("core_settings") as batch:
@@ -108,7 +128,10 @@ def _swap_columns(old: str, new: str, new_type: sa.types.TypeEngine, convert: An
         for key, value, extra in rows:
             bind.execute(settings.update().where(settings.c.key == key)
                          .values({f"value_{new}": convert(value), f"extra_{new}": convert(extra)}))
-    with op.batch_alter_table("core_settings") as batch:
+    copy_from = None
+    if context.is_offline_mode():
+        copy_from = _table_before_swap(new, sa.LargeBinary(), new_type)
+    with op.batch_alter_table("core_settings", copy_from=copy_from) as batch:
         batch.drop_column(f"value{old}")
         batch.drop_column(f"extra{old}")
         batch.alter_column(f"value_{new}", new_column_name="value", existing_type=new_type, nullable=False)
