@@ -120,12 +120,16 @@ def _line(info: RevisionInfo, with_parent: bool = False) -> str:
         text += " (branchpoint)"
     if info.is_merge_point:
         text += " (mergepoint)"
+    if info.orphaned:
+        return f"{text} (orphaned): {info.message}"
     if with_parent and info.message:
         text += f", {info.message}"
     return text
 
 
 def _verbose(info: RevisionInfo) -> str:
+    if info.orphaned:
+        return _line(info) + "\n"
     lines = [f"Rev: {_line(info)}", f"Parent: {', '.join(info.down_revisions) or '<base>'}"]
     if info.depends_on:
         lines.append(f"Depends on: {', '.join(info.depends_on)}")
@@ -142,7 +146,18 @@ def _finish_migration(steps: list[Step], quiet: bool, config: Config) -> None:
         click.echo("Nothing to do: the database is already there.", err=True)
 
 
-@click.group(cls=JanitooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """\b
+Exit codes:
+  0  success, or already up to date
+  1  error (one line on stderr says what)
+  2  usage error
+  3  checkdb: revisions are pending
+  4  check: models and database differ
+  5  checkdb: orphaned head, or a branch with more than one head
+"""
+
+
+@click.group(cls=JanitooGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="jnt_dbman")
 @debug_option
 def main() -> None:
@@ -191,6 +206,19 @@ def initdb(config: Config, quiet: bool) -> None:
 
 sql_option = click.option("--sql", is_flag=True,
                           help="Print the SQL script instead of running it; the database is not touched.")
+plan_option = click.option("--plan", is_flag=True,
+                           help="List, in order, the revisions that would run, and change nothing; "
+                                "with --sql, each with its SQL.")
+
+
+def _print_plan(steps: list[Step]) -> None:
+    if not steps:
+        click.echo("Nothing to do: the database is already there.")
+    for step in steps:
+        verb = "upgrade" if step.is_upgrade else "downgrade"
+        click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}")
+        if step.sql is not None:
+            click.echo(step.sql.rstrip("\n") + "\n")
 
 
 @main.command()
@@ -198,7 +226,8 @@ sql_option = click.option("--sql", is_flag=True,
 @click.argument("revision", default="heads")
 @quiet_option
 @sql_option
-def upgrade(config: Config, revision: str, quiet: bool, sql: bool) -> None:
+@plan_option
+def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -> None:
     """Upgrade the database to REVISION (default: heads, the head of every branch).
 
     REVISION may be an id, NAME@head for one extension's branch, or +N; with
@@ -206,6 +235,9 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool) -> None:
     """
     from janitoo_db import commands
 
+    if plan:
+        _print_plan(commands.plan(config, revision, upgrade=True, with_sql=sql))
+        return
     if sql:
         click.echo(commands.upgrade_sql(config, revision), nl=False)
         return
@@ -217,7 +249,8 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool) -> None:
 @click.argument("revision", default="base")
 @quiet_option
 @sql_option
-def downgrade(config: Config, revision: str, quiet: bool, sql: bool) -> None:
+@plan_option
+def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -> None:
     """Downgrade the database to REVISION (default: base, which empties every branch).
 
     REVISION may be an id, NAME@base to remove one extension's branch, or -N;
@@ -225,6 +258,9 @@ def downgrade(config: Config, revision: str, quiet: bool, sql: bool) -> None:
     """
     from janitoo_db import commands
 
+    if plan:
+        _print_plan(commands.plan(config, revision, upgrade=False, with_sql=sql))
+        return
     if sql:
         click.echo(commands.downgrade_sql(config, revision), nl=False)
         return
@@ -354,21 +390,30 @@ def versiondb(config: Config, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
-    """Exit 0 when the database is at the head of every branch, 1 otherwise."""
+    """Check that the database is at the head of every branch.
+
+    Exit 0 when it is, 3 when revisions are pending, 5 when it holds a head no
+    installed extension provides (orphaned) or a branch has several heads.
+    """
     from janitoo_db import commands
+    from janitoo_db.errors import ExitCode
 
     result = commands.checkdb(config)
+    code = ExitCode.BRANCHES if result.orphans or result.split_branches else \
+        ExitCode.PENDING if result.pending else ExitCode.OK
     if as_json:
         _print_json(result.as_dict())
-        if not result.up_to_date:
-            ctx.exit(1)
-        return
-    if result.up_to_date:
+    elif result.up_to_date:
         click.echo(f"The database is up to date: {', '.join(result.current)}.")
-        return
-    at = ", ".join(result.current) or "base"
-    click.echo(f"The database is not up to date: it is at {at}; missing heads {', '.join(result.pending)}.")
-    ctx.exit(1)
+    else:
+        at = ", ".join(result.current) or "base"
+        if result.pending:
+            click.echo(f"The database is not up to date: it is at {at}; missing heads {', '.join(result.pending)}.")
+        for orphan in result.orphans:
+            click.echo(f"Orphaned head {orphan.describe()}.")
+        for branch in result.split_branches:
+            click.echo(f"Branch {branch} has more than one head: merge them with 'jnt_dbman merge'.")
+    ctx.exit(code)
 
 
 @main.command()
@@ -376,18 +421,19 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
 @click.argument("names", nargs=-1)
 @click.pass_context
 def check(ctx: click.Context, config: Config, names: tuple[str, ...]) -> None:
-    """Compare the models with the database, per extension; exit 1 when they differ.
+    """Compare the models with the database, per extension; exit 4 when they differ.
 
     With NAMES, only those extensions count: tables no model declares are
     still listed, apart, but then do not make the check fail.
     """
     from janitoo_db import commands
+    from janitoo_db.errors import ExitCode
 
     report = commands.check(config, names)
     _print_drift(report)
     failing = report.owned if names else report.differences
     if failing:
-        ctx.exit(1)
+        ctx.exit(ExitCode.DRIFT)
 
 
 def _print_drift(report: DriftReport) -> None:
@@ -421,8 +467,10 @@ def generate(config: Config, message: str, head: str, empty: bool, depends_on: t
     """
     from janitoo_db import commands
 
-    path = commands.generate(config, message, head, empty=empty, depends_on=depends_on)
-    click.echo(f"Generated {path}")
+    generated = commands.generate(config, message, head, empty=empty, depends_on=depends_on)
+    click.echo(f"Generated {generated.path}")
+    for extension, revision, table in generated.inferred:
+        click.echo(f"It depends on {revision} ({extension}): a new foreign key points at {table}.", err=True)
 
 
 @main.command()

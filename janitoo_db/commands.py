@@ -21,11 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import drift
 from janitoo_db.config import script_for
-from janitoo_db.engine import connect, describe_db_error
+from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover
 from janitoo_db.migration import engine_for, migration_connection, read_current, run_locked
-from janitoo_db.results import Branch, CheckResult, DriftReport, RevisionInfo, Step
+from janitoo_db.registry import REGISTRY_TABLE, record_branches, recorded_branches
+from janitoo_db.results import Branch, CheckResult, DriftReport, Generated, Orphan, RevisionInfo, Step, first_line
 
 StepReporter = Callable[[Step], None]
 
@@ -53,6 +54,48 @@ def _in_branch_order(config: Config, infos: list[RevisionInfo]) -> list[Revision
     """Core first, then extensions by name, as collect lists them."""
     order = {name: index for index, name in enumerate(_extensions(config))}
     return sorted(infos, key=lambda info: min((order.get(b, len(order)) for b in info.branches), default=len(order)))
+
+
+def _find(script: Any, revision: str) -> Script | None:
+    """The revision with this id, or None when no installed branch provides it."""
+    try:
+        return script.get_revision(revision)
+    except (CommandError, AlembicRevisionError):
+        return None
+
+
+def _ancestors(script: Any, revision: str) -> set[str]:
+    """Every revision *revision* needs: its parents and dependencies, transitively."""
+    seen: set[str] = set()
+    pending = [revision]
+    while pending:
+        found = _find(script, pending.pop())
+        for parent in (found._all_down_revisions if found is not None else ()):
+            if parent not in seen:
+                seen.add(parent)
+                pending.append(parent)
+    return seen
+
+
+def _applied(script: Any, current: Iterable[str]) -> set[str]:
+    """Every revision the database holds: alembic_version lists only the tips.
+
+    A head that a current revision depends on is applied, though
+    alembic_version no longer lists it.
+    """
+    current = set(current)
+    return current.union(*(_ancestors(script, revision) for revision in current))
+
+
+def _recorded(config: Config) -> dict[str, str]:
+    engine = engine_for(config)
+    if is_missing_sqlite_file(engine):
+        return {}
+    try:
+        with connect(engine) as connection:
+            return recorded_branches(connection)
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"cannot read the database: {describe_db_error(error, engine.url)}") from None
 
 
 def _load_models() -> tuple[MetaData, dict[str, tuple[str, ...]]]:
@@ -113,8 +156,70 @@ def initdb(config: Config, *, on_step: StepReporter | None = None) -> list[Step]
 
 
 def downgrade(config: Config, revision: str = "base", *, on_step: StepReporter | None = None) -> list[Step]:
-    """Downgrade the database to *revision*; ``base`` empties every branch."""
+    """Downgrade the database to *revision*; ``base`` empties every branch.
+
+    ``NAME@base`` (before uninstalling NAME) is refused while other branches
+    in the database depend on NAME: they must go first.
+    """
+    name, _, target = revision.partition("@")
+    if target == "base" and name in _extensions(config):
+        _refuse_if_depended_on(config, name)
     return run_locked(config, lambda: alembic_command.downgrade(config, revision), on_step)
+
+
+def _refuse_if_depended_on(config: Config, name: str) -> None:
+    script = script_for(config)
+    members = {s.revision for s in script.walk_revisions() if name in s.branch_labels}
+    blockers = []
+    for head in read_current(config):
+        found = _find(script, head)
+        if found is None or head in members:
+            continue
+        needed = _ancestors(script, head) & members
+        if needed:
+            branch = ", ".join(sorted(found.branch_labels)) or head
+            blockers.append(f"{branch} (its revision {head} needs {', '.join(sorted(needed))})")
+    if blockers:
+        first = blockers[0].split(" ", 1)[0]
+        raise RevisionError(f"other branches depend on {name}: {'; '.join(blockers)}; "
+                            f"downgrade them first, for example: jnt_dbman downgrade {first}@base")
+
+
+def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool = False) -> list[Step]:
+    """The revisions an upgrade (or downgrade) to *revision* would run, in order; nothing is changed.
+
+    With *with_sql*, each step carries the SQL its revision would run.
+    """
+    script = script_for(config)
+    current = read_current(config)
+    try:
+        if upgrade:
+            revision_steps = script._upgrade_revs(revision, current)
+        else:
+            revision_steps = script._downgrade_revs(revision, current)
+    except (CommandError, AlembicRevisionError) as error:
+        raise RevisionError(str(error)) from None
+    steps = []
+    for step in revision_steps:
+        found = step.revision
+        sql = _step_sql(config, found, step.is_upgrade) if with_sql else None
+        steps.append(Step(found.revision, tuple(sorted(found.branch_labels)), first_line(found.doc),
+                          step.is_upgrade, sql))
+    return steps
+
+
+def _step_sql(config: Config, revision: Script, is_upgrade: bool) -> str:
+    """The offline SQL of one revision, or a comment saying why there is none."""
+    parents = revision._versioned_down_revisions
+    if len(parents) > 1:
+        return "-- a merge point runs no SQL of its own\n"
+    parent = parents[0] if parents else "base"
+    span = f"{parent}:{revision.revision}" if is_upgrade else f"{revision.revision}:{parent}"
+    action = alembic_command.upgrade if is_upgrade else alembic_command.downgrade
+    try:
+        return _offline(config, lambda: action(config, span, sql=True))
+    except RevisionError as error:
+        return f"-- no SQL script: {error}\n"
 
 
 def upgrade_sql(config: Config, revision: str = "heads") -> str:
@@ -147,7 +252,7 @@ def createdb(config: Config) -> list[str]:
         with migration_connection(engine) as connection:
             context = MigrationContext.configure(connection)
             current, heads = set(context.get_current_heads()), set(script.get_heads())
-            if current and current != heads:
+            if current and not heads <= _applied(script, current):
                 raise DatabaseError(f"the database is already versioned at {', '.join(sorted(current))}; "
                                     "use 'jnt_dbman upgrade' instead of createdb")
             if current:
@@ -156,6 +261,7 @@ def createdb(config: Config) -> list[str]:
             metadata.create_all(connection)
             for head in sorted(heads):
                 context.stamp(script, head)
+            record_branches(connection, script)
             return [t.name for t in metadata.sorted_tables if t.name not in existing]
     except SQLAlchemyError as error:
         raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}") from None
@@ -175,8 +281,9 @@ def dropdb(config: Config) -> list[str]:
     try:
         with migration_connection(engine) as connection:
             metadata.drop_all(connection)
-            if inspect(connection).has_table("alembic_version"):
-                connection.exec_driver_sql("DROP TABLE alembic_version")
+            for bookkeeping in ("alembic_version", REGISTRY_TABLE):
+                if inspect(connection).has_table(bookkeeping):
+                    connection.exec_driver_sql(f"DROP TABLE {bookkeeping}")
     except SQLAlchemyError as error:
         raise DatabaseError(f"dropdb failed: {describe_db_error(error, engine.url)}") from None
     after = set(_table_names(config))
@@ -185,6 +292,8 @@ def dropdb(config: Config) -> list[str]:
 
 def _table_names(config: Config) -> list[str]:
     engine = engine_for(config)
+    if is_missing_sqlite_file(engine):
+        return []
     try:
         with connect(engine) as connection:
             return sorted(inspect(connection).get_table_names())
@@ -240,22 +349,46 @@ def versiondb(config: Config) -> tuple[str, ...]:
 
 
 def current(config: Config) -> list[RevisionInfo]:
-    """The revisions the database is at, described from the revision files."""
+    """The revisions the database is at; heads no installed extension provides are marked orphaned."""
     script = script_for(config)
     found = []
     for revision in read_current(config):
-        try:
-            found.append(RevisionInfo.from_script(script.get_revision(revision)))
-        except (CommandError, AlembicRevisionError):
-            raise RevisionError(f"the database is at revision {revision}, which no installed extension provides") from None
-    return _in_branch_order(config, found)
+        script_revision = _find(script, revision)
+        if script_revision is not None:
+            found.append(RevisionInfo.from_script(script_revision))
+    orphans = [RevisionInfo(o.revision, (), (o.branch,) if o.branch else (), o.reason(), "", False, False, False,
+                            orphaned=True) for o in _orphans(config)]
+    return _in_branch_order(config, found) + orphans
+
+
+def _orphans(config: Config) -> list[Orphan]:
+    script = script_for(config)
+    unknown = [revision for revision in read_current(config) if _find(script, revision) is None]
+    if not unknown:
+        return []
+    recorded = _recorded(config)
+    installed = _extensions(config)
+    return [Orphan(r, recorded.get(r), recorded.get(r) in installed) for r in unknown]
 
 
 def checkdb(config: Config) -> CheckResult:
-    """Compare the database's revisions with every branch's head."""
-    head_ids = tuple(sorted(script_for(config).get_heads()))
+    """Compare the database's revisions with every branch's head.
+
+    Also reports heads no installed extension provides (orphans) and branches
+    that have more than one head.
+    """
+    script = script_for(config)
+    head_ids = tuple(sorted(script.get_heads()))
     current_ids = tuple(sorted(read_current(config)))
-    return CheckResult(current=current_ids, heads=head_ids, pending=tuple(h for h in head_ids if h not in current_ids))
+    orphans = tuple(_orphans(config))
+    # A branch the database holds a newer head of cannot be upgraded: its head is not pending.
+    ahead = {o.branch for o in orphans if o.installed}
+    applied = _applied(script, current_ids)
+    pending = tuple(h for h in head_ids if h not in applied
+                    and not (set(script.get_revision(h).branch_labels) & ahead))
+    split = tuple(name for name in _extensions(config)
+                  if sum(name in script.get_revision(h).branch_labels for h in head_ids) > 1)
+    return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split)
 
 
 def check(config: Config, names: Sequence[str] = ()) -> DriftReport:
@@ -278,11 +411,13 @@ def check(config: Config, names: Sequence[str] = ()) -> DriftReport:
 # -- writing revisions -----------------------------------------------------
 
 def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool = False,
-             depends_on: Sequence[str] = ()) -> Path:
+             depends_on: Sequence[str] = ()) -> Generated:
     """Write a revision on one extension's branch; autogenerated from its own tables unless *empty*.
 
     Only tables the extension's ``extend`` registered are compared, so other
-    extensions' drift and tables nobody owns never land in its revision.
+    extensions' drift and tables nobody owns never land in its revision.  A new
+    foreign key to another extension's table makes the revision depend on
+    that extension's head.
     """
     name = head.split("@", 1)[0]
     _known(config, [name])
@@ -294,16 +429,25 @@ def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool
     arguments = dict(message=message, head=f"{name}@head", depends_on=list(depends_on) or None,
                      version_path=str(directory))
     if empty:
-        return Path(_written(_write_files(config, lambda: alembic_command.revision(config, **arguments))))
+        return Generated(_written(_write_files(config, lambda: alembic_command.revision(config, **arguments))))
     _require_heads(config, "generating a revision")
     _, extension_tables = _load_models()
+    script = script_for(config)
+    branch_heads = {ext: h for h in script.get_heads() for ext in script.get_revision(h).branch_labels}
+    inferred: list[tuple[str, str, str]] = []
+
+    def add_dependencies(context: Any, revision: Any, directives: list[Any]) -> None:
+        inferred.extend(drift.infer_dependencies(directives[0], name, extension_tables, branch_heads))
+
     config.attributes["include_object"] = drift.only_tables(extension_tables.get(name, ()))
+    config.attributes["process_revision_directives"] = add_dependencies
     written: list[Any] = []
     try:
         run_locked(config, lambda: written.append(alembic_command.revision(config, autogenerate=True, **arguments)))
     finally:
         config.attributes.pop("include_object", None)
-    return Path(_written(written[0] if written else None))
+        config.attributes.pop("process_revision_directives", None)
+    return Generated(_written(written[0] if written else None), tuple(inferred))
 
 
 def merge(config: Config, revisions: Sequence[str], message: str | None = None) -> Path:

@@ -108,6 +108,13 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def is_missing_sqlite_file(engine: Engine) -> bool:
+    """True for a SQLite database file that does not exist yet: reading it must not create it."""
+    database = engine.url.database
+    return (engine.url.get_backend_name() == "sqlite" and bool(database) and database != ":memory:"
+            and not database.startswith("file:") and not os.path.exists(database))
+
+
 def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | None = None) -> str:
     """Reduce a driver error to its first meaningful line, without any password."""
     original = getattr(error, "orig", None) or error

@@ -5,6 +5,8 @@ the library itself never prints and never exits.
 """
 from __future__ import annotations
 
+from enum import IntEnum
+
 
 class JanitooDbError(Exception):
     """Base of every error janitoo_db raises on purpose."""
@@ -30,3 +32,14 @@ class DatabaseError(JanitooDbError):
 
 class MigrationError(DatabaseError):
     """A revision failed while it was being applied."""
+
+
+class ExitCode(IntEnum):
+    """jnt_dbman's exit codes: stable, documented, and tested."""
+
+    OK = 0  #: success, or already up to date
+    ERROR = 1  #: something failed; the message says what
+    USAGE = 2  #: the command line is wrong
+    PENDING = 3  #: checkdb: revisions are waiting to be applied
+    DRIFT = 4  #: check: models and database differ
+    BRANCHES = 5  #: checkdb: a head no installed extension provides, or a branch with several heads

@@ -24,8 +24,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db.config import script_for
-from janitoo_db.engine import connect, create_db_engine, describe_db_error, parse_url
+from janitoo_db.engine import connect, create_db_engine, describe_db_error, is_missing_sqlite_file, parse_url
 from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
+from janitoo_db.registry import record_branches, recorded_branches
 from janitoo_db.results import Step, first_line
 
 #: Key of the PostgreSQL advisory lock and prefix of the MySQL named lock.
@@ -94,6 +95,7 @@ def run_environment(context: Any) -> None:
         "compare_type": True,
         "render_as_batch": True,
         "include_object": config.attributes.get("include_object"),
+        "process_revision_directives": config.attributes.get("process_revision_directives"),
         "on_version_apply": config.attributes.get("on_version_apply", ()),
     }
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
@@ -116,8 +118,12 @@ def run_environment(context: Any) -> None:
 
 def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
     context.configure(connection=connection, **options)
+    before = context.get_context().get_current_heads()
     with context.begin_transaction():
         context.run_migrations()
+    after = context.get_context().get_current_heads()
+    if after != before or (after and not recorded_branches(connection)):
+        record_branches(connection, context.script)
 
 
 # -- running Alembic commands for jnt_dbman ---------------------------------
@@ -132,6 +138,8 @@ def engine_for(config: Config) -> Engine:
 def read_current(config: Config) -> tuple[str, ...]:
     """The revision ids in the database's ``alembic_version`` table."""
     engine = engine_for(config)
+    if is_missing_sqlite_file(engine):
+        return ()
     try:
         with connect(engine) as connection:
             return tuple(MigrationContext.configure(connection).get_current_heads())

@@ -29,6 +29,8 @@ class RevisionInfo:
     is_merge_point: bool
     depends_on: tuple[str, ...] = ()
     doc: str = ""
+    #: In alembic_version, but no installed extension provides it.
+    orphaned: bool = False
 
     @classmethod
     def from_script(cls, script: Script) -> RevisionInfo:
@@ -51,12 +53,44 @@ class RevisionInfo:
 
 @dataclass(frozen=True)
 class Step:
-    """One revision applied or reverted by upgrade, downgrade or initdb."""
+    """One revision applied, reverted, or planned by upgrade, downgrade or initdb."""
 
     revision: str
     branches: tuple[str, ...]
     message: str
     is_upgrade: bool
+    #: With ``--plan --sql``: the SQL the revision would run.
+    sql: str | None = None
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A head in alembic_version that no installed extension provides."""
+
+    revision: str
+    #: The branch it was recorded under, if janitoo_db migrated it.
+    branch: str | None
+    #: True when that branch is installed: the database was migrated by a newer release.
+    installed: bool
+
+    def reason(self) -> str:
+        if self.branch is None:
+            return "no installed extension provides it"
+        if self.installed:
+            return f"the installed {self.branch} does not have it; the database was migrated by a newer release"
+        return f"the extension {self.branch} is not installed"
+
+    def describe(self) -> str:
+        return f"{self.revision} ({self.branch or 'branch unknown'}): {self.reason()}"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A revision file written by generate, and the dependencies inferred for it."""
+
+    path: str
+    #: (extension, its head revision, the table a new foreign key points at)
+    inferred: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,15 +105,18 @@ class Branch:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Whether the database is at every head, and what is missing if not."""
+    """Whether the database is at every head, and what stands in the way if not."""
 
     current: tuple[str, ...]
     heads: tuple[str, ...]
     pending: tuple[str, ...] = field(default=())
+    orphans: tuple[Orphan, ...] = field(default=())
+    #: Branches with more than one head (they need a merge).
+    split_branches: tuple[str, ...] = field(default=())
 
     @property
     def up_to_date(self) -> bool:
-        return not self.pending and set(self.current) == set(self.heads)
+        return not (self.pending or self.orphans or self.split_branches)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "up_to_date": self.up_to_date}

@@ -75,7 +75,7 @@ def test_json_outputs(cli: Cli, sqlite_url: str) -> None:
     assert check["up_to_date"] is True and check["pending"] == []
     cli("downgrade", "-q", "acme_sensors@base", "-u", sqlite_url)
     behind = cli("checkdb", "--json", "-u", sqlite_url)
-    assert behind.exit_code == 1
+    assert behind.exit_code == 3
     assert json.loads(behind.stdout)["pending"] == [ACME_HEAD]
 
 
