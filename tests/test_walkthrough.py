@@ -1,0 +1,291 @@
+"""The extension author's walkthrough (docs/tutorial.rst), run for real.
+
+Each test copies the repository, as a fresh clone would have it, into a
+directory whose name holds a space, and runs there what the tutorial tells a
+reader to run: ``./alembic.sh``, plain ``alembic`` and the installed
+``jnt_dbman``, as subprocesses; one test runs the tutorial's console examples
+themselves and compares their output with the page.  The copy comes first on
+PYTHONPATH, so the copy's ``janitoo_template`` (and its
+``models/janitoo_template/``) is the one in use, not the one the editable
+install points at; nothing is written into this repository.  Databases are
+SQLite files of each test's own.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import subprocess_env
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+JNT_DBMAN = BIN / "jnt_dbman"
+ALEMBIC = BIN / "alembic"
+TEMPLATE_DIR = Path("models") / "janitoo_template"
+
+CORE_HEAD = "5d2f0a8c91e3 (janitoo) (head)"
+TEMPLATE_HEAD = "c3e9b5a1d274 (janitoo_template) (head)"
+TEMPLATE_HISTORY = [
+    "8f41c2d7a9b0 -> c3e9b5a1d274 (janitoo_template) (head), Initial import",
+    "<base> -> 8f41c2d7a9b0 (janitoo_template), Create janitoo_template branch",
+]
+TEMPLATE_TABLES = {"template_rooms", "template_sensors"}
+CORE_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings_group", "core_settings"}
+
+TUTORIAL = REPO / "docs" / "tutorial.rst"
+#: In the tutorial's examples, where the reader's clone is.
+CLONE_PLACEHOLDER = "/path/to/your/clone"
+#: Examples of the tutorial the runner leaves out: set-up done already, the
+#: database chosen by the test, a command the page says not to run in a clone,
+#: and one that writes a file (test_generate_... runs it).
+NOT_RUN = (
+    "python3 -m venv", ". .venv/bin/activate", "export JANITOO_DB_URL",
+    "./alembic.sh revision", "jnt_dbman generate",
+)
+
+# What a clone does not have, or what running things leaves behind.
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".git", ".venv", "_build", "build", "dist", "__pycache__", "*.egg-info", ".pytest_cache", "*.sqlite",
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the repository, in a directory whose name holds a space."""
+    copy = tmp_path / "my clone"
+    shutil.copytree(REPO, copy, ignore=NOT_IN_A_CLONE)
+    return copy
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """The SQLite file the walkthrough works on (not created yet)."""
+    return tmp_path / "walkthrough.sqlite"
+
+
+def environment(project: Path, db: Path | None, with_test_extension: bool = True) -> dict[str, str]:
+    """The copy first on PYTHONPATH, this interpreter's bin first on PATH, $JANITOO_DB_URL set.
+
+    The tests' own extension, acme_sensors, is installed too unless *with_test_extension* is false.
+    """
+    env = subprocess_env()
+    if not with_test_extension:
+        env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project), env["PYTHONPATH"]]))
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    env.pop("VIRTUAL_ENV", None)
+    if db is not None:
+        env["JANITOO_DB_URL"] = f"sqlite:///{db}"
+    return env
+
+
+def run(*args: str | Path, env: dict[str, str], cwd: Path, status: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run a command without a terminal; check its exit status."""
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, cwd=cwd,
+                            stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == status, (
+        f"{' '.join(map(str, args))} exited {result.returncode}, not {status}\n"
+        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
+    return result
+
+
+def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return result.stdout.strip().splitlines()
+
+
+def tutorial_examples() -> list[tuple[str, list[str]]]:
+    """Each ``$ COMMAND`` of the tutorial's literal blocks, with the output lines shown under it."""
+    found: list[tuple[str, list[str]]] = []
+    for line in TUTORIAL.read_text().splitlines():
+        match = re.match(r"^    \$ (.*)$", line)
+        if match:
+            found.append((match.group(1), []))
+        elif not line.strip():
+            found.append(("", []))  # a blank line ends a command's output
+        elif found and line.startswith("    "):
+            found[-1][1].append(line[4:])
+    return [(command, output) for command, output in found if command]
+
+
+def shows(shown: str, printed: str) -> bool:
+    """True when *printed* is the line the page shows; ``...`` in it stands for any text."""
+    pattern = ".*".join(re.escape(part) for part in shown.split("..."))
+    return re.fullmatch(pattern, printed) is not None
+
+
+def tables(db: Path) -> set[str]:
+    with sqlite3.connect(db) as connection:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def versions(db: Path) -> set[str]:
+    with sqlite3.connect(db) as connection:
+        return {row[0] for row in connection.execute("SELECT version_num FROM alembic_version")}
+
+
+def paste_version_locations(conf: Path, line: str) -> None:
+    """Put *line* (``jnt_dbman version_locations``'s output) in place of the conf's own."""
+    text = conf.read_text()
+    pasted = re.sub(r"^version_locations = .*$", lambda _: line, text, count=1, flags=re.M)
+    assert pasted != text, f"no version_locations line replaced in {conf}"
+    conf.write_text(pasted)
+
+
+def revision_files(directory: Path) -> set[str]:
+    return {path.name for path in directory.glob("*.py")}
+
+
+def test_alembic_sh_runs_every_command_from_anywhere(project: Path, db: Path, tmp_path: Path) -> None:
+    env = environment(project, db)
+    script = project / "alembic.sh"
+    assert os.access(script, os.X_OK)
+
+    # From outside the project (the tutorial's examples run ./alembic.sh from inside it).
+    assert lines(run(script, "heads", env=env, cwd=tmp_path)) == [TEMPLATE_HEAD]
+
+    run(script, "upgrade", "heads", env=env, cwd=tmp_path)
+    assert TEMPLATE_TABLES | {"alembic_version"} <= tables(db)
+    assert not CORE_TABLES & tables(db)  # this branch alone
+    assert versions(db) == {"c3e9b5a1d274"}
+
+    before = revision_files(project / TEMPLATE_DIR)
+    created = run(script, "revision", "-m", "Add sensor notes", "--head=janitoo_template@head", env=env, cwd=tmp_path)
+    new = revision_files(project / TEMPLATE_DIR) - before
+    assert len(new) == 1, created.stdout + created.stderr
+    (name,) = new
+    assert name.endswith("_add_sensor_notes.py")
+    text = (project / TEMPLATE_DIR / name).read_text()
+    assert "down_revision = 'c3e9b5a1d274'" in text
+    revision = re.search(r"^revision = '(\w+)'", text, re.M).group(1)
+
+    run(script, "upgrade", "heads", env=env, cwd=tmp_path)
+    assert versions(db) == {revision}  # the new revision is the branch's head
+    assert not (project / "janitoo_template.sqlite").exists()
+
+    # Without $JANITOO_DB_URL, the conf file's database: a SQLite file beside it.
+    run(script, "upgrade", "heads", env=environment(project, None), cwd=tmp_path)
+    assert versions(project / "janitoo_template.sqlite") == {revision}
+
+
+def test_plain_alembic_sees_every_branch_with_the_pasted_line(project: Path, db: Path) -> None:
+    env = environment(project, db)
+    printed = lines(run(JNT_DBMAN, "version_locations", env=env, cwd=project))
+    assert len(printed) == 1 and printed[0].startswith("version_locations = ")
+    locations = printed[0].removeprefix("version_locations = ").split(os.pathsep)
+    assert locations[0] == str(project / "janitoo_db" / "models" / "janitoo")
+    assert str(project / TEMPLATE_DIR) in locations
+    assert any(location.endswith(os.path.join("acme_sensors", "models", "acme_sensors")) for location in locations)
+
+    all_branches = project / "all_branches.conf"
+    shutil.copyfile(project / "janitoo_template.conf", all_branches)
+    paste_version_locations(all_branches, printed[0])
+
+    alembic_heads = lines(run(ALEMBIC, "-c", all_branches, "-n", "database", "heads", env=env, cwd=project))
+    assert len(alembic_heads) == 3 and {CORE_HEAD, TEMPLATE_HEAD} < set(alembic_heads)
+    assert any(line.endswith(" (acme_sensors) (head)") for line in alembic_heads)
+
+    # Plain Alembic builds the whole database, as jnt_dbman initdb does.
+    run(ALEMBIC, "-c", all_branches, "-n", "database", "-x", f"url=sqlite:///{db}", "upgrade", "heads",
+        env=env, cwd=project)
+    assert versions(db) == {line.split()[0] for line in alembic_heads}
+    assert CORE_TABLES | TEMPLATE_TABLES | {"acme_readings"} <= tables(db)
+
+    # With three branches installed, one extension's history is still its own.
+    history = run(JNT_DBMAN, "history", "--revrange=janitoo_template:", env=env, cwd=project)
+    assert lines(history) == TEMPLATE_HISTORY
+
+
+def test_the_tutorial_prints_what_it_shows(project: Path, db: Path) -> None:
+    """Run the tutorial's ``$ COMMAND`` examples in order; each prints the lines the page shows.
+
+    ``...`` in a line the page shows stands for any text, as in doctest.
+
+    As the reader would: without the tests' own extension, so only janitoo
+    and janitoo_template are installed.  Between commands, check the database
+    holds what the page says.
+    """
+    env = environment(project, db, with_test_extension=False)
+    clone = str(project)
+    ran: list[str] = []
+    pasted = ""
+    for command, shown in tutorial_examples():
+        if command.startswith(NOT_RUN):
+            continue
+        if command.startswith("alembic -c janitoo_template.conf"):
+            # The page says to paste the version_locations line into the conf first.
+            paste_version_locations(project / "janitoo_template.conf", pasted)
+        if command == "jnt_dbman dropdb --yes":
+            # Without --yes and without a terminal, dropdb refuses and drops nothing.
+            before = tables(db)
+            refused = run(JNT_DBMAN, "dropdb", env=env, cwd=project, status=1)
+            assert "--yes" in refused.stderr and tables(db) == before
+        result = run(*shlex.split(command), env=env, cwd=project)
+        output = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+        expected = [line.replace(CLONE_PLACEHOLDER, clone) for line in shown]
+        assert len(output) == len(expected) and all(map(shows, expected, output)), (
+            f"$ {command}\nthe page shows:\n" + "\n".join(expected) + "\nit prints:\n" + "\n".join(output))
+        ran.append(command)
+
+        if command in ("jnt_dbman initdb", "jnt_dbman createdb"):
+            assert CORE_TABLES | TEMPLATE_TABLES | {"alembic_version"} <= tables(db)
+            assert versions(db) == {"5d2f0a8c91e3", "c3e9b5a1d274"}
+        elif command == "jnt_dbman dropdb --yes":
+            assert tables(db) == set()
+        elif command == "jnt_dbman version_locations":
+            pasted = result.stdout.strip()
+    assert len(ran) >= 10 and "jnt_dbman history --revrange=janitoo_template:" in ran, ran
+
+
+def test_generate_writes_the_initial_import_into_the_extension(project: Path, db: Path) -> None:
+    """From an empty version directory: label the branch, then generate the initial import."""
+    installed = REPO / TEMPLATE_DIR
+    installed_before = {p.name: p.read_bytes() for p in installed.glob("*.py")}
+    env = environment(project, db)
+    version_dir = project / TEMPLATE_DIR
+    for path in version_dir.glob("*.py"):
+        path.unlink()
+
+    run(project / "alembic.sh", "revision", "-m", "Create janitoo_template branch", "--head=base",
+        "--branch-label=janitoo_template", env=env, cwd=project)
+    (root,) = version_dir.glob("*.py")
+    assert "branch_labels = ('janitoo_template',)" in root.read_text()
+
+    run(JNT_DBMAN, "initdb", env=env, cwd=project)
+    assert not TEMPLATE_TABLES & tables(db)
+
+    generated = run(JNT_DBMAN, "generate", "-m", "Initial import", "--head=janitoo_template", env=env, cwd=project)
+    path = Path(generated.stdout.strip().removeprefix("Generated "))
+    assert path.parent == version_dir and path.name.endswith("_initial_import.py")
+    text = path.read_text()
+    assert "op.create_table('template_rooms'" in text and "op.create_table('template_sensors'" in text
+    assert "core_" not in text and "acme_" not in text  # only janitoo_template's tables
+
+    applied = run(JNT_DBMAN, "initdb", env=env, cwd=project)
+    assert "(janitoo_template): Initial import" in applied.stderr
+    assert TEMPLATE_TABLES <= tables(db)
+    assert {p.name: p.read_bytes() for p in installed.glob("*.py")} == installed_before
+
+
+def test_built_package_ships_the_template_revisions(project: Path, tmp_path: Path) -> None:
+    """build_py (what a wheel holds) puts them where rule (a) finds them: PACKAGE/models/NAME/."""
+    lib = tmp_path / "lib"
+    run(sys.executable, "setup.py", "-q", "build_py", "--build-lib", lib, env=environment(project, None), cwd=project)
+    shipped = lib / "janitoo_template" / "models" / "janitoo_template"
+    assert revision_files(shipped) == revision_files(project / TEMPLATE_DIR) != set()
+
+    env = subprocess_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(lib), env["PYTHONPATH"]])
+    found = run(sys.executable, "-c",
+                "from janitoo_db.extensions import discover\n"
+                "print(next(e for e in discover() if e.name == 'janitoo_template').version_dir())",
+                env=env, cwd=tmp_path)
+    assert found.stdout.strip() == str(shipped.resolve())
