@@ -64,6 +64,7 @@ setup(
     entry_points={
         "console_scripts": ["jnt_dbman = janitoo_db.cli:main"],
         "janitoo.models": ["janitoo_template = janitoo_template.models:extend"],
+        "pytest11": ["janitoo_db = janitoo_db.testing"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

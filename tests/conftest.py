@@ -24,6 +24,8 @@ from typing import Callable, Iterator
 import pytest
 from click.testing import CliRunner, Result
 
+pytest_plugins = ["pytester"]
+
 TESTS_DIR = Path(__file__).resolve().parent
 EXTENSIONS_DIR = TESTS_DIR / "extensions"
 REQUIRE_SERVERS = os.environ.get("JANITOO_DB_REQUIRE_SERVERS") == "1"
@@ -135,12 +137,12 @@ def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
-def write_extension(root: Path, name: str, revisions: list[tuple[str, str]], *,
+def write_extension(root: Path, name: str, revisions: list[tuple[str, ...]], *,
                     models: str = "", depends_on: str | None = None) -> Path:
     """Write an installable-looking extension NAME under *root* and return *root*.
 
-    *revisions* are ``(revision id, body of upgrade())`` pairs forming one
-    linear branch whose root carries the label NAME; *models* is Python source
+    *revisions* are ``(revision id, body of upgrade()[, body of downgrade()])``
+    tuples forming one linear branch whose root carries the label NAME; *models* is Python source
     placed in the package (it may use ``Base``); the entry point is
     ``NAME = NAME:extend``.  Put *root* on PYTHONPATH to install it.
     """
@@ -156,7 +158,7 @@ def write_extension(root: Path, name: str, revisions: list[tuple[str, str]], *,
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(f"[janitoo.models]\n{name} = {name}:extend\n")
     previous: str | None = None
-    for index, (revision, body) in enumerate(revisions):
+    for index, (revision, body, *down) in enumerate(revisions):
         labels = (name,) if previous is None else None
         depends = depends_on if index == 1 else None
         (versions / f"{revision}_step_{index}.py").write_text(
@@ -165,7 +167,7 @@ def write_extension(root: Path, name: str, revisions: list[tuple[str, str]], *,
             f"revision = {revision!r}\ndown_revision = {previous!r}\n"
             f"branch_labels = {labels!r}\ndepends_on = {depends!r}\n\n\n"
             "def upgrade():\n" + "".join(f"    {line}\n" for line in (body or "pass").splitlines())
-            + "\n\ndef downgrade():\n    pass\n"
+            + "\n\ndef downgrade():\n" + "".join(f"    {line}\n" for line in (down[0] if down else "pass").splitlines())
         )
         previous = revision
     return root
