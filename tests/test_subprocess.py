@@ -1,0 +1,157 @@
+"""The installed ``jnt_dbman`` console script, run as a real process.
+
+CliRunner cannot show what the console script does about exit codes, a real
+terminal (dropdb's confirmation) or a driver missing from the interpreter.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conftest import EXTENSIONS_DIR, jnt_dbman_path, subprocess_env
+
+Jnt = Callable[..., subprocess.CompletedProcess]
+HEADS = {"janitoo": "5d2f0a8c91e3", "acme_sensors": "2b3c4d5e6f70", "janitoo_template": "c3e9b5a1d274"}
+ALL_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings_group", "core_settings",
+              "acme_readings", "template_rooms", "template_sensors"}
+
+
+def all_tables(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    connection.close()
+    return {name for (name,) in rows}
+
+
+def tables(path: Path) -> set[str]:
+    """The tables, leaving out janitoo_db's own bookkeeping (``janitoo_db_*``) beside alembic_version."""
+    return {name for name in all_tables(path) if not name.startswith("janitoo_db_")}
+
+
+def versions(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    connection.close()
+    return {version for (version,) in rows}
+
+
+def test_initdb_heads_checkdb_dropdb(tmp_path: Path, jnt_dbman: Jnt) -> None:
+    """The README's quick start, then dropdb, through the real console script."""
+    db = tmp_path / "janitoo.sqlite"
+    url = f"sqlite:///{db}"
+
+    done = jnt_dbman("initdb", "-u", url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    err = done.stderr.splitlines()
+    assert len(err) == 8 and all(line.startswith("Applied ") for line in err), done.stderr
+    assert "Applied 5d2f0a8c91e3 (janitoo): Store setting values as JSON" in err
+    assert tables(db) == ALL_TABLES | {"alembic_version"}
+    assert versions(db) == set(HEADS.values())
+
+    done = jnt_dbman("heads", "-u", url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{rev} ({branch}) (head)" for branch, rev in HEADS.items()]
+
+    done = jnt_dbman("checkdb", "-u", url)
+    assert done.returncode == 0
+    assert done.stdout == f"The database is up to date: {', '.join(sorted(HEADS.values()))}.\n"
+
+    dropped = sorted(all_tables(db))
+    done = jnt_dbman("dropdb", "--yes", "-u", url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"Dropped {len(dropped)} tables: {', '.join(dropped)}\n"
+    assert all_tables(db) == set()
+
+    done = jnt_dbman("checkdb", "-u", url)
+    assert done.returncode not in (0, 2)  # not up to date (issue 2 said 1; see test_cli)
+    assert done.stdout.startswith("The database is not up to date: it is at base; ")
+
+
+def test_the_url_from_the_environment(tmp_path: Path, jnt_dbman: Jnt) -> None:
+    db = tmp_path / "from env.sqlite"
+    done = jnt_dbman("initdb", "-q", env=subprocess_env(JANITOO_DB_URL=f"sqlite:///{db}"))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert versions(db) == set(HEADS.values())
+
+
+def test_version_and_usage_error(jnt_dbman: Jnt) -> None:
+    import janitoo_db
+
+    done = jnt_dbman("--version")
+    assert (done.returncode, done.stdout) == (0, f"jnt_dbman, version {janitoo_db.__version__}\n")
+    done = jnt_dbman("initdb", "--no-such-option")
+    assert done.returncode == 2
+    assert done.stderr.startswith("Usage: jnt_dbman initdb [OPTIONS]")
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("Error: No such option") and "--no-such-option" in last
+
+
+def test_dropdb_without_a_terminal_refuses(tmp_path: Path, jnt_dbman: Jnt, cli: Callable[..., Any]) -> None:
+    db = tmp_path / "janitoo.sqlite"
+    assert cli("initdb", "-q", "-u", f"sqlite:///{db}").exit_code == 0  # in-process: faster
+    done = jnt_dbman("dropdb", "-u", f"sqlite:///{db}", input="y\n")  # stdin is a pipe, not a terminal
+    assert done.returncode == 1
+    assert done.stderr == f"Error: refusing to drop sqlite:///{db} without --yes when not run from a terminal\n"
+    assert tables(db) == ALL_TABLES | {"alembic_version"}
+
+
+def _dropdb_in_a_terminal(url: str, answer: bytes) -> subprocess.CompletedProcess[str]:
+    """Run ``jnt_dbman dropdb`` with a pseudo-terminal as stdin and type *answer*."""
+    import pty
+
+    main_fd, terminal_fd = pty.openpty()
+    try:
+        process = subprocess.Popen([jnt_dbman_path(), "dropdb", "-u", url], stdin=terminal_fd,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env())
+        os.close(terminal_fd)
+        os.write(main_fd, answer)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(main_fd)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_dropdb_in_a_terminal_asks_first(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    db = tmp_path / "janitoo.sqlite"
+    url = f"sqlite:///{db}"
+    assert cli("initdb", "-q", "-u", url).exit_code == 0  # in-process: faster
+
+    done = _dropdb_in_a_terminal(url, b"n\n")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(f"Drop every janitoo table of {url}? [y/N]: ")
+    assert "Aborted" in done.stderr and "Traceback" not in done.stderr
+    assert tables(db) == ALL_TABLES | {"alembic_version"}
+
+    done = _dropdb_in_a_terminal(url, b"y\n")
+    assert done.returncode == 0, done.stderr
+    assert "Dropped " in done.stdout and " tables: " in done.stdout
+    assert all_tables(db) == set()
+
+
+@pytest.mark.parametrize("module, url, extra", [
+    ("psycopg", "postgresql://janitoo:s3cr3t@127.0.0.1:1/janitoo", "postgresql"),
+    ("pymysql", "mysql://janitoo:s3cr3t@127.0.0.1:1/janitoo", "mysql"),
+])
+def test_a_missing_driver_names_the_extra(tmp_path: Path, jnt_dbman: Jnt, module: str, url: str, extra: str) -> None:
+    """With the driver hidden from the interpreter, the error says what to pip install."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(f"import sys\nsys.modules[{module!r}] = None\n")
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(hide), str(EXTENSIONS_DIR)]))
+    done = jnt_dbman("initdb", "-u", url, env=env)
+    assert done.returncode == 1
+    err = done.stderr.splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: "), done.stderr
+    assert f"'{module}'" in err[0]
+    assert err[0].endswith(f"pip install 'janitoo_db[{extra}]'")
+    assert "s3cr3t" not in done.stderr and "Traceback" not in done.stderr
