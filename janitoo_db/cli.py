@@ -230,8 +230,8 @@ def _print_plan(steps: list[Step]) -> None:
 def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -> None:
     """Upgrade the database to REVISION (default: heads, the head of every branch).
 
-    REVISION may be an id, NAME@head for one extension's branch, or +N; with
-    --sql, also START:END.
+    REVISION may be an id, NAME@head for one extension's branch, or NAME@+N
+    for N more revisions of it; with --sql, also START:END.
     """
     from janitoo_db import commands
 
@@ -253,8 +253,8 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -
 def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -> None:
     """Downgrade the database to REVISION (default: base, which empties every branch).
 
-    REVISION may be an id, NAME@base to remove one extension's branch, or -N;
-    with --sql it must be a range FROM:TO.
+    REVISION may be an id, NAME@base to remove one extension's branch, or
+    NAME@-N for N revisions of it; with --sql it must be a range FROM:TO.
     """
     from janitoo_db import commands
 

@@ -145,8 +145,16 @@ def version_locations(config: Config) -> list[str]:
 
 # -- moving the database ---------------------------------------------------
 
+def _known_branch_of(config: Config, revision: str) -> None:
+    """For ``NAME@...``, raise when NAME is neither a branch nor a revision (Alembic only says it cannot locate it)."""
+    name = revision.partition("@")[0] if "@" in revision else None
+    if name and name not in _extensions(config) and _find(script_for(config), name) is None:
+        _known(config, [name])
+
+
 def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | None = None) -> list[Step]:
     """Upgrade the database to *revision*, every branch by default."""
+    _known_branch_of(config, revision)
     return run_locked(config, lambda: alembic_command.upgrade(config, revision), on_step)
 
 
@@ -161,6 +169,7 @@ def downgrade(config: Config, revision: str = "base", *, on_step: StepReporter |
     ``NAME@base`` (before uninstalling NAME) is refused while other branches
     in the database depend on NAME: they must go first.
     """
+    _known_branch_of(config, revision)
     name, _, target = revision.partition("@")
     if target == "base" and name in _extensions(config):
         _refuse_if_depended_on(config, name)

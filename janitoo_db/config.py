@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from argparse import Namespace
 import sys
 import warnings
@@ -18,6 +19,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from janitoo_db.engine import check_url
 from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover
 
@@ -69,6 +71,7 @@ def alembic_config(
     attributes: dict[str, Any] | None = None,
 ) -> Config:
     """Build the Alembic ``Config`` for *url* and every branch, without touching the disk."""
+    check_url(url)
     if extensions is None:
         extensions = discover()
     # quiet: Alembic's own progress lines would go to stdout; jnt_dbman reports itself.
@@ -87,6 +90,19 @@ def alembic_config(
 
 def _escape(value: str) -> str:
     return value.replace("%", "%%")
+
+
+def _duplicate_revision(warning: str, extensions: list[Extension]) -> str:
+    """Say which extensions' version directories hold a revision id twice."""
+    match = re.search(r"Revision (\S+) is present more than once", warning)
+    revision = match.group(1) if match else "?"
+    holders = []
+    for extension in extensions:
+        directory = extension.version_dir()
+        files = [f.name for f in sorted(directory.glob("*.py")) if revision in f.read_text(encoding="utf-8")]
+        if files:
+            holders.append(f"{extension.describe()} in {directory} ({', '.join(files)})")
+    return f"revision id {revision} appears more than once: " + "; ".join(holders or [warning])
 
 
 def script_for(config: Config) -> ScriptDirectory:
@@ -110,7 +126,7 @@ def script_directory(config: Config) -> ScriptDirectory:
             # The map also files each revision under its branch labels: keep one per id.
             revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
         except UserWarning as warning:
-            raise RevisionError(f"{warning} in the version directories: {', '.join(version_locations(extensions))}") from None
+            raise RevisionError(_duplicate_revision(str(warning), extensions)) from None
         except CommandError as error:
             raise RevisionError(str(error)) from None
         except SyntaxError as error:

@@ -42,6 +42,20 @@ def parse_url(url: str | URL) -> URL:
     return url
 
 
+def check_url(url: str | URL) -> URL:
+    """Parse *url* and make sure SQLAlchemy knows its dialect, without importing any driver."""
+    parsed = parse_url(url)
+    try:
+        parsed.get_dialect()
+    except exc.NoSuchModuleError:
+        raise ConfigError(_unknown_dialect(parsed)) from None
+    return parsed
+
+
+def _unknown_dialect(url: URL) -> str:
+    return f"unknown database dialect {url.drivername!r} in {hide_password(url)} (janitoo_db knows sqlite, postgresql and mysql)"
+
+
 def hide_password(text: str | URL, url: URL | None = None) -> str:
     """Return *text* with any password (of *url*, or of *text* when it is a URL) as ``***``."""
     if isinstance(text, URL):
@@ -66,10 +80,7 @@ def create_db_engine(url: str | URL, **options: Any) -> Engine:
     try:
         engine = create_engine(url, **options)
     except exc.NoSuchModuleError:
-        raise ConfigError(
-            f"unknown database dialect {url.drivername!r} in {hide_password(url)}"
-            " (janitoo_db knows sqlite, postgresql and mysql)"
-        ) from None
+        raise ConfigError(_unknown_dialect(url)) from None
     except ImportError as error:
         raise ConfigError(_missing_driver(url, error)) from None
     if backend == "sqlite":

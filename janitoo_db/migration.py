@@ -208,11 +208,12 @@ def _migration_error(config: Config, error: Exception) -> MigrationError:
         left_at = ", ".join(read_current(config)) or "base (empty)"
     except JanitooDbError:
         left_at = "unknown"
-    if not has_transactional_ddl_dialect(engine.dialect.name):
-        left_at += " (MySQL/MariaDB commit each DDL statement: what the failing revision did before the error stays)"
+    if has_transactional_ddl_dialect(engine.dialect.name):
+        left_at = f"rolled back, so nothing this command did was kept: the database is at {left_at}"
+    else:
+        left_at = (f"the database is at {left_at} (MySQL/MariaDB commit each DDL statement: "
+                   "what the failing revision did before the error stays)")
     if failing is None:
-        return MigrationError(f"{reason}; the database is at {left_at}")
+        return MigrationError(f"{reason}; {left_at}")
     branch = ", ".join(sorted(failing.branch_labels)) or "no branch"
-    return MigrationError(
-        f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; the database is at {left_at}"
-    )
+    return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}")

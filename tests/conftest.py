@@ -68,7 +68,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     monkeypatch.delenv("JANITOO_DB_URL", raising=False)
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-        return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+        return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False,
+                                  prog_name="jnt_dbman")
 
     return run
 
