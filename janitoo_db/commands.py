@@ -152,10 +152,25 @@ def _known_branch_of(config: Config, revision: str) -> None:
         _known(config, [name])
 
 
+def _migrating(config: Config, action: Callable[[], Any], on_step: StepReporter | None = None) -> list[Step]:
+    """run_locked, explaining a failure caused by a head no installed extension provides."""
+    try:
+        return run_locked(config, action, on_step)
+    except RevisionError:
+        orphans = _orphans(config)
+        if not orphans:
+            raise
+        first = orphans[0]
+        advice = (f"install that release of {first.branch} again" if first.installed else
+                  f"install {first.branch} again and run 'jnt_dbman downgrade {first.branch}@base' before removing it"
+                  if first.branch else "install the extension that provides it again")
+        raise RevisionError(f"the database holds {first.describe()}; {advice}") from None
+
+
 def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | None = None) -> list[Step]:
     """Upgrade the database to *revision*, every branch by default."""
     _known_branch_of(config, revision)
-    return run_locked(config, lambda: alembic_command.upgrade(config, revision), on_step)
+    return _migrating(config, lambda: alembic_command.upgrade(config, revision), on_step)
 
 
 def initdb(config: Config, *, on_step: StepReporter | None = None) -> list[Step]:
@@ -173,7 +188,7 @@ def downgrade(config: Config, revision: str = "base", *, on_step: StepReporter |
     name, _, target = revision.partition("@")
     if target == "base" and name in _extensions(config):
         _refuse_if_depended_on(config, name)
-    return run_locked(config, lambda: alembic_command.downgrade(config, revision), on_step)
+    return _migrating(config, lambda: alembic_command.downgrade(config, revision), on_step)
 
 
 def _refuse_if_depended_on(config: Config, name: str) -> None:
@@ -245,7 +260,7 @@ def downgrade_sql(config: Config, revrange: str) -> str:
 
 def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
     """Record *revisions* in ``alembic_version`` without running them; return the new version."""
-    run_locked(config, lambda: alembic_command.stamp(config, list(revisions)))
+    _migrating(config, lambda: alembic_command.stamp(config, list(revisions)))
     return read_current(config)
 
 

@@ -41,6 +41,11 @@ def test_uninstalled_extension_is_reported_by_name(tmp_path: Path, jnt_dbman: Ru
     as_json = json.loads(jnt_dbman("checkdb", "--json", "-u", url).stdout)
     assert as_json["orphans"] == [{"revision": "f10000000002", "branch": "gone", "installed": False}]
     assert as_json["pending"] == []
+    start = jnt_dbman("initdb", "-u", url)
+    assert start.returncode == 1
+    assert start.stderr.strip() == (
+        "Error: the database holds f10000000002 (gone): the extension gone is not installed; "
+        "install gone again and run 'jnt_dbman downgrade gone@base' before removing it")
 
 
 def test_database_from_a_newer_release(tmp_path: Path, jnt_dbman: Run) -> None:
