@@ -141,9 +141,23 @@ def _verbose(info: RevisionInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _finish_migration(steps: list[Step], quiet: bool, config: Config) -> None:
+def _finish_migration(steps: list[Step], quiet: bool) -> None:
     if not steps and not quiet:
         click.echo("Nothing to do: the database is already there.", err=True)
+
+
+def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool) -> None:
+    """upgrade and downgrade: plan, write the SQL script, or migrate."""
+    from janitoo_db import commands
+
+    if plan:
+        _print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql))
+    elif sql:
+        script = commands.upgrade_sql if upgrade else commands.downgrade_sql
+        click.echo(script(config, revision), nl=False)
+    else:
+        migrate = commands.upgrade if upgrade else commands.downgrade
+        _finish_migration(migrate(config, revision, on_step=_report_steps(quiet)), quiet)
 
 
 EXIT_CODES = """\b
@@ -201,7 +215,7 @@ def initdb(config: Config, quiet: bool) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions."""
     from janitoo_db import commands
 
-    _finish_migration(commands.initdb(config, on_step=_report_steps(quiet)), quiet, config)
+    _finish_migration(commands.initdb(config, on_step=_report_steps(quiet)), quiet)
 
 
 sql_option = click.option("--sql", is_flag=True,
@@ -233,15 +247,7 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -
     REVISION may be an id, NAME@head for one extension's branch, or NAME@+N
     for N more revisions of it; with --sql, also START:END.
     """
-    from janitoo_db import commands
-
-    if plan:
-        _print_plan(commands.plan(config, revision, upgrade=True, with_sql=sql))
-        return
-    if sql:
-        click.echo(commands.upgrade_sql(config, revision), nl=False)
-        return
-    _finish_migration(commands.upgrade(config, revision, on_step=_report_steps(quiet)), quiet, config)
+    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=True)
 
 
 @main.command()
@@ -256,15 +262,7 @@ def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool)
     REVISION may be an id, NAME@base to remove one extension's branch, or
     NAME@-N for N revisions of it; with --sql it must be a range FROM:TO.
     """
-    from janitoo_db import commands
-
-    if plan:
-        _print_plan(commands.plan(config, revision, upgrade=False, with_sql=sql))
-        return
-    if sql:
-        click.echo(commands.downgrade_sql(config, revision), nl=False)
-        return
-    _finish_migration(commands.downgrade(config, revision, on_step=_report_steps(quiet)), quiet, config)
+    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=False)
 
 
 @main.command()
