@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from janitoo_db import __version__
+from janitoo_db import __version__, output
+from janitoo_db.defaults import DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.errors import JanitooDbError
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-    from janitoo_db.results import DriftReport, RevisionInfo, Step
 
 DEBUG_KEY = "janitoo_db.debug"
-DEFAULT_URL = "sqlite:////tmp/janitoo_dbman.sqlite"
 
 
 class JanitooGroup(click.Group):
@@ -61,7 +60,7 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options that say where the database is, and pass an Alembic Config."""
 
     @click.option("-u", "--url", metavar="URL",
-                  help=f"Database URL. Default: the -c file's, else $JANITOO_DB_URL, else {DEFAULT_URL}.")
+                  help=f"Database URL. Default: the -c file's, else ${URL_ENVIRONMENT_VARIABLE}, else {DEFAULT_URL}.")
     @click.option("-c", "--conf-file", type=click.Path(dir_okay=False),
                   help="janitoo configuration file whose [database] section holds sqlalchemy.url.")
     @debug_option
@@ -81,83 +80,18 @@ def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
 
 
-def _print_json(data: Any) -> None:
-    import json
-
-    click.echo(json.dumps(data, indent=2))
-
-
-def _print_revisions(infos: list[RevisionInfo], as_json: bool, verbose: bool = False,
-                     with_parent: bool = False) -> None:
-    if as_json:
-        _print_json([info.as_dict() for info in infos])
-        return
-    for info in infos:
-        click.echo(_verbose(info) if verbose else _line(info, with_parent=with_parent))
-
-
-def _report_steps(quiet: bool) -> Callable[[Step], None] | None:
-    if quiet:
-        return None
-
-    def report(step: Step) -> None:
-        verb = "Applied" if step.is_upgrade else "Reverted"
-        click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}", err=True)
-
-    return report
-
-
-def _line(info: RevisionInfo, with_parent: bool = False) -> str:
-    """One-line form, as Alembic prints it: ``33b95995b188 (janitoo) (head)``."""
-    text = info.revision
-    if with_parent:
-        text = f"{', '.join(info.down_revisions) or '<base>'} -> {text}"
-    if info.branches:
-        text += f" ({', '.join(info.branches)})"
-    if info.is_head:
-        text += " (head)"
-    if info.is_branch_point:
-        text += " (branchpoint)"
-    if info.is_merge_point:
-        text += " (mergepoint)"
-    if info.orphaned:
-        return f"{text} (orphaned): {info.message}"
-    if with_parent and info.message:
-        text += f", {info.message}"
-    return text
-
-
-def _verbose(info: RevisionInfo) -> str:
-    if info.orphaned:
-        return _line(info) + "\n"
-    lines = [f"Rev: {_line(info)}", f"Parent: {', '.join(info.down_revisions) or '<base>'}"]
-    if info.depends_on:
-        lines.append(f"Depends on: {', '.join(info.depends_on)}")
-    if info.branches:
-        lines.append(f"Branch names: {', '.join(info.branches)}")
-    lines.append(f"Path: {info.path}")
-    lines.append("")
-    lines.extend(f"    {line}" for line in (info.doc or info.message).splitlines())
-    return "\n".join(lines) + "\n"
-
-
-def _finish_migration(steps: list[Step], quiet: bool) -> None:
-    if not steps and not quiet:
-        click.echo("Nothing to do: the database is already there.", err=True)
-
-
 def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool) -> None:
     """upgrade and downgrade: plan, write the SQL script, or migrate."""
     from janitoo_db import commands
 
     if plan:
-        _print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql))
+        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql))
     elif sql:
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
         click.echo(script(config, revision), nl=False)
     else:
         migrate = commands.upgrade if upgrade else commands.downgrade
-        _finish_migration(migrate(config, revision, on_step=_report_steps(quiet)), quiet)
+        output.finish_migration(migrate(config, revision, on_step=output.step_reporter(quiet)), quiet)
 
 
 EXIT_CODES = """\b
@@ -215,7 +149,7 @@ def initdb(config: Config, quiet: bool) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions."""
     from janitoo_db import commands
 
-    _finish_migration(commands.initdb(config, on_step=_report_steps(quiet)), quiet)
+    output.finish_migration(commands.initdb(config, on_step=output.step_reporter(quiet)), quiet)
 
 
 sql_option = click.option("--sql", is_flag=True,
@@ -223,16 +157,6 @@ sql_option = click.option("--sql", is_flag=True,
 plan_option = click.option("--plan", is_flag=True,
                            help="List, in order, the revisions that would run, and change nothing; "
                                 "with --sql, each with its SQL.")
-
-
-def _print_plan(steps: list[Step]) -> None:
-    if not steps:
-        click.echo("Nothing to do: the database is already there.")
-    for step in steps:
-        verb = "upgrade" if step.is_upgrade else "downgrade"
-        click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}")
-        if step.sql is not None:
-            click.echo(step.sql.rstrip("\n") + "\n")
 
 
 @main.command()
@@ -313,7 +237,7 @@ def heads(config: Config, as_json: bool) -> None:
     """Show the head revision of every branch."""
     from janitoo_db import commands
 
-    _print_revisions(commands.heads(config), as_json)
+    output.print_revisions(commands.heads(config), as_json)
 
 
 @main.command()
@@ -337,7 +261,7 @@ def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) 
     """Show the revisions, newest first."""
     from janitoo_db import commands
 
-    _print_revisions(commands.history(config, revrange), as_json, verbose, with_parent=True)
+    output.print_revisions(commands.history(config, revrange), as_json, verbose, with_parent=True)
 
 
 @main.command()
@@ -349,7 +273,7 @@ def show(config: Config, revision: str) -> None:
     from janitoo_db import commands
 
     for info in commands.show(config, revision):
-        click.echo(_verbose(info))
+        click.echo(output.revision_details(info))
 
 
 @main.command()
@@ -363,7 +287,7 @@ def current(config: Config, verbose: bool, as_json: bool) -> None:
     found = commands.current(config)
     if not found and not as_json:
         click.echo("The database has no revision (base).", err=True)
-    _print_revisions(found, as_json, verbose)
+    output.print_revisions(found, as_json, verbose)
 
 
 @main.command()
@@ -375,7 +299,7 @@ def versiondb(config: Config, as_json: bool) -> None:
 
     found = commands.versiondb(config)
     if as_json:
-        _print_json(list(found))
+        output.print_json(list(found))
         return
     if not found:
         click.echo("The database has no revision (base).", err=True)
@@ -400,7 +324,7 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     code = ExitCode.BRANCHES if result.orphans or result.split_branches else \
         ExitCode.PENDING if result.pending else ExitCode.OK
     if as_json:
-        _print_json(result.as_dict())
+        output.print_json(result.as_dict())
     elif result.up_to_date:
         click.echo(f"The database is up to date: {', '.join(result.current)}.")
     else:
@@ -428,25 +352,10 @@ def check(ctx: click.Context, config: Config, names: tuple[str, ...]) -> None:
     from janitoo_db.errors import ExitCode
 
     report = commands.check(config, names)
-    _print_drift(report)
+    output.print_drift(report)
     failing = report.owned if names else report.differences
     if failing:
         ctx.exit(ExitCode.DRIFT)
-
-
-def _print_drift(report: DriftReport) -> None:
-    by_owner: dict[str | None, list[str]] = {}
-    for difference in report.differences:
-        by_owner.setdefault(difference.owner, []).append(difference.description)
-    for name in report.extensions:
-        found = by_owner.get(name, [])
-        click.echo(f"{name}: " + ("models and database agree" if not found else f"{len(found)} difference(s)"))
-        for description in found:
-            click.echo(f"  {description}")
-    if None in by_owner:
-        click.echo("Tables no model declares:")
-        for description in by_owner[None]:
-            click.echo(f"  {description}")
 
 
 @main.command()

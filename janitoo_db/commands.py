@@ -19,7 +19,7 @@ from alembic.util import CommandError
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import drift
+from janitoo_db import drift, graph
 from janitoo_db.config import script_for
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, RevisionError
@@ -54,37 +54,6 @@ def _in_branch_order(config: Config, infos: list[RevisionInfo]) -> list[Revision
     """Core first, then extensions by name, as collect lists them."""
     order = {name: index for index, name in enumerate(_extensions(config))}
     return sorted(infos, key=lambda info: min((order.get(b, len(order)) for b in info.branches), default=len(order)))
-
-
-def _find(script: Any, revision: str) -> Script | None:
-    """The revision with this id, or None when no installed branch provides it."""
-    try:
-        return script.get_revision(revision)
-    except (CommandError, AlembicRevisionError):
-        return None
-
-
-def _ancestors(script: Any, revision: str) -> set[str]:
-    """Every revision *revision* needs: its parents and dependencies, transitively."""
-    seen: set[str] = set()
-    pending = [revision]
-    while pending:
-        found = _find(script, pending.pop())
-        for parent in (found._all_down_revisions if found is not None else ()):
-            if parent not in seen:
-                seen.add(parent)
-                pending.append(parent)
-    return seen
-
-
-def _applied(script: Any, current: Iterable[str]) -> set[str]:
-    """Every revision the database holds: alembic_version lists only the tips.
-
-    A head that a current revision depends on is applied, though
-    alembic_version no longer lists it.
-    """
-    current = set(current)
-    return current.union(*(_ancestors(script, revision) for revision in current))
 
 
 def _recorded(config: Config) -> dict[str, str]:
@@ -148,7 +117,7 @@ def version_locations(config: Config) -> list[str]:
 def _known_branch_of(config: Config, revision: str) -> None:
     """For ``NAME@...``, raise when NAME is neither a branch nor a revision (Alembic only says it cannot locate it)."""
     name = revision.partition("@")[0] if "@" in revision else None
-    if name and name not in _extensions(config) and _find(script_for(config), name) is None:
+    if name and name not in _extensions(config) and graph.find(script_for(config), name) is None:
         _known(config, [name])
 
 
@@ -192,21 +161,12 @@ def downgrade(config: Config, revision: str = "base", *, on_step: StepReporter |
 
 
 def _refuse_if_depended_on(config: Config, name: str) -> None:
-    script = script_for(config)
-    members = {s.revision for s in script.walk_revisions() if name in s.branch_labels}
-    blockers = []
-    for head in read_current(config):
-        found = _find(script, head)
-        if found is None or head in members:
-            continue
-        needed = _ancestors(script, head) & members
-        if needed:
-            branch = ", ".join(sorted(found.branch_labels)) or head
-            blockers.append(f"{branch} (its revision {head} needs {', '.join(sorted(needed))})")
+    blockers = graph.dependents(script_for(config), read_current(config), name)
     if blockers:
-        first = blockers[0].split(" ", 1)[0]
-        raise RevisionError(f"other branches depend on {name}: {'; '.join(blockers)}; "
-                            f"downgrade them first, for example: jnt_dbman downgrade {first}@base")
+        described = "; ".join(f"{branch} (its revision {tip} needs {', '.join(sorted(needed))})"
+                              for branch, tip, needed in blockers)
+        raise RevisionError(f"other branches depend on {name}: {described}; "
+                            f"downgrade them first, for example: jnt_dbman downgrade {blockers[0][0]}@base")
 
 
 def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool = False) -> list[Step]:
@@ -276,7 +236,7 @@ def createdb(config: Config) -> list[str]:
         with migration_connection(engine) as connection:
             context = MigrationContext.configure(connection)
             current, heads = set(context.get_current_heads()), set(script.get_heads())
-            if current and not heads <= _applied(script, current):
+            if current and not heads <= graph.applied(script, current):
                 raise DatabaseError(f"the database is already versioned at {', '.join(sorted(current))}; "
                                     "use 'jnt_dbman upgrade' instead of createdb")
             if current:
@@ -337,11 +297,9 @@ def branches(config: Config) -> list[Branch]:
     script = script_for(config)
     result = []
     for name in _extensions(config):
-        members = [s for s in script.walk_revisions() if name in s.branch_labels]
-        member_ids = {s.revision for s in members}
+        members = graph.branch_members(script, name)
         root = next((s.revision for s in members if s.is_base), "")
-        tips = tuple(s.revision for s in members if not (set(s.nextrev) & member_ids))
-        result.append(Branch(name, root, tips, len(members)))
+        result.append(Branch(name, root, graph.branch_tips(members), len(members)))
     return result
 
 
@@ -377,7 +335,7 @@ def current(config: Config) -> list[RevisionInfo]:
     script = script_for(config)
     found = []
     for revision in read_current(config):
-        script_revision = _find(script, revision)
+        script_revision = graph.find(script, revision)
         if script_revision is not None:
             found.append(RevisionInfo.from_script(script_revision))
     orphans = [RevisionInfo(o.revision, (), (o.branch,) if o.branch else (), o.reason(), "", False, False, False,
@@ -387,7 +345,7 @@ def current(config: Config) -> list[RevisionInfo]:
 
 def _orphans(config: Config) -> list[Orphan]:
     script = script_for(config)
-    unknown = [revision for revision in read_current(config) if _find(script, revision) is None]
+    unknown = [revision for revision in read_current(config) if graph.find(script, revision) is None]
     if not unknown:
         return []
     recorded = _recorded(config)
@@ -407,7 +365,7 @@ def checkdb(config: Config) -> CheckResult:
     orphans = tuple(_orphans(config))
     # A branch the database holds a newer head of cannot be upgraded: its head is not pending.
     ahead = {o.branch for o in orphans if o.installed}
-    applied = _applied(script, current_ids)
+    applied = graph.applied(script, current_ids)
     pending = tuple(h for h in head_ids if h not in applied
                     and not (set(script.get_revision(h).branch_labels) & ahead))
     split = tuple(name for name in _extensions(config)

@@ -19,12 +19,11 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from janitoo_db.defaults import DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.engine import check_url
 from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover
 
-DEFAULT_URL = "sqlite:////tmp/janitoo_dbman.sqlite"
-URL_ENVIRONMENT_VARIABLE = "JANITOO_DB_URL"
 CONF_SECTION = "database"
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent / "alembic")
 

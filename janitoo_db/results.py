@@ -5,9 +5,10 @@ The CLI turns these into lines of text, or JSON with ``--json``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.script import Script
+if TYPE_CHECKING:
+    from alembic.script import Script
 
 
 def first_line(text: str | None) -> str:

@@ -80,8 +80,9 @@ def janitoo_config(janitoo_db_url: str) -> Iterator[Config]:
 def branch_revisions(config: Config, name: str) -> list[Any]:
     """Every revision of branch *name*."""
     from janitoo_db.config import script_for
+    from janitoo_db.graph import branch_members
 
-    return [s for s in script_for(config).walk_revisions() if name in s.branch_labels]
+    return branch_members(script_for(config), name)
 
 
 def check_one_root_and_one_head(config: Config, name: str) -> None:
@@ -89,8 +90,9 @@ def check_one_root_and_one_head(config: Config, name: str) -> None:
     roots = [s for s in members if s.is_base]
     assert len(roots) == 1, f"branch {name} has {len(roots)} roots: {[s.revision for s in roots]}"
     assert name in roots[0]._orig_branch_labels, f"the root of {name} is not labelled {name}"
-    ids = {s.revision for s in members}
-    heads = [s.revision for s in members if not set(s.nextrev) & ids]
+    from janitoo_db.graph import branch_tips
+
+    heads = branch_tips(members)
     assert len(heads) == 1, f"branch {name} has {len(heads)} heads: {heads}; merge them with jnt_dbman merge"
 
 

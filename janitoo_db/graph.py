@@ -1,0 +1,68 @@
+"""Questions about the revision graph of every branch, answered without touching a database.
+
+``alembic_version`` lists only the tips the database is at; what they imply
+(their parents and ``depends_on`` targets, transitively) is worked out here.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionError as AlembicRevisionError
+from alembic.util import CommandError
+
+
+def find(script: ScriptDirectory, revision: str) -> Script | None:
+    """The revision with this id, or None when no installed branch provides it."""
+    try:
+        return script.get_revision(revision)
+    except (CommandError, AlembicRevisionError):
+        return None
+
+
+def ancestors(script: ScriptDirectory, revision: str) -> set[str]:
+    """Every revision *revision* needs: its parents and dependencies, transitively."""
+    seen: set[str] = set()
+    pending = [revision]
+    while pending:
+        found = find(script, pending.pop())
+        for parent in (found._all_down_revisions if found is not None else ()):
+            if parent not in seen:
+                seen.add(parent)
+                pending.append(parent)
+    return seen
+
+
+def applied(script: ScriptDirectory, current: Iterable[str]) -> set[str]:
+    """Every revision a database at *current* holds.
+
+    A head that a current revision depends on is applied, though
+    alembic_version no longer lists it.
+    """
+    tips = set(current)
+    return tips.union(*(ancestors(script, revision) for revision in tips))
+
+
+def branch_members(script: ScriptDirectory, name: str) -> list[Script]:
+    """Every revision of branch *name*, newest first."""
+    return [s for s in script.walk_revisions() if name in s.branch_labels]
+
+
+def branch_tips(members: list[Script]) -> tuple[str, ...]:
+    """The revisions of a branch that no other revision of it follows."""
+    ids = {s.revision for s in members}
+    return tuple(s.revision for s in members if not set(s.nextrev) & ids)
+
+
+def dependents(script: ScriptDirectory, current: Iterable[str], name: str) -> list[tuple[str, str, set[str]]]:
+    """Other branches the database holds that need revisions of *name*: (branch, tip, what it needs)."""
+    members = {s.revision for s in branch_members(script, name)}
+    found = []
+    for tip in current:
+        revision = find(script, tip)
+        if revision is None or tip in members:
+            continue
+        needed = ancestors(script, tip) & members
+        if needed:
+            found.append((", ".join(sorted(revision.branch_labels)) or tip, tip, needed))
+    return found

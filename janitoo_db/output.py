@@ -1,0 +1,97 @@
+"""How jnt_dbman shows what the commands return: lines a person reads, or JSON."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import click
+
+from janitoo_db.results import DriftReport, RevisionInfo, Step
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def print_revisions(infos: list[RevisionInfo], as_json: bool, verbose: bool = False,
+                     with_parent: bool = False) -> None:
+    if as_json:
+        print_json([info.as_dict() for info in infos])
+        return
+    for info in infos:
+        click.echo(revision_details(info) if verbose else revision_line(info, with_parent=with_parent))
+
+
+def step_reporter(quiet: bool) -> Callable[[Step], None] | None:
+    if quiet:
+        return None
+
+    def report(step: Step) -> None:
+        verb = "Applied" if step.is_upgrade else "Reverted"
+        click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}", err=True)
+
+    return report
+
+
+def revision_line(info: RevisionInfo, with_parent: bool = False) -> str:
+    """One-line form, as Alembic prints it: ``33b95995b188 (janitoo) (head)``."""
+    text = info.revision
+    if with_parent:
+        text = f"{', '.join(info.down_revisions) or '<base>'} -> {text}"
+    if info.branches:
+        text += f" ({', '.join(info.branches)})"
+    if info.is_head:
+        text += " (head)"
+    if info.is_branch_point:
+        text += " (branchpoint)"
+    if info.is_merge_point:
+        text += " (mergepoint)"
+    if info.orphaned:
+        return f"{text} (orphaned): {info.message}"
+    if with_parent and info.message:
+        text += f", {info.message}"
+    return text
+
+
+def revision_details(info: RevisionInfo) -> str:
+    if info.orphaned:
+        return revision_line(info) + "\n"
+    lines = [f"Rev: {revision_line(info)}", f"Parent: {', '.join(info.down_revisions) or '<base>'}"]
+    if info.depends_on:
+        lines.append(f"Depends on: {', '.join(info.depends_on)}")
+    if info.branches:
+        lines.append(f"Branch names: {', '.join(info.branches)}")
+    lines.append(f"Path: {info.path}")
+    lines.append("")
+    lines.extend(f"    {line}" for line in (info.doc or info.message).splitlines())
+    return "\n".join(lines) + "\n"
+
+
+def finish_migration(steps: list[Step], quiet: bool) -> None:
+    if not steps and not quiet:
+        click.echo("Nothing to do: the database is already there.", err=True)
+
+
+def print_plan(steps: list[Step]) -> None:
+    if not steps:
+        click.echo("Nothing to do: the database is already there.")
+    for step in steps:
+        verb = "upgrade" if step.is_upgrade else "downgrade"
+        click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}")
+        if step.sql is not None:
+            click.echo(step.sql.rstrip("\n") + "\n")
+
+
+def print_drift(report: DriftReport) -> None:
+    by_owner: dict[str | None, list[str]] = {}
+    for difference in report.differences:
+        by_owner.setdefault(difference.owner, []).append(difference.description)
+    for name in report.extensions:
+        found = by_owner.get(name, [])
+        click.echo(f"{name}: " + ("models and database agree" if not found else f"{len(found)} difference(s)"))
+        for description in found:
+            click.echo(f"  {description}")
+    if None in by_owner:
+        click.echo("Tables no model declares:")
+        for description in by_owner[None]:
+            click.echo(f"  {description}")
