@@ -17,6 +17,7 @@ import pytest
 from click.testing import Result
 
 from conftest import EXTENSIONS_DIR, subprocess_env
+from dbstate import table_names, version_ids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,30 +49,6 @@ Run = Callable[..., Result]
 
 def db_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
-
-
-def all_tables(url: str) -> set[str]:
-    """The tables in the SQLite file, read with sqlite3 (not with janitoo_db)."""
-    path = db_path(url)
-    if not path.exists():
-        return set()
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    connection.close()
-    return {name for (name,) in rows} - {"sqlite_sequence"}
-
-
-def tables(url: str) -> set[str]:
-    """The tables, leaving out janitoo_db's own bookkeeping (``janitoo_db_*``) beside alembic_version."""
-    return {name for name in all_tables(url) if not name.startswith("janitoo_db_")}
-
-
-def versions(url: str) -> set[str]:
-    """The rows of alembic_version."""
-    with sqlite3.connect(db_path(url)) as connection:
-        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    connection.close()
-    return {version for (version,) in rows}
 
 
 def lines(text: str) -> list[str]:
@@ -285,48 +262,48 @@ def test_initdb_builds_every_branch_and_reports_each_revision(cli: Run, sqlite_u
         assert_in_order(err, applied(branch))
     # acme_sensors' Readings depends on the core revision that creates core_users.
     assert_in_order(err, ["Applied 1266567cc97f (janitoo): Initial import", "Applied 2b3c4d5e6f70 (acme_sensors): Readings"])
-    assert tables(sqlite_url) == ALL_TABLES | {"alembic_version"}
-    assert versions(sqlite_url) == set(HEADS.values())
+    assert table_names(sqlite_url, bookkeeping=False) == ALL_TABLES | {"alembic_version"}
+    assert version_ids(sqlite_url) == set(HEADS.values())
 
 
 def test_initdb_quiet_prints_nothing(cli: Run, sqlite_url: str) -> None:
     result = cli("initdb", "-q", "-u", sqlite_url)
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
-    assert versions(sqlite_url) == set(HEADS.values())
+    assert version_ids(sqlite_url) == set(HEADS.values())
 
 
 def test_initdb_twice_has_nothing_to_do(cli: Run, initialised: str) -> None:
     result = cli("initdb", "-u", initialised)
     assert result.exit_code == 0
     assert result.stderr == "Nothing to do: the database is already there.\n"
-    assert versions(initialised) == set(HEADS.values())
+    assert version_ids(initialised) == set(HEADS.values())
 
 
 def test_upgrade_to_a_revision_then_to_every_head(cli: Run, sqlite_url: str) -> None:
     result = cli("upgrade", "1266567cc97f", "-u", sqlite_url)
     assert result.exit_code == 0, result.stderr
     assert lines(result.stderr) == applied("janitoo")[:2]
-    assert versions(sqlite_url) == {"1266567cc97f"}
-    assert tables(sqlite_url) == CORE_TABLES | {"alembic_version"}
+    assert version_ids(sqlite_url) == {"1266567cc97f"}
+    assert table_names(sqlite_url, bookkeeping=False) == CORE_TABLES | {"alembic_version"}
 
     result = cli("upgrade", "-u", sqlite_url)  # default: heads
     assert result.exit_code == 0, result.stderr
     assert sorted(lines(result.stderr)) == sorted(applied("janitoo")[2:] + applied("acme_sensors") + applied("janitoo_template"))
-    assert versions(sqlite_url) == set(HEADS.values())
+    assert version_ids(sqlite_url) == set(HEADS.values())
 
 
 def test_upgrade_one_branch_brings_the_core_revision_it_depends_on(cli: Run, sqlite_url: str) -> None:
     result = cli("upgrade", "acme_sensors@head", "-u", sqlite_url)
     assert result.exit_code == 0, result.stderr
     assert lines(result.stderr) == applied("janitoo")[:2] + applied("acme_sensors")
-    assert tables(sqlite_url) == CORE_TABLES | ACME_TABLES | {"alembic_version"}
+    assert table_names(sqlite_url, bookkeeping=False) == CORE_TABLES | ACME_TABLES | {"alembic_version"}
 
 
 def test_upgrade_quiet(cli: Run, sqlite_url: str) -> None:
     result = cli("upgrade", "janitoo_template@head", "-q", "-u", sqlite_url)
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
-    assert tables(sqlite_url) == TEMPLATE_TABLES | {"alembic_version"}
-    assert versions(sqlite_url) == {"c3e9b5a1d274"}
+    assert table_names(sqlite_url, bookkeeping=False) == TEMPLATE_TABLES | {"alembic_version"}
+    assert version_ids(sqlite_url) == {"c3e9b5a1d274"}
 
 
 def test_downgrade_one_branch_to_base(cli: Run, initialised: str) -> None:
@@ -334,8 +311,8 @@ def test_downgrade_one_branch_to_base(cli: Run, initialised: str) -> None:
     result = cli("downgrade", "janitoo_template@base", "-u", initialised)
     assert result.exit_code == 0, result.stderr
     assert lines(result.stderr) == list(reversed(applied("janitoo_template", "Reverted")))
-    assert tables(initialised) == CORE_TABLES | ACME_TABLES | {"alembic_version"}
-    assert versions(initialised) == {HEADS["janitoo"], HEADS["acme_sensors"]}
+    assert table_names(initialised, bookkeeping=False) == CORE_TABLES | ACME_TABLES | {"alembic_version"}
+    assert version_ids(initialised) == {HEADS["janitoo"], HEADS["acme_sensors"]}
 
 
 def test_downgrade_defaults_to_base(cli: Run, initialised: str) -> None:
@@ -347,8 +324,8 @@ def test_downgrade_defaults_to_base(cli: Run, initialised: str) -> None:
         assert_in_order(err, list(reversed(applied(branch, "Reverted"))))
     # acme's Readings goes before the core revision that created the table it points at.
     assert_in_order(err, ["Reverted 2b3c4d5e6f70 (acme_sensors): Readings", "Reverted 1266567cc97f (janitoo): Initial import"])
-    assert tables(initialised) == {"alembic_version"}
-    assert versions(initialised) == set()
+    assert table_names(initialised, bookkeeping=False) == {"alembic_version"}
+    assert version_ids(initialised) == set()
 
 
 def test_downgrade_to_a_revision_quietly(cli: Run, initialised: str) -> None:
@@ -357,7 +334,7 @@ def test_downgrade_to_a_revision_quietly(cli: Run, initialised: str) -> None:
     result = cli("downgrade", "33b95995b188", "-u", initialised)
     assert result.exit_code == 0, result.stderr
     assert lines(result.stderr) == ["Reverted 5d2f0a8c91e3 (janitoo): Store setting values as JSON"]
-    assert versions(initialised) == {"33b95995b188", "2b3c4d5e6f70"}
+    assert version_ids(initialised) == {"33b95995b188", "2b3c4d5e6f70"}
 
 
 # -- current, versiondb, checkdb ---------------------------------------------------
@@ -414,8 +391,8 @@ def test_createdb_makes_the_tables_and_stamps_heads(cli: Run, sqlite_url: str) -
     result = cli("createdb", "-u", sqlite_url)
     assert result.exit_code == 0, result.stderr
     assert lines(result.stdout) == [f"Created {len(ALL_TABLES)} tables and stamped the database at heads."]
-    assert tables(sqlite_url) == ALL_TABLES | {"alembic_version"}
-    assert versions(sqlite_url) == set(HEADS.values())
+    assert table_names(sqlite_url, bookkeeping=False) == ALL_TABLES | {"alembic_version"}
+    assert version_ids(sqlite_url) == set(HEADS.values())
     assert cli("checkdb", "-u", sqlite_url).exit_code == 0
     result = cli("initdb", "-u", sqlite_url)
     assert result.exit_code == 0 and result.stderr == "Nothing to do: the database is already there.\n"
@@ -428,33 +405,33 @@ def test_createdb_refuses_a_database_under_migration_but_behind(cli: Run, sqlite
     assert cli("upgrade", "1266567cc97f", "-q", "-u", sqlite_url).exit_code == 0
     line = assert_one_error_line(cli("createdb", "-u", sqlite_url))
     assert line == "Error: the database is already versioned at 1266567cc97f; use 'jnt_dbman upgrade' instead of createdb"
-    assert tables(sqlite_url) == CORE_TABLES | {"alembic_version"}
+    assert table_names(sqlite_url, bookkeeping=False) == CORE_TABLES | {"alembic_version"}
 
 
 def test_dropdb_without_yes_and_without_a_terminal_refuses(cli: Run, initialised: str) -> None:
-    before = tables(initialised)
+    before = table_names(initialised, bookkeeping=False)
     result = cli("dropdb", "-u", initialised)
     line = assert_one_error_line(result)
     assert line == f"Error: refusing to drop {initialised} without --yes when not run from a terminal"
-    assert tables(initialised) == before == ALL_TABLES | {"alembic_version"}
+    assert table_names(initialised, bookkeeping=False) == before == ALL_TABLES | {"alembic_version"}
 
 
 @pytest.mark.parametrize("option", ["--yes", "-y"])
 def test_dropdb_yes_drops_every_table_and_alembic_version(cli: Run, initialised: str, option: str) -> None:
     """After dropdb, checkdb must not claim the database is up to date (the original's bug)."""
-    dropped = sorted(all_tables(initialised))
+    dropped = sorted(table_names(initialised))
     assert set(dropped) >= ALL_TABLES | {"alembic_version"}
     result = cli("dropdb", option, "-u", initialised)
     assert result.exit_code == 0, result.stderr
     assert lines(result.stdout) == [f"Dropped {len(dropped)} tables: {', '.join(dropped)}"]
-    assert all_tables(initialised) == set()
+    assert table_names(initialised) == set()
     assert_not_up_to_date(cli("checkdb", "-u", initialised).exit_code)
 
 
 def test_dropdb_drops_a_createdb_database_too(cli: Run, sqlite_url: str) -> None:
     assert cli("createdb", "-u", sqlite_url).exit_code == 0
     assert cli("dropdb", "--yes", "-u", sqlite_url).exit_code == 0
-    assert all_tables(sqlite_url) == set()
+    assert table_names(sqlite_url) == set()
 
 
 def test_dropdb_on_an_empty_database(cli: Run, sqlite_url: str) -> None:
@@ -521,7 +498,7 @@ def test_generate_writes_a_revision_of_one_extension_only(
         columns = {row[1] for row in connection.execute("PRAGMA table_info(acme_readings)")}
     connection.close()
     assert "unit" in columns
-    assert versions(sqlite_url) == {HEADS["janitoo"], HEADS["janitoo_template"], new_rev}
+    assert version_ids(sqlite_url) == {HEADS["janitoo"], HEADS["janitoo_template"], new_rev}
 
 
 # -- errors ------------------------------------------------------------------------
@@ -556,7 +533,7 @@ def test_a_sqlite_file_in_a_missing_directory(cli: Run, tmp_path: Path) -> None:
 def test_an_unknown_revision_or_branch(cli: Run, sqlite_url: str, command: list[str], symbol: str) -> None:
     line = assert_one_error_line(cli(*command, "-u", sqlite_url))
     assert f"'{symbol}'" in line
-    assert tables(sqlite_url) <= {"alembic_version"}
+    assert table_names(sqlite_url, bookkeeping=False) <= {"alembic_version"}
 
 
 def test_a_password_never_shows_in_an_error(cli: Run) -> None:

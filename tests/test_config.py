@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -18,6 +17,7 @@ import pytest
 from click.testing import Result
 
 from conftest import EXTENSIONS_DIR, subprocess_env
+from dbstate import version_ids
 
 Run = Callable[..., Result]
 DEFAULT_URL = "sqlite:////tmp/janitoo_dbman.sqlite"
@@ -28,13 +28,6 @@ def write_conf(path: Path, url: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"[system]\nservice = jnt_test\n\n[database]\nsqlalchemy.url = {url}\nauto_migrate = true\n")
     return path
-
-
-def versions(path: Path) -> set[str]:
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    connection.close()
-    return {version for (version,) in rows}
 
 
 @pytest.fixture
@@ -101,14 +94,14 @@ def test_initdb_builds_the_database_the_precedence_selects(cli: Run, tmp_path: P
     assert cli("initdb", "-q", env=env).exit_code == 0
     assert from_env.exists()
     for path in (option, from_conf, from_env):
-        assert versions(path) == HEADS
+        assert version_ids(path) == HEADS
 
 
 def test_here_in_the_conf_file_is_its_directory(cli: Run, tmp_path: Path) -> None:
     conf = write_conf(tmp_path / "etc dir" / "janitoo.conf", "sqlite:///%(here)s/janitoo.sqlite")
     result = cli("initdb", "-q", "-c", str(conf))
     assert result.exit_code == 0, result.stderr
-    assert versions(conf.parent / "janitoo.sqlite") == HEADS
+    assert version_ids(conf.parent / "janitoo.sqlite") == HEADS
 
 
 def test_a_literal_percent_in_the_conf_file(tmp_path: Path) -> None:
@@ -204,6 +197,6 @@ def test_a_version_directory_path_with_a_space(tmp_path: Path, jnt_dbman: Callab
     done = jnt_dbman("initdb", "-u", url, env=env)
     assert done.returncode == 0, done.stderr
     assert "Applied 2b3c4d5e6f70 (acme_sensors): Readings" in done.stderr.splitlines()
-    assert versions(tmp_path / "db.sqlite") == HEADS
+    assert version_ids(tmp_path / "db.sqlite") == HEADS
     done = jnt_dbman("show", "-r", "2b3c4d5e6f70", "-u", url, env=env)
     assert f"Path: {acme / '2b3c4d5e6f70_readings.py'}" in done.stdout.splitlines()

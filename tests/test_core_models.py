@@ -10,10 +10,12 @@ import os
 import pickle
 import sqlite3
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 from click.testing import Result
+
+from dbstate import rows, table_names, version_ids
 
 Run = Callable[..., Result]
 
@@ -42,21 +44,6 @@ def db_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
-def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path(url)) as connection:
-        rows = connection.execute(sql, params).fetchall()
-    connection.close()
-    return rows
-
-
-def tables(url: str) -> set[str]:
-    return {name for (name,) in query(url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def versions(url: str) -> set[str]:
-    return {version for (version,) in query(url, "SELECT version_num FROM alembic_version")}
-
-
 def insert_pickled_setting(url: str, key: str, value: bytes, extra: bytes | None = None) -> None:
     """Add a row the way the original janitoo stored settings."""
     with sqlite3.connect(db_path(url)) as connection:
@@ -78,7 +65,7 @@ def original(cli: Run, sqlite_url: str) -> str:
     """A database as the original janitoo left it: core at 33b95995b188, values pickled."""
     result = cli("upgrade", "33b95995b188", "-q", "-u", sqlite_url)
     assert result.exit_code == 0, result.stderr
-    assert versions(sqlite_url) == {"33b95995b188"}
+    assert version_ids(sqlite_url) == {"33b95995b188"}
     return sqlite_url
 
 
@@ -133,8 +120,8 @@ def test_the_models_match_what_the_revisions_build(initialised: str) -> None:
 # -- the core's initial data ----------------------------------------------------
 
 def test_initdb_creates_the_five_groups(initialised: str) -> None:
-    rows = query(initialised, "SELECT name, admin, power, user, banned, guest FROM core_groups ORDER BY id")
-    assert rows == [
+    groups = rows(initialised, "SELECT name, admin, power, user, banned, guest FROM core_groups ORDER BY id")
+    assert groups == [
         ("Administrator", 1, 0, 0, 0, 0),
         ("Power", 0, 1, 0, 0, 0),
         ("User", 0, 0, 1, 0, 0),
@@ -144,11 +131,11 @@ def test_initdb_creates_the_five_groups(initialised: str) -> None:
 
 
 def test_initdb_creates_the_settings_as_json_text(initialised: str) -> None:
-    assert sorted(query(initialised, "SELECT key FROM core_settings_group")) == [("appearance",), ("general",)]
-    rows = query(initialised, "SELECT key, settinggroup_key, value, extra, typeof(value) FROM core_settings")
-    assert len(rows) == 7
+    assert sorted(rows(initialised, "SELECT key FROM core_settings_group")) == [("appearance",), ("general",)]
+    settings = rows(initialised, "SELECT key, settinggroup_key, value, extra, typeof(value) FROM core_settings")
+    assert len(settings) == 7
     found = {}
-    for key, group, value, extra, stored_as in rows:
+    for key, group, value, extra, stored_as in settings:
         assert stored_as == "text", key
         found[key] = (group, json.loads(value), None if extra is None else json.loads(extra))
     assert found == DEFAULT_SETTINGS
@@ -193,7 +180,7 @@ def test_users_store_a_hash_and_check_passwords(initialised: str) -> None:
             user.secondary_groups.append(guest)
             session.add(user)
             session.commit()
-        stored = query(initialised, "SELECT password FROM core_users WHERE username = 'alice'")[0][0]
+        stored = rows(initialised, "SELECT password FROM core_users WHERE username = 'alice'")[0][0]
         assert stored.startswith("scrypt:") and "correct horse" not in stored and len(stored) < 120
         with Session(engine) as session:
             alice = session.scalar(select(User).where(User.username == "alice"))
@@ -217,10 +204,10 @@ def test_users_store_a_hash_and_check_passwords(initialised: str) -> None:
 # -- databases made by the original janitoo --------------------------------------------
 
 def test_revision_33b95995b188_stores_pickles_as_the_original_did(original: str) -> None:
-    rows = dict(query(original, "SELECT key, value FROM core_settings"))
-    assert set(rows) == set(DEFAULT_SETTINGS)
-    assert pickle.loads(rows["project_title"]) == "Janitoo"
-    assert pickle.loads(rows["posts_per_page"]) == 10
+    settings = dict(rows(original, "SELECT key, value FROM core_settings"))
+    assert set(settings) == set(DEFAULT_SETTINGS)
+    assert pickle.loads(settings["project_title"]) == "Janitoo"
+    assert pickle.loads(settings["posts_per_page"]) == 10
 
 
 def test_upgrading_an_original_database_converts_pickles_to_json(cli: Run, original: str) -> None:
@@ -230,9 +217,9 @@ def test_upgrading_an_original_database_converts_pickles_to_json(cli: Run, origi
     result = cli("upgrade", "-u", original)
     assert result.exit_code == 0, result.stderr
     assert "Applied 5d2f0a8c91e3 (janitoo): Store setting values as JSON" in result.stderr.splitlines()
-    assert versions(original) == HEADS
+    assert version_ids(original) == HEADS
     found = {key: (json.loads(value), None if extra is None else json.loads(extra))
-             for key, value, extra in query(original, "SELECT key, value, extra FROM core_settings")}
+             for key, value, extra in rows(original, "SELECT key, value, extra FROM core_settings")}
     assert found.pop("py3_pickle") == ({"a": [1, 2]}, None)
     assert found.pop("py2_pickle") == ({"a": [1, 2], "b": [3]}, "café")
     assert found == {key: (value, extra) for key, (_, value, extra) in DEFAULT_SETTINGS.items()}
@@ -243,7 +230,7 @@ def test_a_pickle_that_would_run_code_stops_the_upgrade(cli: Run, original: str)
     evil = pickle.dumps(os.system, protocol=2)
     assert b"system" in evil
     insert_pickled_setting(original, "evil", evil)
-    before = tables(original)
+    before = table_names(original, sqlite_internal=True)
 
     result = cli("upgrade", "-q", "-u", original)
     assert result.exit_code == 1
@@ -255,10 +242,10 @@ def test_a_pickle_that_would_run_code_stops_the_upgrade(cli: Run, original: str)
     assert err[0].endswith("the database is at 33b95995b188")
     assert "Traceback" not in result.stderr
 
-    assert versions(original) == {"33b95995b188"}
-    assert tables(original) == before  # no extension tables were left behind either
-    assert query(original, "SELECT value, typeof(value) FROM core_settings WHERE key = 'evil'") == [(evil, "blob")]
-    assert pickle.loads(query(original, "SELECT value FROM core_settings WHERE key = 'project_title'")[0][0]) == "Janitoo"
+    assert version_ids(original) == {"33b95995b188"}
+    assert table_names(original, sqlite_internal=True) == before  # no extension tables were left behind either
+    assert rows(original, "SELECT value, typeof(value) FROM core_settings WHERE key = 'evil'") == [(evil, "blob")]
+    assert pickle.loads(rows(original, "SELECT value FROM core_settings WHERE key = 'project_title'")[0][0]) == "Janitoo"
 
 
 def test_a_failed_upgrade_does_not_claim_rolled_back_revisions(cli: Run, original: str) -> None:
@@ -269,7 +256,7 @@ def test_a_failed_upgrade_does_not_claim_rolled_back_revisions(cli: Run, origina
     err = result.stderr.splitlines()
     assert err[-1].startswith("Error: revision 5d2f0a8c91e3 ")
     claimed = [line.split()[1] for line in err if line.startswith("Applied ")]
-    kept = versions(original)
+    kept = version_ids(original)
     assert kept == {"33b95995b188"}
     if claimed and "rolled back" not in result.stderr.lower():
         pytest.fail(f"stderr says {claimed} were applied, but the database is at {sorted(kept)}:\n{result.stderr}")
@@ -279,10 +266,10 @@ def test_downgrading_below_json_pickles_again_and_upgrading_restores(cli: Run, i
     """The JSON revision is reversible: the original could read the database again."""
     result = cli("downgrade", "33b95995b188", "-q", "-u", initialised)
     assert result.exit_code == 0, result.stderr
-    rows = dict(query(initialised, "SELECT key, value FROM core_settings"))
-    assert {key: pickle.loads(value) for key, value in rows.items()} == {
+    settings = dict(rows(initialised, "SELECT key, value FROM core_settings"))
+    assert {key: pickle.loads(value) for key, value in settings.items()} == {
         key: value for key, (_, value, _) in DEFAULT_SETTINGS.items()}
     assert cli("upgrade", "-q", "-u", initialised).exit_code == 0
-    rows = dict(query(initialised, "SELECT key, value FROM core_settings"))
-    assert {key: json.loads(value) for key, value in rows.items()} == {
+    settings = dict(rows(initialised, "SELECT key, value FROM core_settings"))
+    assert {key: json.loads(value) for key, value in settings.items()} == {
         key: value for key, (_, value, _) in DEFAULT_SETTINGS.items()}

@@ -20,6 +20,7 @@ from typing import Callable
 import pytest
 
 from conftest import EXTENSIONS_DIR, subprocess_env
+from dbstate import table_names
 
 Jnt = Callable[..., subprocess.CompletedProcess]
 HEADS = {"5d2f0a8c91e3", "2b3c4d5e6f70", "c3e9b5a1d274"}
@@ -104,20 +105,6 @@ def error_line(done: subprocess.CompletedProcess) -> str:
     return err[0]
 
 
-def all_tables(path: Path) -> set[str]:
-    if not path.exists():
-        return set()
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    connection.close()
-    return {name for (name,) in rows}
-
-
-def tables(path: Path) -> set[str]:
-    """The tables, leaving out janitoo_db's own bookkeeping (``janitoo_db_*``) beside alembic_version."""
-    return {name for name in all_tables(path) if not name.startswith("janitoo_db_")}
-
-
 # -- the two version-directory rules, end to end ----------------------------------
 
 def test_both_version_directory_rules_end_to_end(tmp_path: Path, jnt_dbman: Jnt) -> None:
@@ -138,7 +125,8 @@ def test_both_version_directory_rules_end_to_end(tmp_path: Path, jnt_dbman: Jnt)
     err = done.stderr.splitlines()
     assert f"Applied {rev_id('wheelish')} (wheelish): Create wheelish" in err
     assert f"Applied {rev_id('editable')} (editable): Create editable" in err
-    assert {"wheelish_items", "editable_items", "acme_readings", "core_users"} <= tables(tmp_path / "db.sqlite")
+    made = table_names(tmp_path / "db.sqlite", bookkeeping=False, sqlite_internal=True)
+    assert {"wheelish_items", "editable_items", "acme_readings", "core_users"} <= made
 
 
 # -- errors a broken extension gives, end to end -------------------------------------
@@ -192,8 +180,8 @@ def test_an_extension_whose_import_fails(tmp_path: Path, jnt_dbman: Jnt) -> None
     db = tmp_path / "db.sqlite"
     line = error_line(jnt_dbman("initdb", "-u", f"sqlite:///{db}", env=env_with(root)))
     assert "'broken'" in line and "broken-dist" in line and "ZeroDivisionError" in line
-    assert tables(db) <= {"alembic_version"}
-    if "alembic_version" in tables(db):
+    assert table_names(db, bookkeeping=False, sqlite_internal=True) <= {"alembic_version"}
+    if "alembic_version" in table_names(db, bookkeeping=False, sqlite_internal=True):
         connection = sqlite3.connect(db)
         assert connection.execute("SELECT * FROM alembic_version").fetchall() == []
         connection.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Callable
@@ -13,6 +12,7 @@ from typing import Callable
 from click.testing import Result
 
 from conftest import subprocess_env, write_extension
+from dbstate import version_ids
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD = "5d2f0a8c91e3", "c3e9b5a1d274", "2b3c4d5e6f70"
@@ -20,11 +20,6 @@ CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD = "5d2f0a8c91e3", "c3e9b5a1d274", "2b3c4d5e6
 
 def env_with(*roots: Path) -> dict[str, str]:
     return subprocess_env(PYTHONPATH=os.pathsep.join([*map(str, roots), subprocess_env()["PYTHONPATH"]]))
-
-
-def versions(url: str) -> set[str]:
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
-        return {row[0] for row in db.execute("SELECT version_num FROM alembic_version")}
 
 
 def test_uninstalled_extension_is_reported_by_name(tmp_path: Path, jnt_dbman: Run) -> None:
@@ -79,10 +74,10 @@ def test_downgrade_refuses_while_others_depend(cli: Callable[..., Result], sqlit
     assert refused.stderr.strip() == (
         "Error: other branches depend on janitoo: acme_sensors (its revision 2b3c4d5e6f70 needs "
         "1266567cc97f, 3b5854d25914); downgrade them first, for example: jnt_dbman downgrade acme_sensors@base")
-    assert versions(sqlite_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert version_ids(sqlite_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
     assert cli("downgrade", "-q", "acme_sensors@base", "-u", sqlite_url).exit_code == 0
     assert cli("downgrade", "-q", "janitoo@base", "-u", sqlite_url).exit_code == 0
-    assert versions(sqlite_url) == {TEMPLATE_HEAD}
+    assert version_ids(sqlite_url) == {TEMPLATE_HEAD}
 
 
 def test_plan_changes_nothing(cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -103,7 +98,7 @@ def test_plan_changes_nothing(cli: Callable[..., Result], tmp_path: Path) -> Non
     assert with_sql.exit_code == 0
     assert with_sql.stdout.startswith("downgrade 2b3c4d5e6f70 (acme_sensors): Readings\n")
     assert "DROP TABLE acme_readings;" in with_sql.stdout
-    assert versions(url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert version_ids(url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
 
 
 def test_exit_codes_are_documented(cli: Callable[..., Result]) -> None:

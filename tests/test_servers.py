@@ -11,36 +11,16 @@ from typing import Callable
 
 import pytest
 from click.testing import Result
-from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from conftest import jnt_dbman_path, subprocess_env, write_extension
+from dbstate import table_names, version_ids
 
 CORE_HEAD = "5d2f0a8c91e3"
 TEMPLATE_HEAD = "c3e9b5a1d274"
 ACME_HEAD = "2b3c4d5e6f70"
 CORE_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings", "core_settings_group"}
 ALL_TABLES = CORE_TABLES | {"template_rooms", "template_sensors", "acme_readings", "alembic_version", "janitoo_db_branches"}
-
-
-def tables(url: str) -> set[str]:
-    engine = create_engine(url.replace("sqlite:///", "sqlite:///", 1))
-    try:
-        with engine.connect() as connection:
-            return set(inspect(connection).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def versions(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return set()
-            return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
-    finally:
-        engine.dispose()
 
 
 def ok(result: Result) -> Result:
@@ -52,8 +32,8 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
     """The whole command set works the same way on each database."""
     init = ok(cli("initdb", "-u", any_url))
     assert "Applied 1266567cc97f (janitoo): Initial import" in init.stderr
-    assert tables(any_url) == ALL_TABLES
-    assert versions(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert table_names(any_url) == ALL_TABLES
+    assert version_ids(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
 
     assert ok(cli("heads", "-u", any_url)).stdout.splitlines()[0] == f"{CORE_HEAD} (janitoo) (head)"
     assert set(ok(cli("versiondb", "-u", any_url)).stdout.split()) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
@@ -64,21 +44,21 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
 
     down = ok(cli("downgrade", "acme_sensors@base", "-u", any_url))
     assert down.stderr.splitlines()[0] == f"Reverted {ACME_HEAD} (acme_sensors): Readings"
-    assert "acme_readings" not in tables(any_url)
+    assert "acme_readings" not in table_names(any_url)
     assert cli("checkdb", "-u", any_url).exit_code == 3
     ok(cli("upgrade", "-q", "-u", any_url))
     assert cli("checkdb", "-u", any_url).exit_code == 0
 
     dropped = ok(cli("dropdb", "--yes", "-u", any_url))
     assert dropped.stdout.startswith(f"Dropped {len(ALL_TABLES)} tables")
-    assert tables(any_url) == set()
+    assert table_names(any_url) == set()
 
     ok(cli("createdb", "-u", any_url))
-    assert tables(any_url) == ALL_TABLES
-    assert versions(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert table_names(any_url) == ALL_TABLES
+    assert version_ids(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
     assert ok(cli("initdb", "-u", any_url)).stderr.startswith("Nothing to do")
     ok(cli("dropdb", "--yes", "-u", any_url))
-    assert tables(any_url) == set()
+    assert table_names(any_url) == set()
 
 
 def test_url_without_driver_uses_ours(postgresql_url: str, mysql_url: str, cli: Callable[..., Result]) -> None:
@@ -111,7 +91,7 @@ def test_failing_revision_changes_nothing(backend: str, tmp_path: Path, request:
     url = f"sqlite:///{tmp_path / 'fail.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgresql_url")
     env = _failing_extension_env(tmp_path)
     assert jnt_dbman("upgrade", "f00000000002", "-u", url, env=env).returncode == 0
-    before_tables, before_versions = tables(url), versions(url)
+    before_tables, before_versions = table_names(url), version_ids(url)
     assert "fail_two" in before_tables and before_versions == {"f00000000002"}
 
     failed = jnt_dbman("initdb", "-u", url, env=env)
@@ -122,8 +102,8 @@ def test_failing_revision_changes_nothing(backend: str, tmp_path: Path, request:
     assert "no_such_table" in error
     assert error.endswith("the database is at f00000000002")
     assert "Traceback" not in failed.stderr
-    assert tables(url) == before_tables
-    assert versions(url) == before_versions
+    assert table_names(url) == before_tables
+    assert version_ids(url) == before_versions
 
 
 def test_failing_revision_on_mysql_keeps_completed_ones(mysql_url: str, tmp_path: Path,
@@ -135,9 +115,9 @@ def test_failing_revision_on_mysql_keeps_completed_ones(mysql_url: str, tmp_path
     error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("Error: revision f00000000003 (failing_ext, ")
     assert "MySQL/MariaDB commit each DDL statement" in error
-    assert "f00000000002" in versions(mysql_url)
-    assert "f00000000003" not in versions(mysql_url)
-    assert "fail_two" in tables(mysql_url)
+    assert "f00000000002" in version_ids(mysql_url)
+    assert "f00000000003" not in version_ids(mysql_url)
+    assert "fail_two" in table_names(mysql_url)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
@@ -154,7 +134,7 @@ def test_concurrent_initdb(backend: str, tmp_path: Path, request: pytest.Fixture
     applied = [line for _, err in outputs for line in err.splitlines() if line.startswith("Applied ")]
     assert len(applied) == len(set(applied)) == 8
     assert sum(err.startswith("Nothing to do") for _, err in outputs) == 3
-    assert versions(url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert version_ids(url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
@@ -177,11 +157,11 @@ def test_interrupted_upgrade_on_postgresql(how: signal.Signals, postgresql_url: 
     process.send_signal(how)
     process.communicate(timeout=60)
     assert process.returncode != 0
-    assert versions(postgresql_url) == set()
-    assert tables(postgresql_url) == set()
+    assert version_ids(postgresql_url) == set()
+    assert table_names(postgresql_url) == set()
 
     assert jnt_dbman("initdb", "-q", "-u", postgresql_url, env=env).returncode == 0
-    assert versions(postgresql_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD, "5100000000a3"}
+    assert version_ids(postgresql_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD, "5100000000a3"}
 
 
 def _server_urls(postgresql_url: str, mysql_url: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ terminal (dropdb's confirmation) or a driver missing from the interpreter.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,32 +14,12 @@ from typing import Any, Callable
 import pytest
 
 from conftest import EXTENSIONS_DIR, jnt_dbman_path, subprocess_env
+from dbstate import table_names, version_ids
 
 Jnt = Callable[..., subprocess.CompletedProcess]
 HEADS = {"janitoo": "5d2f0a8c91e3", "acme_sensors": "2b3c4d5e6f70", "janitoo_template": "c3e9b5a1d274"}
 ALL_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings_group", "core_settings",
               "acme_readings", "template_rooms", "template_sensors"}
-
-
-def all_tables(path: Path) -> set[str]:
-    if not path.exists():
-        return set()
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    connection.close()
-    return {name for (name,) in rows}
-
-
-def tables(path: Path) -> set[str]:
-    """The tables, leaving out janitoo_db's own bookkeeping (``janitoo_db_*``) beside alembic_version."""
-    return {name for name in all_tables(path) if not name.startswith("janitoo_db_")}
-
-
-def versions(path: Path) -> set[str]:
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    connection.close()
-    return {version for (version,) in rows}
 
 
 def test_initdb_heads_checkdb_dropdb(tmp_path: Path, jnt_dbman: Jnt) -> None:
@@ -54,8 +33,8 @@ def test_initdb_heads_checkdb_dropdb(tmp_path: Path, jnt_dbman: Jnt) -> None:
     err = done.stderr.splitlines()
     assert len(err) == 8 and all(line.startswith("Applied ") for line in err), done.stderr
     assert "Applied 5d2f0a8c91e3 (janitoo): Store setting values as JSON" in err
-    assert tables(db) == ALL_TABLES | {"alembic_version"}
-    assert versions(db) == set(HEADS.values())
+    assert table_names(db, bookkeeping=False, sqlite_internal=True) == ALL_TABLES | {"alembic_version"}
+    assert version_ids(db) == set(HEADS.values())
 
     done = jnt_dbman("heads", "-u", url)
     assert done.returncode == 0, done.stderr
@@ -65,11 +44,11 @@ def test_initdb_heads_checkdb_dropdb(tmp_path: Path, jnt_dbman: Jnt) -> None:
     assert done.returncode == 0
     assert done.stdout == f"The database is up to date: {', '.join(sorted(HEADS.values()))}.\n"
 
-    dropped = sorted(all_tables(db))
+    dropped = sorted(table_names(db, sqlite_internal=True))
     done = jnt_dbman("dropdb", "--yes", "-u", url)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"Dropped {len(dropped)} tables: {', '.join(dropped)}\n"
-    assert all_tables(db) == set()
+    assert table_names(db, sqlite_internal=True) == set()
 
     done = jnt_dbman("checkdb", "-u", url)
     assert done.returncode not in (0, 2)  # not up to date (issue 2 said 1; see test_cli)
@@ -80,7 +59,7 @@ def test_the_url_from_the_environment(tmp_path: Path, jnt_dbman: Jnt) -> None:
     db = tmp_path / "from env.sqlite"
     done = jnt_dbman("initdb", "-q", env=subprocess_env(JANITOO_DB_URL=f"sqlite:///{db}"))
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
-    assert versions(db) == set(HEADS.values())
+    assert version_ids(db) == set(HEADS.values())
 
 
 def test_version_and_usage_error(jnt_dbman: Jnt) -> None:
@@ -101,7 +80,7 @@ def test_dropdb_without_a_terminal_refuses(tmp_path: Path, jnt_dbman: Jnt, cli: 
     done = jnt_dbman("dropdb", "-u", f"sqlite:///{db}", input="y\n")  # stdin is a pipe, not a terminal
     assert done.returncode == 1
     assert done.stderr == f"Error: refusing to drop sqlite:///{db} without --yes when not run from a terminal\n"
-    assert tables(db) == ALL_TABLES | {"alembic_version"}
+    assert table_names(db, bookkeeping=False, sqlite_internal=True) == ALL_TABLES | {"alembic_version"}
 
 
 def _dropdb_in_a_terminal(url: str, answer: bytes) -> subprocess.CompletedProcess[str]:
@@ -130,12 +109,12 @@ def test_dropdb_in_a_terminal_asks_first(tmp_path: Path, cli: Callable[..., Any]
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith(f"Drop every janitoo table of {url}? [y/N]: ")
     assert "Aborted" in done.stderr and "Traceback" not in done.stderr
-    assert tables(db) == ALL_TABLES | {"alembic_version"}
+    assert table_names(db, bookkeeping=False, sqlite_internal=True) == ALL_TABLES | {"alembic_version"}
 
     done = _dropdb_in_a_terminal(url, b"y\n")
     assert done.returncode == 0, done.stderr
     assert "Dropped " in done.stdout and " tables: " in done.stdout
-    assert all_tables(db) == set()
+    assert table_names(db, sqlite_internal=True) == set()
 
 
 @pytest.mark.parametrize("module, url, extra", [

@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import subprocess_env
+from dbstate import table_names, version_ids
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -129,16 +129,6 @@ def shows(shown: str, printed: str) -> bool:
     return re.fullmatch(pattern, printed) is not None
 
 
-def tables(db: Path) -> set[str]:
-    with sqlite3.connect(db) as connection:
-        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def versions(db: Path) -> set[str]:
-    with sqlite3.connect(db) as connection:
-        return {row[0] for row in connection.execute("SELECT version_num FROM alembic_version")}
-
-
 def paste_version_locations(conf: Path, line: str) -> None:
     """Put *line* (``jnt_dbman version_locations``'s output) in place of the conf's own."""
     text = conf.read_text()
@@ -171,14 +161,14 @@ def test_alembic_sh_runs_every_command_from_anywhere(project: Path, db: Path, tm
 
     upgraded = run(script, "upgrade", "heads", env=env, cwd=tmp_path)
     assert "Running upgrade 8f41c2d7a9b0 -> c3e9b5a1d274, Initial import" in upgraded.stderr
-    assert versions(db) == {revision}  # the new revision is the branch's head
-    assert TEMPLATE_TABLES | {"alembic_version"} <= tables(db)
-    assert not CORE_TABLES & tables(db)  # this branch alone
+    assert version_ids(db) == {revision}  # the new revision is the branch's head
+    assert TEMPLATE_TABLES | {"alembic_version"} <= table_names(db, sqlite_internal=True)
+    assert not CORE_TABLES & table_names(db, sqlite_internal=True)  # this branch alone
     assert not (project / "janitoo_template.sqlite").exists()
 
     # Without $JANITOO_DB_URL, the conf file's database: a SQLite file beside it.
     run(script, "upgrade", "heads", env=environment(project, None), cwd=tmp_path)
-    assert versions(project / "janitoo_template.sqlite") == {revision}
+    assert version_ids(project / "janitoo_template.sqlite") == {revision}
 
 
 def test_plain_alembic_sees_every_branch_with_the_pasted_line(project: Path, db: Path) -> None:
@@ -201,8 +191,8 @@ def test_plain_alembic_sees_every_branch_with_the_pasted_line(project: Path, db:
     # Plain Alembic builds the whole database, as jnt_dbman initdb does.
     run(ALEMBIC, "-c", all_branches, "-n", "database", "-x", f"url=sqlite:///{db}", "upgrade", "heads",
         env=env, cwd=project)
-    assert versions(db) == {line.split()[0] for line in alembic_heads}
-    assert CORE_TABLES | TEMPLATE_TABLES | {"acme_readings"} <= tables(db)
+    assert version_ids(db) == {line.split()[0] for line in alembic_heads}
+    assert CORE_TABLES | TEMPLATE_TABLES | {"acme_readings"} <= table_names(db, sqlite_internal=True)
 
     # With three branches installed, one extension's history is still its own.
     history = run(JNT_DBMAN, "history", "--revrange=janitoo_template:", env=env, cwd=project)
@@ -237,9 +227,9 @@ def test_the_tutorial_prints_what_it_shows(project: Path, db: Path) -> None:
                 paste_version_locations(project / "janitoo_template.conf", pasted)
             if command == "jnt_dbman dropdb --yes":
                 # Without --yes and without a terminal, dropdb refuses and drops nothing.
-                before = tables(db)
+                before = table_names(db, sqlite_internal=True)
                 refused = run(JNT_DBMAN, "dropdb", env=env, cwd=project, status=1)
-                assert "--yes" in refused.stderr and tables(db) == before
+                assert "--yes" in refused.stderr and table_names(db, sqlite_internal=True) == before
             if index in background:
                 stdout, stderr = background[index].communicate(timeout=120)
                 status = background[index].returncode
@@ -254,10 +244,10 @@ def test_the_tutorial_prints_what_it_shows(project: Path, db: Path) -> None:
                 f"$ {command}\nthe page shows:\n" + "\n".join(expected) + "\nit prints:\n" + "\n".join(output))
 
             if command in ("jnt_dbman initdb", "jnt_dbman createdb"):
-                assert CORE_TABLES | TEMPLATE_TABLES | {"alembic_version"} <= tables(db)
-                assert versions(db) == {"5d2f0a8c91e3", "c3e9b5a1d274"}
+                assert CORE_TABLES | TEMPLATE_TABLES | {"alembic_version"} <= table_names(db, sqlite_internal=True)
+                assert version_ids(db) == {"5d2f0a8c91e3", "c3e9b5a1d274"}
             elif command == "jnt_dbman dropdb --yes":
-                assert tables(db) == set()
+                assert table_names(db, sqlite_internal=True) == set()
             elif command == "jnt_dbman version_locations":
                 pasted = stdout.strip()
     finally:
@@ -284,7 +274,7 @@ def test_generate_writes_the_initial_import_into_the_extension(project: Path, db
     assert "branch_labels = ('janitoo_template',)" in root.read_text()
 
     run(JNT_DBMAN, "initdb", env=env, cwd=project)
-    assert not TEMPLATE_TABLES & tables(db)
+    assert not TEMPLATE_TABLES & table_names(db, sqlite_internal=True)
 
     generated = run(JNT_DBMAN, "generate", "-m", "Initial import", "--head=janitoo_template", env=env, cwd=project)
     path = Path(generated.stdout.strip().removeprefix("Generated "))
@@ -295,7 +285,7 @@ def test_generate_writes_the_initial_import_into_the_extension(project: Path, db
 
     applied = run(JNT_DBMAN, "initdb", env=env, cwd=project)
     assert "(janitoo_template): Initial import" in applied.stderr
-    assert TEMPLATE_TABLES <= tables(db)
+    assert TEMPLATE_TABLES <= table_names(db, sqlite_internal=True)
     assert {p.name: p.read_bytes() for p in installed.glob("*.py")} == installed_before
 
 
