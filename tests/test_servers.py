@@ -41,6 +41,12 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
     assert ok(cli("checkdb", "-u", any_url)).stdout.startswith("The database is up to date")
     assert "Initial data" in ok(cli("history", "-u", any_url)).stdout
     assert "Path:" in ok(cli("show", "-r", "acme_sensors@head", "-u", any_url)).stdout
+    assert "acme_sensors: root 1a2b3c4d5e6f, head 2b3c4d5e6f70, 2 revisions" in ok(
+        cli("branches", "-u", any_url)).stdout
+    assert ok(cli("check", "-u", any_url)).stdout.splitlines() == [
+        "janitoo: models and database agree", "acme_sensors: models and database agree",
+        "janitoo_template: models and database agree"]
+    assert ok(cli("upgrade", "--plan", "-u", any_url)).stdout == "Nothing to do: the database is already there.\n"
 
     down = ok(cli("downgrade", "acme_sensors@base", "-u", any_url))
     assert down.stderr.splitlines()[0] == f"Reverted {ACME_HEAD} (acme_sensors): Readings"
@@ -55,6 +61,11 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
 
     ok(cli("createdb", "-u", any_url))
     assert table_names(any_url) == ALL_TABLES
+    assert version_ids(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
+    assert ok(cli("check", "-u", any_url)).stdout.count("models and database agree") == 3
+    ok(cli("stamp", "janitoo_template@base", "-u", any_url))
+    assert version_ids(any_url) == {CORE_HEAD, ACME_HEAD}
+    ok(cli("stamp", "heads", "-u", any_url))
     assert version_ids(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
     assert ok(cli("initdb", "-u", any_url)).stderr.startswith("Nothing to do")
     ok(cli("dropdb", "--yes", "-u", any_url))
@@ -207,3 +218,29 @@ def test_revision_with_syntax_error_is_named(tmp_path: Path,
     assert result.stderr.startswith("Error: ")
     assert str(broken) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_generate_and_check_on_servers(backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+                                       jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """A model that grows a column: check sees it, generate writes it, upgrade applies it, on each server."""
+    url = request.getfixturevalue(f"{backend}_url")
+    root = write_extension(tmp_path / "ext", "grower", [
+        ("a20000000001", ""),
+        ("a20000000002", "op.create_table('grower_items', sa.Column('id', sa.Integer, primary_key=True))",
+         "op.drop_table('grower_items')"),
+    ], models='class Item(Base):\n    __tablename__ = "grower_items"\n'
+              '    id = sa.Column(sa.Integer, primary_key=True)\n    size = sa.Column(sa.Integer)\n')
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    assert jnt_dbman("initdb", "-q", "-u", url, env=env).returncode == 0
+    drift = jnt_dbman("check", "grower", "-u", url, env=env)
+    assert drift.returncode == 4
+    assert "  column grower_items.size is in the models but not in the database" in drift.stdout
+    made = jnt_dbman("generate", "-m", "Add size", "--head", "grower", "-u", url, env=env)
+    assert made.returncode == 0, made.stderr
+    source = Path(made.stdout.strip().removeprefix("Generated ")).read_text()
+    assert "'size'" in source and "core_" not in source
+    assert jnt_dbman("upgrade", "-q", "-u", url, env=env).returncode == 0
+    assert jnt_dbman("check", "grower", "-u", url, env=env).returncode == 0
+    assert jnt_dbman("dropdb", "--yes", "-u", url, env=env).returncode == 0
+    assert table_names(url) == set()
