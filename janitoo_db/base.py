@@ -13,14 +13,9 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from janitoo_db import engine as _engine
+from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import ConfigError
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 
 
 class Base(DeclarativeBase):

@@ -22,9 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from janitoo_db import drift, graph
 from janitoo_db.config import script_for
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
-from janitoo_db.errors import DatabaseError, ExtensionError, RevisionError
+from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RevisionError
 from janitoo_db.extensions import Extension, discover
-from janitoo_db.migration import engine_for, migration_connection, read_current, run_locked
+from janitoo_db.migration import engine_for, migration_connection, read_current, run_alembic, run_locked
 from janitoo_db.registry import REGISTRY_TABLE, record_branches, recorded_branches
 from janitoo_db.results import Branch, CheckResult, DriftReport, Generated, Orphan, RevisionInfo, Step, first_line
 
@@ -90,6 +90,8 @@ def _offline(config: Config, action: Callable[[], Any]) -> str:
     config.output_buffer = buffer
     try:
         action()
+    except JanitooDbError:
+        raise
     except (CommandError, AlembicRevisionError) as error:
         raise RevisionError(str(error)) from None
     except Exception as error:
@@ -139,7 +141,7 @@ def _migrating(config: Config, action: Callable[[], Any], on_step: StepReporter 
 def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | None = None) -> list[Step]:
     """Upgrade the database to *revision*, every branch by default."""
     _known_branch_of(config, revision)
-    return _migrating(config, lambda: alembic_command.upgrade(config, revision), on_step)
+    return _migrating(config, lambda: run_alembic(config, revision, upgrade=True), on_step)
 
 
 def initdb(config: Config, *, on_step: StepReporter | None = None) -> list[Step]:
@@ -157,7 +159,7 @@ def downgrade(config: Config, revision: str = "base", *, on_step: StepReporter |
     name, _, target = revision.partition("@")
     if target == "base" and name in _extensions(config):
         _refuse_if_depended_on(config, name)
-    return _migrating(config, lambda: alembic_command.downgrade(config, revision), on_step)
+    return _migrating(config, lambda: run_alembic(config, revision, upgrade=False), on_step)
 
 
 def _refuse_if_depended_on(config: Config, name: str) -> None:
@@ -199,23 +201,22 @@ def _step_sql(config: Config, revision: Script, is_upgrade: bool) -> str:
         return "-- a merge point runs no SQL of its own\n"
     parent = parents[0] if parents else "base"
     span = f"{parent}:{revision.revision}" if is_upgrade else f"{revision.revision}:{parent}"
-    action = alembic_command.upgrade if is_upgrade else alembic_command.downgrade
     try:
-        return _offline(config, lambda: action(config, span, sql=True))
+        return _offline(config, lambda: run_alembic(config, span, upgrade=is_upgrade, sql=True))
     except RevisionError as error:
         return f"-- no SQL script: {error}\n"
 
 
 def upgrade_sql(config: Config, revision: str = "heads") -> str:
     """The SQL script of an upgrade (``[START:]END``), written without connecting to the database."""
-    return _offline(config, lambda: alembic_command.upgrade(config, revision, sql=True))
+    return _offline(config, lambda: run_alembic(config, revision, upgrade=True, sql=True))
 
 
 def downgrade_sql(config: Config, revrange: str) -> str:
     """The SQL script of a downgrade ``FROM:TO``, written without connecting to the database."""
     if ":" not in revrange:
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revrange!r}")
-    return _offline(config, lambda: alembic_command.downgrade(config, revrange, sql=True))
+    return _offline(config, lambda: run_alembic(config, revrange, upgrade=False, sql=True))
 
 
 def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:

@@ -130,13 +130,14 @@ def script_directory(config: Config) -> ScriptDirectory:
             raise RevisionError(str(error)) from None
         except SyntaxError as error:
             raise RevisionError(f"syntax error in revision file {error.filename}, line {error.lineno}: {error.msg}") from None
-    by_dir: dict[Path, list[Any]] = {}
+    # Alembic builds each path from the (already resolved) version location it was found in.
+    by_dir: dict[str, list[Any]] = {}
     for revision in revisions:
         if hasattr(revision, "path"):
-            by_dir.setdefault(Path(revision.path).resolve().parent, []).append(revision)
+            by_dir.setdefault(os.path.dirname(revision.path), []).append(revision)
     for extension in extensions:
         directory = extension.version_dir()
-        roots = [r for r in by_dir.get(directory, []) if r.is_base]
+        roots = [r for r in by_dir.get(str(directory), []) if r.is_base]
         if len(roots) != 1:
             found = ", ".join(r.revision for r in roots) or "none"
             raise ExtensionError(

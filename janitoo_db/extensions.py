@@ -14,6 +14,7 @@ comes first.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass
@@ -67,12 +68,7 @@ class Extension:
 
     def version_dir(self) -> Path:
         """The first existing candidate directory, or an error naming every path tried."""
-        candidates = self.candidate_dirs()
-        for candidate in candidates:
-            if candidate.is_dir():
-                return candidate.resolve()
-        tried = ", ".join(str(c) for c in candidates)
-        raise ExtensionError(f"no version directory for {self.describe()}; tried: {tried}")
+        return _version_dir(self)
 
     def load_extend(self) -> Callable[[ModuleType], None]:
         """Import the ``extend`` callable, reporting any import failure by name."""
@@ -85,6 +81,17 @@ class Extension:
         if not callable(extend):
             raise ExtensionError(f"{self.describe()} does not point at a callable")
         return extend
+
+
+@functools.lru_cache(maxsize=None)
+def _version_dir(extension: Extension) -> Path:
+    # Looked up once per process: every command asks for each branch's directory several times.
+    candidates = extension.candidate_dirs()
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    tried = ", ".join(str(c) for c in candidates)
+    raise ExtensionError(f"no version directory for {extension.describe()}; tried: {tried}")
 
 
 CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")

@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db.config import script_for
+from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.engine import connect, create_db_engine, describe_db_error, is_missing_sqlite_file, parse_url
 from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
 from janitoo_db.registry import record_branches, recorded_branches
@@ -83,15 +85,59 @@ def _configure_logging(config: Any) -> None:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
+#: Plain ``alembic`` commands that only run revisions, never compare models.
+MIGRATE_ONLY_COMMANDS = {"upgrade", "downgrade", "stamp", "current", "history", "show", "heads", "branches"}
+
+
+def _target_metadata(config: Config) -> MetaData:
+    """``Base.metadata`` with every extension loaded, when the models are compared.
+
+    Running revisions reads only the naming convention (which names the
+    constraints ``op.create_table`` makes); importing every extension's models
+    for that would cost more than the migrations themselves on a large site.
+    """
+    command = getattr(config.cmd_opts, "cmd", None)
+    plain_alembic_command = getattr(command[0], "__name__", "") if command else ""
+    if config.attributes.get("migrate_only") or plain_alembic_command in MIGRATE_ONLY_COMMANDS:
+        return MetaData(naming_convention=NAMING_CONVENTION)
+    import janitoo_db.models  # noqa: F401  (runs every extension's extend)
+    from janitoo_db.base import Base
+
+    return Base.metadata
+
+
+def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = False) -> None:
+    """Alembic's upgrade or downgrade command, on the revisions janitoo_db already loaded and checked.
+
+    ``alembic.command`` would read every revision file a second time.
+    """
+    script = script_for(config)
+    starting_rev = None
+    if ":" in revision:
+        if not sql:
+            raise RevisionError(f"a range such as {revision!r} is only for --sql")
+        starting_rev, revision = revision.split(":", 1)
+    elif sql and not upgrade:
+        raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revision!r}")
+
+    def steps(current: Any, context: Any) -> Any:
+        return script._upgrade_revs(revision, current) if upgrade else script._downgrade_revs(revision, current)
+
+    config.attributes["migrate_only"] = True
+    try:
+        with EnvironmentContext(config, script, fn=steps, as_sql=sql, starting_rev=starting_rev,
+                                destination_rev=revision):
+            script.run_env()
+    finally:
+        config.attributes.pop("migrate_only", None)
+
+
 def run_environment(context: Any) -> None:
     """Run the migrations Alembic asked for, online or offline (``--sql``)."""
     config = context.config
     _configure_logging(config)
-    import janitoo_db.models  # noqa: F401  (loads every extension's tables)
-    from janitoo_db.base import Base
-
     options: dict[str, Any] = {
-        "target_metadata": Base.metadata,
+        "target_metadata": _target_metadata(config),
         "compare_type": True,
         "render_as_batch": True,
         "include_object": config.attributes.get("include_object"),

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-from janitoo_db.base import NAMING_CONVENTION
+from janitoo_db.defaults import NAMING_CONVENTION
 
 revision = "5d2f0a8c91e3"
 down_revision = "33b95995b188"
