@@ -131,6 +131,8 @@ def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | No
     original = getattr(error, "orig", None) or error
     lines = [" ".join(line.split()) for line in str(original).strip().splitlines() if line.strip()]
     message = lines[0] if lines else type(original).__name__
+    # The server's own advice (PostgreSQL's "HINT: ...") is worth keeping on the one line.
+    message += "".join(f" ({line})" for line in lines[1:] if line.startswith("HINT:"))
     if url is not None:
         message = hide_password(message, url)
     return message
