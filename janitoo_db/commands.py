@@ -128,7 +128,7 @@ def _migrating(config: Config, action: Callable[[], Any], on_step: StepReporter 
     try:
         return run_locked(config, action, on_step)
     except RevisionError:
-        orphans = _orphans(config)
+        orphans = _orphans(config, read_current(config))
         if not orphans:
             raise
         first = orphans[0]
@@ -334,19 +334,21 @@ def versiondb(config: Config) -> tuple[str, ...]:
 def current(config: Config) -> list[RevisionInfo]:
     """The revisions the database is at; heads no installed extension provides are marked orphaned."""
     script = script_for(config)
+    current_ids = read_current(config)
     found = []
-    for revision in read_current(config):
+    for revision in current_ids:
         script_revision = graph.find(script, revision)
         if script_revision is not None:
             found.append(RevisionInfo.from_script(script_revision))
     orphans = [RevisionInfo(o.revision, (), (o.branch,) if o.branch else (), o.reason(), "", False, False, False,
-                            orphaned=True) for o in _orphans(config)]
+                            orphaned=True) for o in _orphans(config, current_ids)]
     return _in_branch_order(config, found) + orphans
 
 
-def _orphans(config: Config) -> list[Orphan]:
+def _orphans(config: Config, current_ids: Iterable[str]) -> list[Orphan]:
+    """The heads among *current_ids* that no installed extension provides."""
     script = script_for(config)
-    unknown = [revision for revision in read_current(config) if graph.find(script, revision) is None]
+    unknown = [revision for revision in current_ids if graph.find(script, revision) is None]
     if not unknown:
         return []
     recorded = _recorded(config)
@@ -363,7 +365,7 @@ def checkdb(config: Config) -> CheckResult:
     script = script_for(config)
     head_ids = tuple(sorted(script.get_heads()))
     current_ids = tuple(sorted(read_current(config)))
-    orphans = tuple(_orphans(config))
+    orphans = tuple(_orphans(config, current_ids))
     # A branch the database holds a newer head of cannot be upgraded: its head is not pending.
     ahead = {o.branch for o in orphans if o.installed}
     applied = graph.applied(script, current_ids)
