@@ -157,8 +157,11 @@ def test_interrupted_upgrade_on_postgresql(how: signal.Signals, postgresql_url: 
             ("5100000000a3", "if os.environ.get('JANITOO_TEST_SLOW'):\n    time.sleep(60)")]
     root = write_extension(tmp_path / "ext", "slow_ext", slow)
     env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    # A background job of a non-interactive shell ignores SIGINT, and its children inherit that:
+    # give jnt_dbman the default handler, as a terminal would, whatever ran pytest.
     process = subprocess.Popen([jnt_dbman_path(), "initdb", "-u", postgresql_url], stderr=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, text=True, env={**env, "JANITOO_TEST_SLOW": "1"})
+                               stdout=subprocess.DEVNULL, text=True, env={**env, "JANITOO_TEST_SLOW": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stderr is not None
     deadline = time.monotonic() + 60
     for line in process.stderr:
