@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -368,11 +369,13 @@ def checkdb(config: Config) -> CheckResult:
     orphans = tuple(_orphans(config, current_ids))
     # A branch the database holds a newer head of cannot be upgraded: its head is not pending.
     ahead = {o.branch for o in orphans if o.installed}
-    applied = graph.applied(script, current_ids)
-    pending = tuple(h for h in head_ids if h not in applied
+    missing = [h for h in head_ids if h not in current_ids]
+    # Only a head alembic_version does not list needs the walk through every ancestor.
+    applied = graph.applied(script, current_ids) if missing else set()
+    pending = tuple(h for h in missing if h not in applied
                     and not (set(script.get_revision(h).branch_labels) & ahead))
-    split = tuple(name for name in _extensions(config)
-                  if sum(name in script.get_revision(h).branch_labels for h in head_ids) > 1)
+    heads_per_branch = Counter(label for h in head_ids for label in script.get_revision(h).branch_labels)
+    split = tuple(name for name in _extensions(config) if heads_per_branch[name] > 1)
     return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split)
 
 

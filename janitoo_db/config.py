@@ -23,6 +23,7 @@ from janitoo_db.defaults import DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.engine import check_url
 from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover
+from janitoo_db.revision_cache import use_cached_headers
 
 CONF_SECTION = "database"
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent / "alembic")
@@ -122,6 +123,7 @@ def script_directory(config: Config) -> ScriptDirectory:
         warnings.filterwarnings("error", message="Revision .* is present more than once")
         try:
             script = ScriptDirectory.from_config(config)
+            use_cached_headers(script, [extension.version_dir() for extension in extensions])
             # The map also files each revision under its branch labels: keep one per id.
             revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
         except UserWarning as warning:

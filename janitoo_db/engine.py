@@ -42,9 +42,15 @@ def parse_url(url: str | URL) -> URL:
     return url
 
 
+#: Dialect+driver pairs known to exist: checking them would import a dialect module for nothing.
+BUILT_IN_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql"})
+
+
 def check_url(url: str | URL) -> URL:
     """Parse *url* and make sure SQLAlchemy knows its dialect, without importing any driver."""
     parsed = parse_url(url)
+    if parsed.drivername in BUILT_IN_DRIVERS:
+        return parsed
     try:
         parsed.get_dialect()
     except exc.NoSuchModuleError:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from dataclasses import dataclass, field
+from importlib.metadata import Distribution, EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterable
@@ -36,8 +36,19 @@ class Extension:
     name: str
     #: ``module:attribute`` of its ``extend`` callable.
     target: str
-    #: The distribution that declares it, as pip knows it.
-    distribution: str
+    #: The distribution that declares it: its name, or the importlib.metadata
+    #: ``Distribution``, whose name is only read when asked for (parsing every
+    #: extension's METADATA would slow down every command of a large site).
+    source: str | Distribution | None = field(default=None, compare=False, repr=False)
+
+    @functools.cached_property
+    def distribution(self) -> str:
+        """The name of the distribution that declares it, as pip knows it."""
+        if isinstance(self.source, str):
+            return self.source
+        if self.source is None:
+            return "unknown distribution"
+        return self.source.metadata["Name"] or "unknown distribution"
 
     @property
     def module(self) -> str:
@@ -97,11 +108,6 @@ def _version_dir(extension: Extension) -> Path:
 CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")
 
 
-def _distribution_name(entry_point: EntryPoint) -> str:
-    dist = getattr(entry_point, "dist", None)
-    return dist.metadata["Name"] if dist is not None else "unknown distribution"
-
-
 def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extension]:
     """Return the core branch followed by every installed extension, sorted by name.
 
@@ -112,11 +118,11 @@ def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extensio
     if entry_points_ is None:
         entry_points_ = entry_points(group=ENTRY_POINT_GROUP)
     for entry_point in entry_points_:
-        extension = Extension(entry_point.name, entry_point.value.replace(" ", ""), _distribution_name(entry_point))
+        extension = Extension(entry_point.name, entry_point.value.replace(" ", ""), getattr(entry_point, "dist", None))
         known = found.get(extension.name)
         if known is None:
             found[extension.name] = extension
-        elif known != extension:
+        elif known.target != extension.target or known.distribution != extension.distribution:
             raise ExtensionError(
                 f"two extensions claim the branch label {extension.name!r}: "
                 f"{known.target} from {known.distribution} and {extension.target} from {extension.distribution}"

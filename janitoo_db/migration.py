@@ -10,7 +10,6 @@ from __future__ import annotations
 import configparser
 import zlib
 from contextlib import contextmanager
-from logging.config import fileConfig
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -82,6 +81,8 @@ def _configure_logging(config: Any) -> None:
     parser = configparser.ConfigParser()
     parser.read(config.config_file_name)
     if parser.has_section("loggers"):
+        from logging.config import fileConfig
+
         fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 

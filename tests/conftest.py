@@ -45,6 +45,19 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(autouse=True, scope="session")
+def revision_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The revision cache of the whole run (in-process and subprocesses), never the user's own."""
+    directory = tmp_path_factory.mktemp("revision-cache")
+    saved = os.environ.get("JANITOO_DB_CACHE_DIR")
+    os.environ["JANITOO_DB_CACHE_DIR"] = str(directory)
+    yield directory
+    if saved is None:
+        os.environ.pop("JANITOO_DB_CACHE_DIR", None)
+    else:
+        os.environ["JANITOO_DB_CACHE_DIR"] = saved
+
+
 def jnt_dbman_path() -> str:
     """The installed console script, next to this interpreter."""
     candidate = Path(sys.executable).parent / "jnt_dbman"
