@@ -62,7 +62,7 @@ setup(
         ],
     },
     entry_points={
-        "console_scripts": ["jnt_dbman = janitoo_db.cli:main"],
+        "console_scripts": ["jnt_dbman = janitoo_db.cli:run"],
         "janitoo.models": ["janitoo_template = janitoo_template.models:extend"],
         "pytest11": ["janitoo_db = janitoo_db.testing"],
     },

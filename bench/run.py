@@ -23,6 +23,12 @@ size it measures, in one run:
 * ``jnt_dbman heads`` and ``history`` against ``alembic heads`` and
   ``history``; ``jnt_dbman checkdb`` against ``alembic current``, on a
   database at every head;
+* ``jnt_dbman initdb`` against ``alembic upgrade heads`` on a database
+  already at every head ("up to date"): a server start with nothing to do;
+* jnt_dbman's commands twice: as they run from the second start on, with
+  its revision cache filled by one earlier command (it lives in ``--work``,
+  never in the user's own cache), and "no cache" (``JANITOO_DB_CACHE_DIR``
+  empty), which is what the very first start costs;
 * once: ``jnt_dbman --help`` and ``--version`` against ``alembic --help`` and
   ``--version``, and the modules they import (``python -X importtime``).
 
@@ -342,39 +348,58 @@ PAIRS_START = [
     Pair("jnt_dbman --help", "alembic --help", None),
     Pair("jnt_dbman --version", "alembic --version", None),
 ]
+#: A note after a command says how it runs: NO_CACHE turns jnt_dbman's revision cache
+#: off (as on the very first start); UP_TO_DATE runs it on a database already at every head.
+NO_CACHE = " (no cache)"
+UP_TO_DATE = " (up to date)"
 PAIRS_NO_DB = [
     Pair("jnt_dbman heads", "alembic heads", 1.1),
+    Pair("jnt_dbman heads" + NO_CACHE, "alembic heads", 1.1),
     Pair("jnt_dbman history", "alembic history", 1.1),
+    Pair("jnt_dbman history" + NO_CACHE, "alembic history", 1.1),
 ]
-FRESH = ["jnt_dbman initdb", "alembic upgrade heads", "jnt_dbman createdb"]
+FRESH = ["jnt_dbman initdb", "jnt_dbman initdb" + NO_CACHE, "alembic upgrade heads", "jnt_dbman createdb"]
 PAIRS_FRESH = [
     Pair("jnt_dbman initdb", "alembic upgrade heads", None),  # target set per backend in rows()
+    Pair("jnt_dbman initdb" + NO_CACHE, "alembic upgrade heads", None),
     Pair("jnt_dbman createdb", "alembic upgrade heads", None),
 ]
 PAIRS_AT_HEADS = [
     Pair("jnt_dbman checkdb", "alembic current", 1.1),
+    Pair("jnt_dbman checkdb" + NO_CACHE, "alembic current", 1.1),
+    Pair("jnt_dbman initdb" + UP_TO_DATE, "alembic upgrade heads" + UP_TO_DATE, None),
 ]
+#: Seconds to wait after writing a tree: jnt_dbman only remembers revision files
+#: that have not changed for 3 seconds (janitoo_db.revision_cache.SETTLE_NS).
+SETTLE_SECONDS = 3.5
 BACKEND_ORDER = {"-": 0, "sqlite": 1, "postgresql": 2}
 
 
-def measured_env(site: Path | None, janitoo_db: Path | None) -> dict[str, str]:
+def measured_env(site: Path | None, janitoo_db: Path | None, cache: Path | None = None) -> dict[str, str]:
     """The environment of every measured process: the tree (and --janitoo-db) on PYTHONPATH.
 
     Bytecode is written and read as usual (PYTHONDONTWRITEBYTECODE is dropped),
-    as on a server where the packages were installed by pip.
+    as on a server where the packages were installed by pip.  jnt_dbman's
+    revision cache goes in *cache* (off without one), never the user's own.
     """
     env = dict(os.environ)
     for name in ("JANITOO_DB_URL", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONPROFILEIMPORTTIME"):
         env.pop(name, None)
+    env["JANITOO_DB_CACHE_DIR"] = str(cache) if cache is not None else ""
     path = [str(p) for p in (janitoo_db, site) if p is not None]
     if path:
         env["PYTHONPATH"] = os.pathsep.join(path)
     return env
 
 
+def env_of(command: str, env: dict[str, str]) -> dict[str, str]:
+    """The environment *command* runs in: *env*, with the cache turned off for NO_CACHE."""
+    return {**env, "JANITOO_DB_CACHE_DIR": ""} if command.endswith(NO_CACHE) else env
+
+
 def argv_of(command: str, url: str, ini: Path | None) -> list[str]:
     """The command line of *command* ("jnt_dbman initdb", "alembic current", ...)."""
-    tool, *words = command.split()
+    tool, *words = command.removesuffix(NO_CACHE).removesuffix(UP_TO_DATE).split()
     if tool == "jnt_dbman":
         if words[0].startswith("--"):
             return [JNT_DBMAN, *words]
@@ -409,7 +434,7 @@ class Bench:
         self.results.setdefault(key, Result(backend, size, revisions, command)).samples.append(sample)
 
     def env(self, site: Path | None) -> dict[str, str]:
-        return measured_env(site, self.args.janitoo_db)
+        return measured_env(site, self.args.janitoo_db, self.work / "revision-cache")
 
     def pairs(self, backend: str, size: int, revisions: int, pairs: list[Pair], runs: int,
               env: dict[str, str], cwd: Path, url: str = "", ini: Path | None = None) -> None:
@@ -417,7 +442,8 @@ class Bench:
             self.log(f"  {backend}: {pair.ours} / {pair.stock} x{runs}")
             for run in range(runs):
                 for command in rotated([pair.ours, pair.stock], run):
-                    self.record(backend, size, revisions, command, run_once(argv_of(command, url, ini), env, cwd))
+                    self.record(backend, size, revisions, command,
+                                run_once(argv_of(command, url, ini), env_of(command, env), cwd))
 
     # start-up ------------------------------------------------------------------
     def startup(self) -> None:
@@ -456,8 +482,11 @@ class Bench:
         stock = tree / "stock"
         write_stock_dir(stock)
         template = stock_ini_text(stock, locations)
-        # Compile every revision file once: both tools then read the same bytecode.
+        # Compile every revision file once: both tools then read the same bytecode.  Then let
+        # jnt_dbman remember the revisions, as it does from its second start on.
         run_once([ALEMBIC, "-c", str(write_stock_ini(template, stock, "sqlite://")), "heads"], env, stock)
+        time.sleep(SETTLE_SECONDS)
+        run_once(argv_of("jnt_dbman heads", "sqlite://", None), env, stock)
         self.pairs("-", size, revisions, PAIRS_NO_DB, self.args.read_runs, env, stock, "sqlite://",
                    write_stock_ini(template, stock, "sqlite://"))
         backends = self.args.backends if size == self.args.target_size else self.args.growth_backends
@@ -475,7 +504,8 @@ class Bench:
                 ini = write_stock_ini(template, stock, url)
                 urls[command] = url
                 try:
-                    self.record(backend, size, revisions, command, run_once(argv_of(command, url, ini), env, stock))
+                    self.record(backend, size, revisions, command,
+                                run_once(argv_of(command, url, ini), env_of(command, env), stock))
                     done.append(f"{command} {self.results[(backend, size, command)].samples[-1].seconds:.2f}s")
                 except CommandFailed as failure:
                     # A server limit (say, PostgreSQL's lock table) is a finding, not a reason to stop.
@@ -625,15 +655,15 @@ def spread(result: Result) -> str:
 
 
 def print_report(bench: Bench, rows: list[Row], growth: list[Growth]) -> None:
-    header = (f"{'backend':10} {'N x K':>8} {'revs':>5}  {'jnt_dbman':10} {'wall s (min-max)':>19} "
-              f"{'cpu s':>6}  {'stock alembic':14} {'wall s (min-max)':>19} {'cpu s':>6}  "
+    header = (f"{'backend':10} {'N x K':>8} {'revs':>5}  {'jnt_dbman':22} {'wall s (min-max)':>19} "
+              f"{'cpu s':>6}  {'stock alembic':28} {'wall s (min-max)':>19} {'cpu s':>6}  "
               f"{'ratio':>5} {'cpu':>5}  {'target':15} {'peak MB':>9}")
     print(header)
     print("-" * len(header))
     for row in rows:
         print(f"{row.backend:10} {row.size_label():>8} {row.revisions or '':>5}  "
-              f"{row.ours.command.removeprefix('jnt_dbman '):10} {spread(row.ours):>19} {row.ours.cpu():6.2f}  "
-              f"{row.stock.command.removeprefix('alembic '):14} {spread(row.stock):>19} {row.stock.cpu():6.2f}  "
+              f"{row.ours.command.removeprefix('jnt_dbman '):22} {spread(row.ours):>19} {row.ours.cpu():6.2f}  "
+              f"{row.stock.command.removeprefix('alembic '):28} {spread(row.stock):>19} {row.stock.cpu():6.2f}  "
               f"{row.ratio:5.2f} {row.cpu_ratio:5.2f}  {row.verdict():15} "
               f"{row.ours.rss_mb():4.0f}/{row.stock.rss_mb():<4.0f}")
     if growth:
@@ -646,7 +676,7 @@ def print_report(bench: Bench, rows: list[Row], growth: list[Growth]) -> None:
     print("Targets:")
     for row in rows:
         if row.target is not None:
-            print(f"  {row.backend:10} {row.size_label():>8}  {row.ours.command:20} / {row.stock.command:22} "
+            print(f"  {row.backend:10} {row.size_label():>8}  {row.ours.command:30} / {row.stock.command:22} "
                   f"{row.ratio:.2f} (cpu {row.cpu_ratio:.2f}, fastest runs {row.fastest_ratio:.2f}) "
                   f"{row.verdict()}")
     for option, heavy in bench.imports.items():
