@@ -110,6 +110,12 @@ Exit codes:
   3  checkdb: revisions are pending
   4  check: models and database differ
   5  checkdb: orphaned head, or a branch with more than one head
+
+\b
+Environment:
+  JANITOO_DB_URL        database URL when neither -u nor -c is given
+  JANITOO_DB_CACHE_DIR  where revision headers are remembered between runs
+                        (default ~/.cache/janitoo_db; empty: not at all)
 """
 
 

@@ -184,7 +184,10 @@ def _load_revisions(dirs: list[str], cache_file: Path) -> Iterator[Script]:
             if path in seen:
                 continue
             seen.add(path)
-            signature = _signature(os.stat(path))
+            try:
+                signature = _signature(os.stat(path))
+            except FileNotFoundError:  # removed since the directory was listed
+                continue
             remembered = cached.get(path)
             if remembered is not None and remembered[0] == signature:
                 header = {name: _from_json(value) for name, value in remembered[1].items()}
