@@ -25,7 +25,7 @@ from janitoo_db.config import script_for
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RevisionError
 from janitoo_db.extensions import Extension, discover
-from janitoo_db.migration import engine_for, migration_connection, read_current, run_alembic, run_locked
+from janitoo_db.migration import alembic_errors, engine_for, migration_connection, read_current, run_alembic, run_locked
 from janitoo_db.registry import REGISTRY_TABLE, record_branches, recorded_branches
 from janitoo_db.results import Branch, CheckResult, DriftReport, Generated, Orphan, RevisionInfo, Step, first_line
 
@@ -90,13 +90,9 @@ def _offline(config: Config, action: Callable[[], Any]) -> str:
     buffer = io.StringIO()
     config.output_buffer = buffer
     try:
-        action()
-    except JanitooDbError:
-        raise
-    except (CommandError, AlembicRevisionError) as error:
-        raise RevisionError(str(error)) from None
-    except Exception as error:
-        raise RevisionError(f"cannot write the SQL script: {type(error).__name__}: {error}") from None
+        with alembic_errors(lambda error: RevisionError(
+                f"cannot write the SQL script: {type(error).__name__}: {error}")):
+            action()
     finally:
         config.output_buffer = None
     return buffer.getvalue()

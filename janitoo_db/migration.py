@@ -271,19 +271,31 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
     script_for(config)
     config.attributes["on_version_apply"] = record
     try:
-        with migration_connection(engine_for(config)) as connection:
-            config.attributes["connection"] = connection
-            action()
+        with alembic_errors(lambda error: _migration_error(config, error)):
+            with migration_connection(engine_for(config)) as connection:
+                config.attributes["connection"] = connection
+                action()
+    finally:
+        config.attributes.pop("connection", None)
+        config.attributes.pop("on_version_apply", None)
+    return steps
+
+
+@contextmanager
+def alembic_errors(otherwise: Callable[[Exception], JanitooDbError]) -> Iterator[None]:
+    """Turn what an Alembic command raises into one of our errors.
+
+    Ours pass through, Alembic's revision errors become :class:`RevisionError`,
+    anything else becomes ``otherwise(error)``.
+    """
+    try:
+        yield
     except JanitooDbError:
         raise
     except (CommandError, AlembicRevisionError) as error:
         raise RevisionError(str(error)) from None
     except Exception as error:
-        raise _migration_error(config, error) from None
-    finally:
-        config.attributes.pop("connection", None)
-        config.attributes.pop("on_version_apply", None)
-    return steps
+        raise otherwise(error) from None
 
 
 def _failing_revision(config: Config, error: BaseException) -> Script | None:
