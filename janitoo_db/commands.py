@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from janitoo_db import drift, graph
 from janitoo_db.config import script_for
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
-from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RevisionError
+from janitoo_db.errors import DatabaseError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover
 from janitoo_db.migration import alembic_errors, engine_for, migration_connection, read_current, run_alembic, run_locked
 from janitoo_db.registry import REGISTRY_TABLE, record_branches, recorded_branches
