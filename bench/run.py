@@ -34,7 +34,10 @@ size it measures, in one run:
 
 Databases: SQLite files in ``--work`` (put it on the disk you care about: the
 commits are what differ), and PostgreSQL databases ``jnt_bench_*`` created
-for each run and dropped after it (``--postgresql-url``).  The targets are
+for each run and dropped after it (``--postgresql-url``).  Before each
+command on a fresh database the benchmark waits for the disk (``sync``) and,
+on PostgreSQL, for a ``CHECKPOINT``, so that no command pays for the
+databases the previous run dropped.  The targets are
 checked at ``--target-size`` (50) with ``--runs`` (5) runs on every backend;
 the other sizes, which show how the cost grows, get ``--growth-runs`` (3)
 runs on ``--growth-backends`` (SQLite; add postgresql for the full picture).
@@ -190,6 +193,19 @@ class Databases:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         self.live.add(name)
         return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def settle(self, backend: str) -> None:
+        """Let the disk and the server finish earlier work (dropped databases, dirty pages).
+
+        Called before each command on a fresh database: otherwise the first
+        command of a run pays for the databases the previous run dropped.
+        """
+        if backend == "postgresql":
+            from sqlalchemy import text
+
+            with self._pg().connect() as connection:
+                connection.execute(text("CHECKPOINT"))
+        os.sync()
 
     def drop(self, url: str) -> None:
         if url.startswith("sqlite:///"):
@@ -503,6 +519,7 @@ class Bench:
                 url = self.dbs.new(backend)
                 ini = write_stock_ini(template, stock, url)
                 urls[command] = url
+                self.dbs.settle(backend)
                 try:
                     self.record(backend, size, revisions, command,
                                 run_once(argv_of(command, url, ini), env_of(command, env), stock))
