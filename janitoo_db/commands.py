@@ -240,11 +240,13 @@ def createdb(config: Config) -> list[str]:
             if current:
                 return []
             existing = set(inspect(connection).get_table_names())
-            metadata.create_all(connection)
+            # The names are known now: create_all need not ask about each table again.
+            missing = [t for t in metadata.sorted_tables if t.name not in existing]
+            metadata.create_all(connection, tables=missing, checkfirst=False)
             for head in sorted(heads):
                 context.stamp(script, head)
             record_branches(connection, script)
-            return [t.name for t in metadata.sorted_tables if t.name not in existing]
+            return [t.name for t in missing]
     except SQLAlchemyError as error:
         raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}") from None
 
