@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -38,6 +39,14 @@ class JanitooGroup(click.Group):
             ctx.exit(error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # Whoever read the output went away (jnt_dbman history | head): nobody is left
+            # to tell.  Point stdout at /dev/null so the final flush does not fail again.
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):  # stdout is not a file (click's CliRunner)
+                pass
+            ctx.exit(1)
         except Exception as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise

@@ -134,3 +134,13 @@ def test_a_missing_driver_names_the_extra(tmp_path: Path, jnt_dbman: Jnt, module
     assert f"'{module}'" in err[0]
     assert err[0].endswith(f"pip install 'janitoo_db[{extra}]'")
     assert "s3cr3t" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(tmp_path: Path) -> None:
+    """jnt_dbman history | head: no traceback, no error line, exit status 1 as Python tools do."""
+    process = subprocess.Popen([jnt_dbman_path(), "history"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=subprocess_env())
+    assert process.stdout is not None
+    process.stdout.close()  # before jnt_dbman has written anything
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (1, b"")
