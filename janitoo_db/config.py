@@ -22,7 +22,7 @@ from alembic.util import CommandError
 from janitoo_db.defaults import DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.engine import check_url
 from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
-from janitoo_db.extensions import Extension, discover
+from janitoo_db.extensions import Extension, discover, gc_paused
 from janitoo_db.revision_cache import use_cached_headers
 
 CONF_SECTION = "database"
@@ -124,8 +124,9 @@ def script_directory(config: Config) -> ScriptDirectory:
         try:
             script = ScriptDirectory.from_config(config)
             use_cached_headers(script, [extension.version_dir() for extension in extensions])
-            # The map also files each revision under its branch labels: keep one per id.
-            revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
+            with gc_paused():
+                # The map also files each revision under its branch labels: keep one per id.
+                revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
         except UserWarning as warning:
             raise RevisionError(_duplicate_revision(str(warning), extensions)) from None
         except CommandError as error:
