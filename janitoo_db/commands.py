@@ -294,10 +294,10 @@ def heads(config: Config) -> list[RevisionInfo]:
 
 def branches(config: Config) -> list[Branch]:
     """Every labelled branch with its root, heads and number of revisions."""
-    script = script_for(config)
+    by_branch = graph.members_by_branch(script_for(config))
     result = []
     for name in _extensions(config):
-        members = graph.branch_members(script, name)
+        members = by_branch.get(name, [])
         root = next((s.revision for s in members if s.is_base), "")
         result.append(Branch(name, root, graph.branch_tips(members), len(members)))
     return result

@@ -45,7 +45,16 @@ def applied(script: ScriptDirectory, current: Iterable[str]) -> set[str]:
 
 def branch_members(script: ScriptDirectory, name: str) -> list[Script]:
     """Every revision of branch *name*, newest first."""
-    return [s for s in script.walk_revisions() if name in s.branch_labels]
+    return members_by_branch(script).get(name, [])
+
+
+def members_by_branch(script: ScriptDirectory) -> dict[str, list[Script]]:
+    """Every branch's revisions, newest first, in one walk through the graph."""
+    found: dict[str, list[Script]] = {}
+    for revision in script.walk_revisions():
+        for label in revision.branch_labels:
+            found.setdefault(label, []).append(revision)
+    return found
 
 
 def branch_tips(members: list[Script]) -> tuple[str, ...]:
