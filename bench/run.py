@@ -2,8 +2,8 @@
 
 Run by hand from the project's virtual environment (it is not a test)::
 
-    .venv/bin/python bench/run.py                    # the full run: about 10 minutes on a quiet machine
-    .venv/bin/python bench/run.py --sizes 50 --runs 3 --backends sqlite   # a quick look, 2 minutes
+    .venv/bin/python bench/run.py                    # the full run: about 5 minutes
+    .venv/bin/python bench/run.py --sizes 50 --runs 3 --backends sqlite   # a quick look, 1 minute
     .venv/bin/python bench/run.py --growth-backends sqlite,postgresql --rst figures.rst   # what the docs show
 
 It writes N extensions of K revisions each (``bench/make_tree.py``: default K
@@ -806,7 +806,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite and/or postgresql")
     parser.add_argument("--growth-backends", default="sqlite",
                         help="backends measured at the other sizes too (sqlite,postgresql for all: "
-                             "about 4 more minutes)")
+                             "about 1.5 more minutes)")
     parser.add_argument("--postgresql-url", default=DEFAULT_PG,
                         help="admin URL of the PostgreSQL server; databases jnt_bench_* are made there")
     parser.add_argument("--work", type=Path,
