@@ -146,6 +146,22 @@ def _plain(value: Any) -> Any:
     raise ValueError(value)
 
 
+HEADER_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on", "doc")
+
+
+def _remembered(entry: Any, signature: Signature) -> Header | None:
+    """The header a cache entry holds for a file with *signature*, or None if it holds none that fits."""
+    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != signature:
+        return None
+    stored = entry[1]
+    if not isinstance(stored, dict) or set(stored) != set(HEADER_FIELDS) or not isinstance(stored["revision"], str):
+        return None
+    try:
+        return {name: _from_json(_plain(value)) for name, value in stored.items()}
+    except ValueError:
+        return None
+
+
 def _from_json(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
@@ -156,7 +172,7 @@ def _header(script: Script) -> Header | None:
     if hasattr(module, "_alembic_source_encoding"):
         return None
     try:
-        return {
+        return {  # the HEADER_FIELDS
             "revision": _plain(script.revision),
             "down_revision": _plain(module.down_revision),
             "branch_labels": _plain(getattr(module, "branch_labels", None)),
@@ -188,10 +204,9 @@ def _load_revisions(dirs: list[str], cache_file: Path) -> Iterator[Script]:
                 signature = _signature(os.stat(path))
             except FileNotFoundError:  # removed since the directory was listed
                 continue
-            remembered = cached.get(path)
-            if remembered is not None and remembered[0] == signature:
-                header = {name: _from_json(value) for name, value in remembered[1].items()}
-                fresh[path] = remembered
+            header = _remembered(cached.get(path), signature)
+            if header is not None:
+                fresh[path] = cached[path]
                 yield Script(LazyRevisionModule(path, header), header["revision"], path)  # type: ignore[arg-type]
                 continue
             module = load_python_file(os.path.dirname(path), os.path.basename(path))

@@ -113,7 +113,13 @@ def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path, jnt_dbman: Run
     settle()
     expected = jnt_dbman("history", env=env).stdout
     (cache_file,) = cache.glob("revisions-*.json")
-    for damage in ["{not json", json.dumps({"format": 1, "files": {str(p): "x" for p in root.rglob("*.py")}}), ""]:
+    good = json.loads(cache_file.read_text())
+    # Right signatures, wrong headers: what a half-edited or foreign file could hold.
+    wrong_headers = [{"format": 1, "files": {path: [signature, header] for path, (signature, _) in good["files"].items()}}
+                     for header in ({}, {"revision": 5}, {**dict.fromkeys(["down_revision", "branch_labels",
+                                                                            "depends_on", "doc"]), "revision": []})]
+    for damage in ["{not json", json.dumps({"format": 1, "files": {str(p): "x" for p in root.rglob("*.py")}}), "",
+                   *map(json.dumps, wrong_headers)]:
         cache_file.write_text(damage)
         result = jnt_dbman("history", env=env)
         assert (result.returncode, result.stdout, result.stderr) == (0, expected, "")
