@@ -66,7 +66,7 @@ def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[Path]) ->
     if directory is None or script.sourceless or script.recursive_version_locations:
         return
     dirs = [str(d) for d in version_dirs]
-    key = hashlib.sha1("\0".join(dirs).encode()).hexdigest()[:16]
+    key = hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
     cache_file = directory / f"revisions-{key}.json"
     script.revision_map = RevisionMap(lambda: _load_revisions(dirs, cache_file))
 
