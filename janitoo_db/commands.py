@@ -15,8 +15,6 @@ from alembic import command as alembic_command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
-from alembic.script.revision import RevisionError as AlembicRevisionError
-from alembic.util import CommandError
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,10 +43,8 @@ def _known(config: Config, names: Iterable[str]) -> None:
 
 
 def _revisions(config: Config, revision: str) -> list[Script]:
-    try:
+    with alembic_errors():
         return [r for r in script_for(config).get_revisions(revision) if r is not None]
-    except (CommandError, AlembicRevisionError) as error:
-        raise RevisionError(str(error)) from None
 
 
 def _in_branch_order(config: Config, infos: list[RevisionInfo]) -> list[RevisionInfo]:
@@ -175,13 +171,11 @@ def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool 
     """
     script = script_for(config)
     current = read_current(config)
-    try:
+    with alembic_errors():
         if upgrade:
             revision_steps = script._upgrade_revs(revision, current)
         else:
             revision_steps = script._downgrade_revs(revision, current)
-    except (CommandError, AlembicRevisionError) as error:
-        raise RevisionError(str(error)) from None
     steps = []
     for step in revision_steps:
         found = step.revision
@@ -311,10 +305,8 @@ def history(config: Config, revrange: str | None = None) -> list[RevisionInfo]:
             raise RevisionError(f"history range {revrange!r} must be [start]:[end], [start]: or :[end]")
         base, _, end = revrange.partition(":")
         base, end = base or "base", end or "heads"
-    try:
+    with alembic_errors():
         return [RevisionInfo.from_script(s) for s in script_for(config).walk_revisions(base=base, head=end)]
-    except (CommandError, AlembicRevisionError) as error:
-        raise RevisionError(str(error)) from None
 
 
 def show(config: Config, revision: str = "heads") -> list[RevisionInfo]:
@@ -446,10 +438,8 @@ def merge(config: Config, revisions: Sequence[str], message: str | None = None) 
 def _write_files(config: Config, action: Callable[[], Any]) -> Any:
     """Run an Alembic command that only writes revision files, with its errors as ours."""
     script_for(config)
-    try:
+    with alembic_errors():
         return action()
-    except (CommandError, AlembicRevisionError) as error:
-        raise RevisionError(str(error)) from None
 
 
 def _written(script: Any) -> str:

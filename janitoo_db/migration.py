@@ -282,11 +282,11 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
 
 
 @contextmanager
-def alembic_errors(otherwise: Callable[[Exception], JanitooDbError]) -> Iterator[None]:
+def alembic_errors(otherwise: Callable[[Exception], JanitooDbError] | None = None) -> Iterator[None]:
     """Turn what an Alembic command raises into one of our errors.
 
     Ours pass through, Alembic's revision errors become :class:`RevisionError`,
-    anything else becomes ``otherwise(error)``.
+    anything else becomes ``otherwise(error)``, or passes through without *otherwise*.
     """
     try:
         yield
@@ -295,6 +295,8 @@ def alembic_errors(otherwise: Callable[[Exception], JanitooDbError]) -> Iterator
     except (CommandError, AlembicRevisionError) as error:
         raise RevisionError(str(error)) from None
     except Exception as error:
+        if otherwise is None:
+            raise
         raise otherwise(error) from None
 
 
