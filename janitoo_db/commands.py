@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import drift, graph
 from janitoo_db.config import script_for
+from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover
@@ -104,7 +105,7 @@ def collect() -> list[Extension]:
 def version_locations(config: Config) -> list[str]:
     """Every branch's version directory, core first, as Alembic is given them."""
     script_for(config)
-    return [str(e.version_dir()) for e in config.attributes["extensions"]]
+    return branch_version_dirs(config.attributes["extensions"])
 
 
 # -- moving the database ---------------------------------------------------

@@ -123,7 +123,7 @@ def script_directory(config: Config) -> ScriptDirectory:
         warnings.filterwarnings("error", message="Revision .* is present more than once")
         try:
             script = ScriptDirectory.from_config(config)
-            use_cached_headers(script, [extension.version_dir() for extension in extensions])
+            use_cached_headers(script, version_locations(extensions))
             with gc_paused():
                 # The map also files each revision under its branch labels: keep one per id.
                 revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())

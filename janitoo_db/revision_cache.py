@@ -56,7 +56,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "janitoo_db"
 
 
-def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[Path]) -> None:
+def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.PathLike[str]]) -> None:
     """Make *script* build its revision graph from the cache, loading only changed files.
 
     Call it before anything reads ``script.revision_map``.  Configurations this
@@ -65,7 +65,7 @@ def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[Path]) ->
     directory = cache_dir()
     if directory is None or script.sourceless or script.recursive_version_locations:
         return
-    dirs = [str(d) for d in version_dirs]
+    dirs = [os.fspath(d) for d in version_dirs]
     key = hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
     cache_file = directory / f"revisions-{key}.json"
     script.revision_map = RevisionMap(lambda: _load_revisions(dirs, cache_file))
