@@ -43,7 +43,8 @@ def parse_url(url: str | URL) -> URL:
 
 
 #: Dialect+driver pairs known to exist: checking them would import a dialect module for nothing.
-BUILT_IN_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql"})
+BUILT_IN_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"} | {f"{backend}+{driver}"
+                                                             for backend, (driver, _) in DEFAULT_DRIVERS.items()})
 
 
 def check_url(url: str | URL) -> URL:
