@@ -47,6 +47,7 @@ setup(
         "SQLAlchemy>=2.0,<3",
         "alembic>=1.16",
         "click>=8.1",
+        "itsdangerous>=2.1",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
