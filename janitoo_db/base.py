@@ -13,9 +13,11 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from janitoo_db import engine as _engine
-from janitoo_db.defaults import NAMING_CONVENTION
+from janitoo_db.defaults import CONF_SECTION, NAMING_CONVENTION
 from janitoo_db.errors import ConfigError
 
+#: Options of the ``[database]`` section that are the engine's.
+PREFIX = "sqlalchemy."
 
 
 class Base(DeclarativeBase):
@@ -24,16 +26,29 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_db_engine(url_or_config: str | URL | Mapping[str, Any], **options: Any) -> Engine:
-    """Create an engine from a URL, or from a mapping holding ``sqlalchemy.url``.
+def create_db_engine(options: str | URL | Mapping[str, Any] | Any, **kwargs: Any) -> Engine:
+    """Create an engine from a URL, a ``[database]`` section, or janitoo options.
 
-    A mapping is what a janitoo configuration's ``[database]`` section gives.
+    A mapping is a janitoo configuration's ``[database]`` section: its
+    ``sqlalchemy.url`` is the database, and its other ``sqlalchemy.*`` keys
+    are engine options (``sqlalchemy.echo = true``), as SQLAlchemy's
+    ``engine_from_config`` reads them.  An object with ``get_options(section)``
+    (janitoo's ``JNTOptions``, or :class:`janitoo_db.options.ConfFileOptions`)
+    gives that section, as the original janitoo_db accepted.
     """
-    if isinstance(url_or_config, Mapping):
-        try:
-            url = url_or_config["sqlalchemy.url"]
-        except KeyError:
-            raise ConfigError("the database configuration has no sqlalchemy.url") from None
-    else:
-        url = url_or_config
-    return _engine.create_db_engine(url, **options)
+    if isinstance(options, (str, URL)):
+        return _engine.create_db_engine(options, **kwargs)
+    if not isinstance(options, Mapping):
+        if not callable(getattr(options, "get_options", None)):
+            raise ConfigError("create_db_engine takes a URL, a [database] section, or janitoo options, "
+                              f"not {type(options).__name__}")
+        options = options.get_options(CONF_SECTION)
+    if "sqlalchemy.url" not in options:
+        raise ConfigError(f"the [{CONF_SECTION}] configuration has no sqlalchemy.url")
+    engine_options = {key[len(PREFIX):]: value for key, value in options.items()
+                      if key.startswith(PREFIX) and key != "sqlalchemy.url"}
+    try:
+        # Values read from an INI file are strings: SQLAlchemy converts the ones it knows (echo, pool_size...).
+        return _engine.create_db_engine(options["sqlalchemy.url"], _coerce_config=True, **{**engine_options, **kwargs})
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"unusable engine option in [{CONF_SECTION}]: {error}") from None

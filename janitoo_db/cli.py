@@ -66,18 +66,43 @@ debug_option = click.option(
 )
 
 
-def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the options that say where the database is, and pass an Alembic Config."""
+DATABASE_KEY = "janitoo_db.database"
 
-    @click.option("-u", "--url", metavar="URL",
-                  help=f"Database URL. Default: the -c file's, else ${URL_ENVIRONMENT_VARIABLE}, else {DEFAULT_URL}.")
-    @click.option("-c", "--conf-file", type=click.Path(dir_okay=False),
-                  help="janitoo configuration file whose [database] section holds sqlalchemy.url.")
+
+def _url_option(**kwargs: Any) -> Callable[..., Any]:
+    return click.option("-u", "--url", metavar="URL", help=(
+        f"Database URL. Default: the -c file's, else ${URL_ENVIRONMENT_VARIABLE}, else {DEFAULT_URL}."), **kwargs)
+
+
+def _conf_file_option(**kwargs: Any) -> Callable[..., Any]:
+    # --conf_file: the original janitoo's spelling, kept as an alias.
+    return click.option("-c", "--conf-file", "--conf_file", "conf_file", type=click.Path(dir_okay=False), help=(
+        "janitoo configuration file whose [database] section holds sqlalchemy.url."), **kwargs)
+
+
+def _remember_database(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Keep -u/-c given before the command (jnt_dbman -u URL initdb) for the command to use."""
+    if value is not None:
+        ctx.meta.setdefault(DATABASE_KEY, {})[param.name] = value
+    return value
+
+
+def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that say where the database is, and pass an Alembic Config.
+
+    -u and -c given after the command win over those given before it.
+    """
+
+    @_url_option()
+    @_conf_file_option()
     @debug_option
     @functools.wraps(func)
     def wrapper(*args: Any, url: str | None, conf_file: str | None, **kwargs: Any) -> Any:
         from janitoo_db.config import alembic_config, resolve_url
 
+        if url is None and conf_file is None:
+            given_before = click.get_current_context().meta.get(DATABASE_KEY, {})
+            url, conf_file = given_before.get("url"), given_before.get("conf_file")
         config = alembic_config(resolve_url(url, conf_file))
         try:
             return func(config, *args, **kwargs)
@@ -130,12 +155,17 @@ Environment:
 
 @click.group(cls=JanitooGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="jnt_dbman")
+@_url_option(expose_value=False, callback=_remember_database)
+@_conf_file_option(expose_value=False, callback=_remember_database)
 @debug_option
 def main() -> None:
     """Manage the database shared by janitoo and its extensions.
 
     Every extension owns an Alembic branch named after its entry point in the
     janitoo.models group; these commands work on all branches at once.
+
+    -u and -c may also be given here, before the command, for every command
+    that works on the database.
     """
 
 

@@ -9,41 +9,54 @@ from __future__ import annotations
 import configparser
 import os
 import re
-from argparse import Namespace
 import sys
 import warnings
+from argparse import Namespace
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from janitoo_db.defaults import DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
+from janitoo_db.defaults import CONF_SECTION, DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.engine import check_url
 from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover, gc_paused
 from janitoo_db.revision_cache import use_cached_headers
 
-CONF_SECTION = "database"
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent / "alembic")
 
 
-def read_conf_url(conf_file: str | os.PathLike[str]) -> str:
-    """Read ``sqlalchemy.url`` from the ``[database]`` section of a janitoo INI file.
+def read_conf_section(conf_file: str | os.PathLike[str], section: str = CONF_SECTION) -> dict[str, str]:
+    """Every option of one section of a janitoo INI file, such as ``[database]``.
 
     ``%(here)s`` is the file's directory, as in Alembic; a literal ``%`` is written ``%%``.
     """
+    with _reading(conf_file, section) as parser:
+        return {key: parser.get(section, key) for key in parser.options(section) if key != "here"}
+
+
+def read_conf_url(conf_file: str | os.PathLike[str]) -> str:
+    """Read ``sqlalchemy.url`` from the ``[database]`` section of a janitoo INI file."""
+    with _reading(conf_file, CONF_SECTION) as parser:
+        return parser.get(CONF_SECTION, "sqlalchemy.url")
+
+
+@contextmanager
+def _reading(conf_file: str | os.PathLike[str], section: str) -> Iterator[configparser.ConfigParser]:
+    """A parser of *conf_file*; what goes wrong while reading it becomes one ConfigError line."""
     path = Path(conf_file)
     parser = configparser.ConfigParser(defaults={"here": str(path.resolve().parent)})
     try:
         if not parser.read(path, encoding="utf-8"):
             raise ConfigError(f"cannot read the configuration file {path}")
-        return parser.get(CONF_SECTION, "sqlalchemy.url")
+        yield parser
     except configparser.NoSectionError:
-        raise ConfigError(f"{path} has no [{CONF_SECTION}] section") from None
-    except configparser.NoOptionError:
-        raise ConfigError(f"{path}: the [{CONF_SECTION}] section has no sqlalchemy.url") from None
+        raise ConfigError(f"{path} has no [{section}] section") from None
+    except configparser.NoOptionError as error:
+        raise ConfigError(f"{path}: the [{section}] section has no {error.option}") from None
     except configparser.Error as error:
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"{path}: {first_line} (write a literal % as %%)") from None
@@ -70,13 +83,21 @@ def alembic_config(
     stdout: TextIO = sys.stdout,
     attributes: dict[str, Any] | None = None,
 ) -> Config:
-    """Build the Alembic ``Config`` for *url* and every branch, without touching the disk."""
+    """Build the Alembic ``Config`` for *url* and every branch, without touching the disk.
+
+    A URL that cannot be used is refused here, before any command starts.
+    """
     check_url(url)
-    if extensions is None:
-        extensions = discover()
     # quiet: Alembic's own progress lines would go to stdout; jnt_dbman reports itself.
     config = Config(stdout=stdout, attributes=attributes, ini_section=CONF_SECTION,
                     cmd_opts=Namespace(quiet=True, x=None))
+    return configure(config, url, extensions)
+
+
+def configure(config: Config, url: str, extensions: list[Extension] | None = None) -> Config:
+    """Point an Alembic ``Config`` at janitoo_db's env.py, every branch's revisions and *url*."""
+    if extensions is None:
+        extensions = discover()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("path_separator", "os")
     locations = version_locations(extensions)

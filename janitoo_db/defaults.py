@@ -2,6 +2,8 @@
 
 #: The database used when no URL is given anywhere, as the original jnt_dbman did.
 DEFAULT_URL = "sqlite:////tmp/janitoo_dbman.sqlite"
+#: The section of a janitoo configuration file that describes the database.
+CONF_SECTION = "database"
 #: The environment variable that names the database when neither -u nor -c does.
 URL_ENVIRONMENT_VARIABLE = "JANITOO_DB_URL"
 

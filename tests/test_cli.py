@@ -578,3 +578,37 @@ def test_an_unexpected_failure_is_still_one_line(cli: Run, sqlite_url: str, monk
     monkeypatch.setattr(commands, "heads", broken)
     line = assert_one_error_line(cli("heads", "-u", sqlite_url))
     assert line == "Error: unexpected RuntimeError: boom (rerun with --debug for details)"
+
+
+# -- the original jnt_dbman's spellings ------------------------------------------
+
+def test_url_and_conf_file_before_the_command(cli: Run, sqlite_url: str, tmp_path: Path) -> None:
+    """``jnt_dbman --url URL initdb``, as README's quick start shows, and -c/--conf_file likewise."""
+    result = cli("--url", sqlite_url, "initdb", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert version_ids(sqlite_url) == set(HEADS.values())
+    conf = tmp_path / "janitoo.conf"
+    conf.write_text(f"[database]\nsqlalchemy.url = {sqlite_url}\n")
+    for spelling in ("-c", "--conf-file", "--conf_file"):
+        result = cli(spelling, str(conf), "checkdb")
+        assert (result.exit_code, result.stdout) == (0, "The database is up to date: "
+                                                     "2b3c4d5e6f70, 5d2f0a8c91e3, c3e9b5a1d274.\n"), spelling
+
+
+def test_options_after_the_command_win_over_those_before(cli: Run, sqlite_url: str, tmp_path: Path) -> None:
+    assert cli("initdb", "-q", "-u", sqlite_url).exit_code == 0
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    conf = tmp_path / "janitoo.conf"
+    conf.write_text(f"[database]\nsqlalchemy.url = {sqlite_url}\n")
+    assert cli("-u", empty, "checkdb", "-u", sqlite_url).exit_code == 0
+    assert cli("-u", sqlite_url, "checkdb", "-u", empty).exit_code == 3
+    assert cli("-u", empty, "checkdb", "--conf_file", str(conf)).exit_code == 0
+    assert cli("-c", str(conf), "checkdb", "-u", empty).exit_code == 3
+
+
+def test_conf_file_alias_after_the_command(cli: Run, sqlite_url: str, tmp_path: Path) -> None:
+    conf = tmp_path / "janitoo.conf"
+    conf.write_text(f"[database]\nsqlalchemy.url = {sqlite_url}\n")
+    assert cli("initdb", "-q", "--conf_file", str(conf)).exit_code == 0
+    assert version_ids(sqlite_url) == set(HEADS.values())
+    assert "--conf_file" in cli("initdb", "--help").stdout
