@@ -76,7 +76,10 @@ class Config(AlembicConfig):
         return self.run(commands.checkdb).up_to_date
 
     def heads(self, verbose: bool = False) -> tuple[Script, ...]:
-        """The head revision of every branch, as Alembic ``Script`` objects."""
+        """The head revision of every branch, as Alembic ``Script`` objects.
+
+        *verbose* is the original's argument; it changes nothing.
+        """
         return tuple(script_for(self).get_revisions("heads"))
 
     def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
