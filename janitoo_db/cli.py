@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 
 DEBUG_KEY = "janitoo_db.debug"
+#: The database URLs this run was given or found, so that errors can hide their passwords.
+URLS_KEY = "janitoo_db.urls"
 
 
 class JanitooGroup(click.Group):
@@ -35,7 +37,7 @@ class JanitooGroup(click.Group):
         except JanitooDbError as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise
-            click.echo(f"Error: {error}", err=True)
+            _error(ctx, str(error))
             ctx.exit(error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -50,8 +52,15 @@ class JanitooGroup(click.Group):
         except Exception as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise
-            click.echo(f"Error: unexpected {type(error).__name__}: {error} (rerun with --debug for details)", err=True)
+            _error(ctx, f"unexpected {type(error).__name__}: {error} (rerun with --debug for details)")
             ctx.exit(1)
+
+
+def _error(ctx: click.Context, message: str) -> None:
+    """Print one error line, with every password in it hidden: the URLs of this run's and any lookalike."""
+    from janitoo_db.masking import mask_secrets
+
+    click.echo(f"Error: {mask_secrets(message, *ctx.meta.get(URLS_KEY, ()))}", err=True)
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -100,10 +109,13 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, url: str | None, conf_file: str | None, **kwargs: Any) -> Any:
         from janitoo_db.config import alembic_config, resolve_url
 
+        meta = click.get_current_context().meta
         if url is None and conf_file is None:
-            given_before = click.get_current_context().meta.get(DATABASE_KEY, {})
-            url, conf_file = given_before.get("url"), given_before.get("conf_file")
-        config = alembic_config(resolve_url(url, conf_file))
+            url, conf_file = meta.get(DATABASE_KEY, {}).get("url"), meta.get(DATABASE_KEY, {}).get("conf_file")
+        meta.setdefault(URLS_KEY, []).append(url)
+        resolved = resolve_url(url, conf_file)
+        meta[URLS_KEY].append(resolved)
+        config = alembic_config(resolved)
         try:
             return func(config, *args, **kwargs)
         finally:

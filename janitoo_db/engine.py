@@ -14,6 +14,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 
 from janitoo_db.errors import ConfigError, DatabaseError
+from janitoo_db.masking import mask_secrets
 
 #: Driver used for a URL that names only the dialect, and the extra that installs it.
 DEFAULT_DRIVERS = {
@@ -64,18 +65,10 @@ def _unknown_dialect(url: URL) -> str:
 
 
 def hide_password(text: str | URL, url: URL | None = None) -> str:
-    """Return *text* with any password (of *url*, or of *text* when it is a URL) as ``***``."""
+    """Return *text* with any password (of *url*, of *text* itself, or anything like one) as ``***``."""
     if isinstance(text, URL):
-        return text.render_as_string(hide_password=True)
-    if url is None:
-        try:
-            url = make_url(text)
-        except Exception:
-            return text
-        return url.render_as_string(hide_password=True) if url.password else text
-    if url.password:
-        text = text.replace(str(url.password), "***")
-    return text
+        return mask_secrets(text.render_as_string(hide_password=True), text)
+    return mask_secrets(text, url if url is not None else text)
 
 
 def create_db_engine(url: str | URL, **options: Any) -> Engine:
