@@ -150,9 +150,10 @@ def test_settings_read_through_the_orm(initialised: str) -> None:
     engine = create_engine(initialised)
     try:
         with Session(engine) as session:
-            assert Setting.as_dict(session) == {key.upper(): value for key, (_, value, _) in DEFAULT_SETTINGS.items()}
-            assert Setting.as_dict(session, "appearance", upper=False) == {"default_theme": "admin",
-                                                                            "default_language": "en"}
+            assert Setting.as_dict(session=session) == {
+                key.upper(): value for key, (_, value, _) in DEFAULT_SETTINGS.items()}
+            assert Setting.as_dict("appearance", upper=False, session=session) == {"default_theme": "admin",
+                                                                                    "default_language": "en"}
             general = session.get(SettingGroup, "general")
             assert general is not None and general.name == "General Settings"
             assert {s.key for s in general.settings} == {k for k, v in DEFAULT_SETTINGS.items() if v[0] == "general"}
@@ -187,7 +188,7 @@ def test_users_store_a_hash_and_check_passwords(initialised: str) -> None:
             assert alice.check_password("correct horse")
             assert not alice.check_password("wrong horse")
             assert [g.name for g in alice.groups] == ["Administrator", "Guest"]
-            permissions = alice.permissions()
+            permissions = alice.permissions
             assert permissions["admin"] and permissions["guest"] and not permissions["banned"]
             # A hash the original wrote (werkzeug's pbkdf2:sha1:1000) still logs in.
             legacy = hashlib.pbkdf2_hmac("sha1", b"old secret", b"NaCl1234", 1000).hex()
