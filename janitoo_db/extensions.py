@@ -2,12 +2,24 @@
 
 An extension announces itself in the ``janitoo.models`` entry-point group as
 ``NAME = package.module:extend``.  NAME is its Alembic branch label and the
-name of its version directory ``models/NAME``, looked for, first match wins:
+name of its version directory.  Let PACKAGE be the entry point's top-level
+package and ROOT the directory that holds it (``src/`` in a src layout,
+``site-packages`` once installed); the directory is looked for here, first
+match wins:
 
-1. ``PACKAGE/models/NAME/`` inside the entry point's top-level package
-   (shipped as package data, so wheels work);
-2. ``models/NAME/`` in the project root beside that package (source
-   checkouts and editable installs).
+1. ``PACKAGE/models/NAME/``: package data, the layout of today's wheels;
+2. ``ROOT/models/NAME/``: a source checkout or editable install of today's
+   layout (janitoo_template);
+3. ``ROOT/config/models/NAME/``: the original janitoo_db's layout in a
+   develop or editable install (``src/config/models/NAME``);
+4. the copy the original's ``data_files`` installed from ``config/``: where
+   the distribution's file list says (pip's ``--user`` and ``--prefix``
+   included), else ``<sys.prefix>/config/models/NAME/``.
+
+The original's places come after today's ones, and its source tree before
+its installed copy, so that ``generate`` writes into the files a developer
+edits.  Only place 4 reads a file (the distribution's RECORD), and only when
+the first three are missing.
 
 janitoo_db's own core branch ``janitoo`` follows the same rule and always
 comes first.
@@ -17,8 +29,10 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
-from contextlib import contextmanager
 import importlib.util
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, entry_points
 from pathlib import Path
@@ -64,8 +78,9 @@ class Extension:
     def describe(self) -> str:
         return f"extension {self.name!r} ({self.target}, distribution {self.distribution})"
 
-    def candidate_dirs(self) -> list[Path]:
-        """Where the version directory may be, in the order it is looked for."""
+    @functools.cached_property
+    def _package_roots(self) -> tuple[Path, ...]:
+        """The directories of the entry point's top-level package (several for a namespace package)."""
         try:
             spec = importlib.util.find_spec(self.package)
         except (ImportError, ValueError) as error:
@@ -75,12 +90,42 @@ class Extension:
         roots = [Path(p) for p in (spec.submodule_search_locations or [])]
         if not roots and spec.origin:
             roots = [Path(spec.origin).parent]
-        inside = [root / "models" / self.name for root in roots]
-        beside = [root.parent / "models" / self.name for root in roots]
+        return tuple(roots)
+
+    def candidate_dirs(self) -> list[Path]:
+        """Places 1 and 2, today's layouts: inside the package, then beside it."""
+        inside = [root / "models" / self.name for root in self._package_roots]
+        beside = [root.parent / "models" / self.name for root in self._package_roots]
         return inside + beside
 
+    def original_dirs(self) -> Iterator[Path]:
+        """Places 3 and 4, the original janitoo_db's layout; 4 is worked out only when asked for."""
+        for root in self._package_roots:
+            yield root.parent / "config" / "models" / self.name
+        yield from self.data_files_dirs()
+
+    def data_files_dirs(self) -> list[Path]:
+        """Where the distribution's ``data_files`` put ``config/models/NAME/``.
+
+        The installed file list knows the prefix pip used (a venv, ``--user``,
+        ``--prefix``); without one, the original's own guess, ``sys.prefix``.
+        """
+        found: list[Path] = []
+        files = self.source.files if isinstance(self.source, Distribution) else None
+        for entry in files or ():
+            if entry.suffix == ".py" and entry.parts[-4:-1] == ("config", "models", self.name):
+                directory = Path(os.path.normpath(entry.locate())).parent
+                if directory not in found:
+                    found.append(directory)
+        return found or [Path(sys.prefix) / "config" / "models" / self.name]
+
+    def search_path(self) -> Iterator[Path]:
+        """Every place the version directory may be, in the order it is looked for."""
+        yield from self.candidate_dirs()
+        yield from self.original_dirs()
+
     def version_dir(self) -> Path:
-        """The first existing candidate directory, or an error naming every path tried."""
+        """The first existing place, or an error naming every place tried."""
         return _version_dir(self)
 
     def load_extend(self) -> Callable[[ModuleType], None]:
@@ -99,12 +144,12 @@ class Extension:
 @functools.lru_cache(maxsize=None)
 def _version_dir(extension: Extension) -> Path:
     # Looked up once per process: every command asks for each branch's directory several times.
-    candidates = extension.candidate_dirs()
-    for candidate in candidates:
+    tried: list[str] = []
+    for candidate in extension.search_path():
         if candidate.is_dir():
             return candidate.resolve()
-    tried = ", ".join(str(c) for c in candidates)
-    raise ExtensionError(f"no version directory for {extension.describe()}; tried: {tried}")
+        tried.append(str(candidate))
+    raise ExtensionError(f"no version directory for {extension.describe()}; tried: {', '.join(tried)}")
 
 
 CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")

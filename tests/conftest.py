@@ -185,3 +185,54 @@ def write_extension(root: Path, name: str, revisions: list[tuple[str, ...]], *,
         )
         previous = revision
     return root
+
+
+# -- throw-away virtual environments, for installing extensions as pip does -----------------
+
+def throwaway_venv(path: Path) -> Path:
+    """Create a virtual environment at *path* that sees this one's packages; return its interpreter.
+
+    No pip and no copy of janitoo_db or its dependencies: a ``.pth`` file adds
+    this environment's site-packages after the new one's own (with
+    ``site.addsitedir``, so that the editable install of janitoo_db found
+    there works too).  What pip installs into it stays in it, its
+    ``sys.prefix`` is *path*, and it is thrown away with its directory.
+    """
+    import sysconfig
+    import venv
+
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(path)
+    own = sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)})
+    ours = sysconfig.get_path("purelib")
+    Path(own, "janitoo_db_tests_parent.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    return path / "bin" / "python"
+
+
+def pip_install(python: Path, *args: str, timeout: float = 300) -> None:
+    """``pip install --no-deps ARGS`` into the environment of *python*, with this environment's pip.
+
+    pip builds a project as it would for a user, in an isolated build
+    environment with setuptools and wheel from the package index, unless this
+    environment can build wheels itself: then offline, with its own setuptools.
+    """
+    done = pip(["--python", str(python), "install", "--no-deps", *args], timeout=timeout)
+    assert done.returncode == 0, f"pip install {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+
+
+def pip(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run this environment's pip with *args*, quietly, building offline when it can (see pip_install)."""
+    import importlib.util
+    from importlib.metadata import version
+
+    setuptools = tuple(int(part) for part in version("setuptools").split(".")[:2])
+    offline = importlib.util.find_spec("wheel") is not None or setuptools >= (70, 1)
+    flags = ["--no-build-isolation", "--no-index"] if offline else []
+    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q",
+                           *args, *flags], capture_output=True, text=True, timeout=timeout)
+
+
+def run_in_venv(python: Path, *args: str, env: dict[str, str] | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``jnt_dbman`` console script with the interpreter of a throw-away environment."""
+    return subprocess.run([str(python), jnt_dbman_path(), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env or subprocess_env(), input="")
