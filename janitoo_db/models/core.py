@@ -98,8 +98,9 @@ class Group(Base, CRUDMixin):
                                               lazy="dynamic")
     #: The same as :attr:`users`, under this project's earlier name.
     members = synonym("users")
-    #: Users whose primary group this is (the original's name for it).
-    core_groups: Mapped[list[User]] = relationship(back_populates="primary_group", foreign_keys="User.primary_group_id")
+    #: Users whose primary group this is, under the original's name; read-only (set ``User.primary_group``),
+    #: so building a user with a stored group does not make SQLAlchemy 2 warn at the next autoflush.
+    core_groups: Mapped[list[User]] = relationship(foreign_keys="User.primary_group_id", viewonly=True)
 
     def __repr__(self) -> str:
         return f"<Group {self.name}>"
@@ -158,8 +159,7 @@ class User(Base, CRUDMixin):
     language: Mapped[str | None] = mapped_column(sa.String(15), default="en")
     primary_group_id: Mapped[int] = mapped_column(sa.Integer, sa.ForeignKey("core_groups.id"))
 
-    primary_group: Mapped[Group] = relationship(foreign_keys=[primary_group_id], lazy="joined",
-                                                back_populates="core_groups")
+    primary_group: Mapped[Group] = relationship(foreign_keys=[primary_group_id], lazy="joined")
     #: Groups besides the primary one (a query: ``.all()``, ``.filter()``, ``.append()``, ``.remove()``).
     secondary_groups: DynamicMapped[Group] = relationship(secondary=groups_users, back_populates="users",
                                                           lazy="dynamic")
