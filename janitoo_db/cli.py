@@ -134,18 +134,40 @@ def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
 
 
-def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool) -> None:
+def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool,
+          cascade: bool = False) -> None:
     """upgrade and downgrade: plan, write the SQL script, or migrate."""
     from janitoo_db import commands
 
     if plan:
-        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql))
+        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql, cascade=cascade))
     elif sql:
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
         click.echo(script(config, revision), nl=False)
+    elif upgrade:
+        output.finish_migration(commands.upgrade(config, revision, on_step=output.step_reporter(quiet)), quiet)
     else:
-        migrate = commands.upgrade if upgrade else commands.downgrade
-        output.finish_migration(migrate(config, revision, on_step=output.step_reporter(quiet)), quiet)
+        output.finish_migration(commands.downgrade(config, revision, cascade=cascade,
+                                                   on_step=output.step_reporter(quiet)), quiet)
+
+
+def _confirm_dropping(config: Config, yes: bool, refusal: str, question: str) -> None:
+    """Ask before a command removes every janitoo table; without a terminal, only --yes will do.
+
+    *refusal* and *question* name the database as ``{where}`` (its password hidden).
+    """
+    from janitoo_db.engine import hide_password
+
+    if yes:
+        return
+    where = hide_password(config.attributes["url"])
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"refusing to {refusal.format(where=where)} without --yes "
+                                   "when not run from a terminal")
+    click.confirm(question.format(where=where), abort=True)
+
+
+yes_option = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before removing every table.")
 
 
 EXIT_CODES = """\b
@@ -245,13 +267,24 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -
 @quiet_option
 @sql_option
 @plan_option
-def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -> None:
+@click.option("--cascade", is_flag=True,
+              help="Also undo the revisions of other branches that depend on what is removed (their data goes too).")
+@yes_option
+def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, cascade: bool, yes: bool) -> None:
     """Downgrade the database to REVISION (default: base, which empties every branch).
 
     REVISION may be an id, NAME@base to remove one extension's branch, or
     NAME@-N for N revisions of it; with --sql it must be a range FROM:TO.
+    A downgrade that would also undo other branches' revisions is refused
+    unless --cascade; one that empties the database asks first, like dropdb.
     """
-    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=False)
+    if not (sql or plan):
+        from janitoo_db import commands
+
+        if commands.downgrade_empties_database(config, revision):
+            _confirm_dropping(config, yes, "downgrade every branch of {where} to base",
+                              "Downgrade every branch of {where} to base, dropping their tables?")
+    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=False, cascade=cascade)
 
 
 @main.command()
@@ -280,17 +313,12 @@ def createdb(config: Config) -> None:
 
 @main.command()
 @database_command
-@click.option("-y", "--yes", is_flag=True, help="Drop without asking for confirmation.")
+@yes_option
 def dropdb(config: Config, yes: bool) -> None:
     """Drop every table the revisions or the models know, and alembic_version."""
     from janitoo_db import commands
-    from janitoo_db.engine import hide_password
 
-    if not yes:
-        where = hide_password(config.attributes["url"])
-        if not sys.stdin.isatty():
-            raise click.ClickException(f"refusing to drop {where} without --yes when not run from a terminal")
-        click.confirm(f"Drop every janitoo table of {where}?", abort=True)
+    _confirm_dropping(config, yes, "drop {where}", "Drop every janitoo table of {where}?")
     dropped = commands.dropdb(config)
     click.echo(f"Dropped {len(dropped)} tables" + (f": {', '.join(dropped)}" if dropped else "."))
 

@@ -18,7 +18,7 @@ from alembic.script import Script
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import drift, graph
+from janitoo_db import drift, graph, safety
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
@@ -143,40 +143,35 @@ def initdb(config: Config, *, on_step: StepReporter | None = None) -> list[Step]
     return upgrade(config, "heads", on_step=on_step)
 
 
-def downgrade(config: Config, revision: str = "base", *, on_step: StepReporter | None = None) -> list[Step]:
+def downgrade(config: Config, revision: str = "base", *, cascade: bool = False,
+              on_step: StepReporter | None = None) -> list[Step]:
     """Downgrade the database to *revision*; ``base`` empties every branch.
 
-    ``NAME@base`` (before uninstalling NAME) is refused while other branches
-    in the database depend on NAME: they must go first.
+    A downgrade that would also undo revisions of branches it is not aimed at
+    (they depend on what it removes) is refused, naming them, unless *cascade*.
     """
     _known_branch_of(config, revision)
-    name, _, target = revision.partition("@")
-    if target == "base" and name in _extensions(config):
-        _refuse_if_depended_on(config, name)
-    return _migrating(config, lambda: run_alembic(config, revision, upgrade=False), on_step)
+    return _migrating(config, lambda: run_alembic(config, revision, upgrade=False,
+                                                  guard=_loss_guard(config, revision, cascade)), on_step)
 
 
-def _refuse_if_depended_on(config: Config, name: str) -> None:
-    blockers = graph.dependents(script_for(config), read_current(config), name)
-    if blockers:
-        described = "; ".join(f"{branch} (its revision {tip} needs {', '.join(sorted(needed))})"
-                              for branch, tip, needed in blockers)
-        raise RevisionError(f"other branches depend on {name}: {described}; "
-                            f"downgrade them first, for example: jnt_dbman downgrade {blockers[0][0]}@base")
+def _loss_guard(config: Config, revision: str, cascade: bool) -> Callable[[Any], None] | None:
+    if cascade:
+        return None
+    return lambda steps: safety.refuse_losses(script_for(config), revision, steps, _extensions(config))
 
 
-def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool = False) -> list[Step]:
+def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool = False,
+         cascade: bool = False) -> list[Step]:
     """The revisions an upgrade (or downgrade) to *revision* would run, in order; nothing is changed.
 
-    With *with_sql*, each step carries the SQL its revision would run.
+    With *with_sql*, each step carries the SQL its revision would run.  A
+    downgrade that :func:`downgrade` would refuse is refused here too.
     """
-    script = script_for(config)
-    current = read_current(config)
-    with alembic_errors():
-        if upgrade:
-            revision_steps = script._upgrade_revs(revision, current)
-        else:
-            revision_steps = script._downgrade_revs(revision, current)
+    _, revision_steps = _revision_steps(config, revision, upgrade=upgrade)
+    guard = None if upgrade else _loss_guard(config, revision, cascade)
+    if guard is not None:
+        guard(revision_steps)
     steps = []
     for step in revision_steps:
         found = step.revision
@@ -184,6 +179,23 @@ def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool 
         steps.append(Step(found.revision, tuple(sorted(found.branch_labels)), first_line(found.doc),
                           step.is_upgrade, sql))
     return steps
+
+
+def downgrade_empties_database(config: Config, revision: str) -> bool:
+    """True when a downgrade to *revision* would undo every revision the database holds."""
+    current, revision_steps = _revision_steps(config, revision, upgrade=False)
+    return safety.empties_database(script_for(config), current, revision_steps)
+
+
+def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tuple[str, ...], list[Any]]:
+    """The database's current revisions, and Alembic's steps from there to *revision*."""
+    _known_branch_of(config, revision)
+    script = script_for(config)
+    current = read_current(config)
+    with alembic_errors():
+        if upgrade:
+            return current, list(script._upgrade_revs(revision, current))
+        return current, list(script._downgrade_revs(revision, current))
 
 
 def _step_sql(config: Config, revision: Script, is_upgrade: bool) -> str:

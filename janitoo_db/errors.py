@@ -34,6 +34,10 @@ class MigrationError(DatabaseError):
     """A revision failed while it was being applied."""
 
 
+class RefusedError(JanitooDbError):
+    """janitoo_db will not do this: it would lose data; the message says how to do it on purpose."""
+
+
 class ExitCode(IntEnum):
     """jnt_dbman's exit codes: stable, documented, and tested."""
 

@@ -61,17 +61,3 @@ def branch_tips(members: list[Script]) -> tuple[str, ...]:
     """The revisions of a branch that no other revision of it follows."""
     ids = {s.revision for s in members}
     return tuple(s.revision for s in members if not set(s.nextrev) & ids)
-
-
-def dependents(script: ScriptDirectory, current: Iterable[str], name: str) -> list[tuple[str, str, set[str]]]:
-    """Other branches the database holds that need revisions of *name*: (branch, tip, what it needs)."""
-    members = {s.revision for s in branch_members(script, name)}
-    found = []
-    for tip in current:
-        revision = find(script, tip)
-        if revision is None or tip in members:
-            continue
-        needed = ancestors(script, tip) & members
-        if needed:
-            found.append((", ".join(sorted(revision.branch_labels)) or tip, tip, needed))
-    return found

@@ -108,10 +108,13 @@ def _target_metadata(config: Config) -> MetaData:
     return Base.metadata
 
 
-def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = False) -> None:
+def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = False,
+                guard: Callable[[Any], None] | None = None) -> None:
     """Alembic's upgrade or downgrade command, on the revisions janitoo_db already loaded and checked.
 
     ``alembic.command`` would read every revision file a second time.
+    *guard* sees the revision steps once they are known, under the
+    migration's lock and before any runs, and may refuse them by raising.
     """
     script = script_for(config)
     starting_rev = None
@@ -123,7 +126,10 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revision!r}")
 
     def steps(current: Any, context: Any) -> Any:
-        return script._upgrade_revs(revision, current) if upgrade else script._downgrade_revs(revision, current)
+        found = script._upgrade_revs(revision, current) if upgrade else script._downgrade_revs(revision, current)
+        if guard is not None:
+            guard(found)
+        return found
 
     config.attributes["migrate_only"] = True
     config.attributes["steps"] = steps

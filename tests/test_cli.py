@@ -315,8 +315,26 @@ def test_downgrade_one_branch_to_base(cli: Run, initialised: str) -> None:
     assert version_ids(initialised) == {HEADS["janitoo"], HEADS["acme_sensors"]}
 
 
+def test_downgrade_to_base_asks_like_dropdb(cli: Run, initialised: str) -> None:
+    """Without --yes and without a terminal, emptying every branch is refused; nothing changes."""
+    before = table_names(initialised), version_ids(initialised)
+    for args in (["downgrade"], ["downgrade", "base"]):
+        line = assert_one_error_line(cli(*args, "-u", initialised))
+        assert line == (f"Error: refusing to downgrade every branch of {initialised} to base "
+                        "without --yes when not run from a terminal")
+    assert (table_names(initialised), version_ids(initialised)) == before
+    # Removing one branch is no emptying: it runs without a question.
+    assert cli("downgrade", "-q", "janitoo_template@base", "-u", initialised).exit_code == 0
+    assert version_ids(initialised) == {HEADS["janitoo"], HEADS["acme_sensors"]}
+    # Once the others are gone, removing the last ones does empty the database.
+    assert cli("downgrade", "acme_sensors@base", "-q", "-u", initialised).exit_code == 0
+    line = assert_one_error_line(cli("downgrade", "janitoo@base", "-u", initialised))
+    assert line.startswith("Error: refusing to downgrade every branch of")
+    assert version_ids(initialised) == {HEADS["janitoo"]}
+
+
 def test_downgrade_defaults_to_base(cli: Run, initialised: str) -> None:
-    result = cli("downgrade", "-u", initialised)
+    result = cli("downgrade", "--yes", "-u", initialised)
     assert result.exit_code == 0, result.stderr
     err = lines(result.stderr)
     assert sorted(err) == sorted(line for branch in BRANCHES for line in applied(branch, "Reverted"))

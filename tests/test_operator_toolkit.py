@@ -72,8 +72,9 @@ def test_downgrade_refuses_while_others_depend(cli: Callable[..., Result], sqlit
     refused = cli("downgrade", "janitoo@base", "-u", sqlite_url)
     assert refused.exit_code == 1
     assert refused.stderr.strip() == (
-        "Error: other branches depend on janitoo: acme_sensors (its revision 2b3c4d5e6f70 needs "
-        "1266567cc97f, 3b5854d25914); downgrade them first, for example: jnt_dbman downgrade acme_sensors@base")
+        "Error: downgrading to janitoo@base would also undo revisions of other branches that depend on it, "
+        "and drop what they hold: acme_sensors (2b3c4d5e6f70); downgrade those first (for example: "
+        "jnt_dbman downgrade acme_sensors@base), or give --cascade to undo them too")
     assert version_ids(sqlite_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
     assert cli("downgrade", "-q", "acme_sensors@base", "-u", sqlite_url).exit_code == 0
     assert cli("downgrade", "-q", "janitoo@base", "-u", sqlite_url).exit_code == 0
