@@ -6,26 +6,28 @@ Create Date: 2026-11-25 12:00:00.000000
 
 The original janitoo pickled setting values; unpickling what a database holds
 can run arbitrary code.  This revision reads the old values with an unpickler
-that admits only plain builtin data, and stores them as JSON text.
+that admits only plain data (janitoo_db.legacy, which also documents the JSON
+each Python type becomes), and stores them as JSON text.  Every row is
+converted before the table changes, so a value that cannot be converted stops
+the revision with an error naming the setting, on every database, before any
+statement has run.
 """
 from __future__ import annotations
 
-import io
 import json
-import pickle
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
 
 from janitoo_db.defaults import NAMING_CONVENTION
+from janitoo_db.legacy import convert_settings, json_to_pickled, pickled_to_json
 
 revision = "5d2f0a8c91e3"
 down_revision = "33b95995b188"
 branch_labels = None
 depends_on = None
 
-SAFE_GLOBALS = {("builtins", "set"), ("builtins", "frozenset"), ("__builtin__", "set"), ("__builtin__", "frozenset")}
 # What revision 33b95995b188 inserts: used only to write an offline (--sql) script.
 DEFAULT_VALUES = {
     "project_title": ("Janitoo", None),
@@ -39,40 +41,8 @@ DEFAULT_VALUES = {
 BEFORE_DATA = {None, "base", "3b5854d25914", "1266567cc97f"}
 
 
-class PlainDataUnpickler(pickle.Unpickler):
-    """Unpickle numbers, strings, lists, tuples, dicts and sets; refuse anything else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in SAFE_GLOBALS:
-            return set if name == "set" else frozenset
-        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-
-
-def _plain(value: Any) -> Any:
-    """Make unpickled data JSON-ready: sets and tuples become lists, bytes text."""
-    if isinstance(value, (set, frozenset)):
-        return sorted((_plain(v) for v in value), key=repr)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(_plain(k)): _plain(v) for k, v in value.items()}
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return value
-
-
-def pickled_to_json(data: bytes | None) -> str | None:
-    if data is None:
-        return None
-    return json.dumps(_plain(PlainDataUnpickler(io.BytesIO(bytes(data)), encoding="utf-8").load()), sort_keys=True)
-
-
-def json_to_pickled(text: str | None) -> bytes | None:
-    return None if text is None else pickle.dumps(json.loads(text), protocol=2)
-
-
 settings = sa.table(
-    "core_settings", sa.column("key", sa.String),
+    "core_settings", sa.column("key", sa.String), sa.column("settinggroup_key", sa.String),
     sa.column("value", sa.LargeBinary), sa.column("extra", sa.LargeBinary),
     sa.column("value_json", sa.Text), sa.column("extra_json", sa.Text),
     sa.column("value_pickle", sa.LargeBinary), sa.column("extra_pickle", sa.LargeBinary),
@@ -112,35 +82,41 @@ def _table_before_swap(new: str, old_type: sa.types.TypeEngine, new_type: sa.typ
     )
 
 
-def _swap_columns(old: str, new: str, new_type: sa.types.TypeEngine, convert: Any) -> None:
-    """Add value/extra columns of *new_type*, convert every row, then replace the old ones."""
+def _swap_columns(new: str, new_type: sa.types.TypeEngine, convert: Any) -> None:
+    """Replace the value/extra columns by ones of *new_type* holding ``convert`` of every row."""
+    converted = None
+    if not context.is_offline_mode():
+        # Convert first: a value that cannot be converted stops the revision before any DDL
+        # (which MySQL/MariaDB would commit), naming its setting.
+        bind = op.get_bind()
+        converted = convert_settings(bind.execute(
+            sa.select(settings.c.key, settings.c.settinggroup_key, sa.column("value"), sa.column("extra"))
+            .select_from(settings)).all(), convert)
     with op.batch_alter_table("core_settings") as batch:
         batch.add_column(sa.Column(f"value_{new}", new_type, nullable=True))
         batch.add_column(sa.Column(f"extra_{new}", new_type, nullable=True))
-    if context.is_offline_mode():
+    if converted is None:
         if new != "json":
             raise RuntimeError("revision 5d2f0a8c91e3 cannot be downgraded in --sql mode")
         _offline_defaults()
-    else:
-        bind = op.get_bind()
-        rows = bind.execute(sa.select(settings.c.key, sa.column(f"value{old}"), sa.column(f"extra{old}"))
-                            .select_from(settings)).all()
-        for key, value, extra in rows:
-            bind.execute(settings.update().where(settings.c.key == key)
-                         .values({f"value_{new}": convert(value), f"extra_{new}": convert(extra)}))
+    elif converted:
+        op.get_bind().execute(
+            settings.update().where(settings.c.key == sa.bindparam("b_key"))
+            .values({f"value_{new}": sa.bindparam("b_value"), f"extra_{new}": sa.bindparam("b_extra")}),
+            [{"b_key": key, "b_value": value, "b_extra": extra} for key, value, extra in converted])
     copy_from = None
     if context.is_offline_mode():
         copy_from = _table_before_swap(new, sa.LargeBinary(), new_type)
     with op.batch_alter_table("core_settings", copy_from=copy_from) as batch:
-        batch.drop_column(f"value{old}")
-        batch.drop_column(f"extra{old}")
+        batch.drop_column("value")
+        batch.drop_column("extra")
         batch.alter_column(f"value_{new}", new_column_name="value", existing_type=new_type, nullable=False)
         batch.alter_column(f"extra_{new}", new_column_name="extra", existing_type=new_type, nullable=True)
 
 
 def upgrade() -> None:
-    _swap_columns("", "json", sa.Text(), pickled_to_json)
+    _swap_columns("json", sa.Text(), pickled_to_json)
 
 
 def downgrade() -> None:
-    _swap_columns("", "pickle", sa.LargeBinary(), json_to_pickled)
+    _swap_columns("pickle", sa.LargeBinary(), json_to_pickled)
