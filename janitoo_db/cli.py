@@ -301,12 +301,19 @@ def stamp(config: Config, revisions: tuple[str, ...]) -> None:
 @main.command()
 @database_command
 def createdb(config: Config) -> None:
-    """Create the tables from the models and mark the database as being at every head."""
+    """Create the tables from the models and mark the database as being at every head.
+
+    Only for a database without alembic_version that holds none of the
+    models' tables, or all of them exactly as the models say (it is then only
+    marked); otherwise it refuses and says which tables are in the way.
+    """
     from janitoo_db import commands
 
     created = commands.createdb(config)
-    if created:
-        click.echo(f"Created {len(created)} tables and stamped the database at heads.")
+    if created.tables:
+        click.echo(f"Created {len(created.tables)} tables and stamped the database at heads.")
+    elif created.stamped:
+        click.echo("The tables already match the models: stamped the database at heads.")
     else:
         click.echo("Nothing to do: the database is already at heads.")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -22,11 +23,11 @@ from janitoo_db import drift, graph, safety
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
-from janitoo_db.errors import DatabaseError, ExtensionError, RevisionError
+from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension, discover
 from janitoo_db.migration import alembic_errors, engine_for, migration_connection, read_current, run_alembic, run_locked
 from janitoo_db.registry import REGISTRY_TABLE, record_branches, recorded_branches
-from janitoo_db.results import Branch, CheckResult, DriftReport, Generated, Orphan, RevisionInfo, Step, first_line
+from janitoo_db.results import Branch, CheckResult, Created, DriftReport, Generated, Orphan, RevisionInfo, Step, first_line, some
 
 StepReporter = Callable[[Step], None]
 
@@ -229,12 +230,15 @@ def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
     return read_current(config)
 
 
-def createdb(config: Config) -> list[str]:
+def createdb(config: Config) -> Created:
     """Create the tables from the models and stamp the database at every head.
 
-    Refuses a database already versioned but not at heads; returns the tables created.
+    Only on a database without ``alembic_version`` that holds none of the
+    models' tables, or all of them exactly as the models declare them (then
+    it is only stamped): anything else would mark as applied revisions whose
+    work is not there.  A versioned database must be at every head already.
     """
-    metadata, _ = _load_models()
+    metadata, extension_tables = _load_models()
     script = script_for(config)
     engine = engine_for(config)
     try:
@@ -245,40 +249,82 @@ def createdb(config: Config) -> list[str]:
                 raise DatabaseError(f"the database is already versioned at {', '.join(sorted(current))}; "
                                     "use 'jnt_dbman upgrade' instead of createdb")
             if current:
-                return []
+                return Created()
             existing = set(inspect(connection).get_table_names())
+            present = [t.name for t in metadata.sorted_tables if t.name in existing]
+            if present:
+                _refuse_unversioned_tables(connection, metadata, extension_tables, present)
             # The names are known now: create_all need not ask about each table again.
-            missing = [t for t in metadata.sorted_tables if t.name not in existing]
+            missing = [] if present else list(metadata.sorted_tables)
             metadata.create_all(connection, tables=missing, checkfirst=False)
             for head in sorted(heads):
                 context.stamp(script, head)
             record_branches(connection, script)
-            return [t.name for t in missing]
+            return Created(tuple(t.name for t in missing), tuple(sorted(heads)))
     except SQLAlchemyError as error:
         raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}") from None
 
 
-def dropdb(config: Config) -> list[str]:
-    """Drop every table the revisions or the models know, and ``alembic_version``.
+def _refuse_unversioned_tables(connection: Any, metadata: MetaData, extension_tables: dict[str, tuple[str, ...]],
+                               present: list[str]) -> None:
+    """Refuse to stamp a database without alembic_version unless its tables are exactly the models'."""
+    absent = [t.name for t in metadata.sorted_tables if t.name not in present]
+    if absent:
+        raise RefusedError(
+            f"the database has no alembic_version but already holds {some(present)} and not "
+            f"{some(absent)}: createdb cannot tell which revisions made them; "
+            "upgrade it from the revision it is at ('jnt_dbman stamp REVISION', then 'jnt_dbman initdb')")
+    differences = drift.compare(connection, metadata, extension_tables).owned
+    if differences:
+        described = "; ".join(f"{d.table}: {d.description}" for d in differences)
+        raise RefusedError(
+            f"the database has no alembic_version and its tables differ from the models ({described}): "
+            "createdb will not mark it as up to date; stamp the revision it is at "
+            "('jnt_dbman stamp REVISION'), then run 'jnt_dbman initdb'")
 
-    A versioned database is first downgraded to base, so each revision removes
-    what it created; then the models' remaining tables and the version table go.
+
+def dropdb(config: Config) -> list[str]:
+    """Drop every table the revisions or the models know, and janitoo_db's bookkeeping tables.
+
+    One locked unit: each branch is downgraded to base, so each revision
+    removes what it made, then whatever is left of the models' tables and of
+    the tables any revision creates goes too; no other migration can run in
+    between and leave a table behind.
     """
     metadata, _ = _load_models()
+    ours = {t.name for t in metadata.sorted_tables} | _tables_revisions_create(config)
+    ours |= {"alembic_version", REGISTRY_TABLE}
     before = _table_names(config)
-    if read_current(config):
-        downgrade(config, "base")
-    engine = engine_for(config)
-    try:
-        with migration_connection(engine) as connection:
-            metadata.drop_all(connection)
-            for bookkeeping in ("alembic_version", REGISTRY_TABLE):
-                if inspect(connection).has_table(bookkeeping):
-                    connection.exec_driver_sql(f"DROP TABLE {bookkeeping}")
-    except SQLAlchemyError as error:
-        raise DatabaseError(f"dropdb failed: {describe_db_error(error, engine.url)}") from None
+    if not before:
+        return []
+
+    def drop_everything() -> None:
+        connection = config.attributes["connection"]
+        if MigrationContext.configure(connection).get_current_heads():
+            run_alembic(config, "base", upgrade=False)
+        left = MetaData()
+        left.reflect(connection, only=[name for name in inspect(connection).get_table_names() if name in ours])
+        left.drop_all(connection)
+
+    run_locked(config, drop_everything)
     after = set(_table_names(config))
     return [name for name in before if name not in after]
+
+
+def _tables_revisions_create(config: Config) -> set[str]:
+    """The tables the revisions create from base to every head, read from their offline SQL.
+
+    A revision that cannot run offline (it reads the database) leaves the
+    models' tables as the list: each revision's own downgrade runs first anyway.
+    """
+    try:
+        sql = upgrade_sql(config, "heads")
+    except JanitooDbError:
+        return set()
+    return {name.strip('`"[]') for name in _CREATE_TABLE.findall(sql)}
+
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?([`\"\[]?[\w$]+[`\"\]]?)", re.IGNORECASE | re.MULTILINE)
 
 
 def _table_names(config: Config) -> list[str]:

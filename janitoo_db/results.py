@@ -5,7 +5,7 @@ The CLI turns these into lines of text, or JSON with ``--json``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 def first_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[0] if lines else ""
+
+
+def some(names: Sequence[str], shown: int = 8) -> str:
+    """*names* for one line of text: the first few, then how many more."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,14 @@ class Generated:
     path: str
     #: (extension, its head revision, the table a new foreign key points at)
     inferred: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Created:
+    """What createdb did: the tables it created, and the heads it stamped (none when there was nothing to do)."""
+
+    tables: tuple[str, ...] = ()
+    stamped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
