@@ -114,7 +114,8 @@ class Extension:
         files = self.source.files if isinstance(self.source, Distribution) else None
         for entry in files or ():
             if entry.suffix == ".py" and entry.parts[-4:-1] == ("config", "models", self.name):
-                directory = Path(os.path.normpath(entry.locate())).parent
+                # RECORD paths are relative to site-packages ("../../../config/..."): say where that is.
+                directory = Path(os.path.normpath(str(entry.locate()))).parent
                 if directory not in found:
                     found.append(directory)
         return found or [Path(sys.prefix) / "config" / "models" / self.name]
