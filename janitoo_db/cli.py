@@ -472,9 +472,9 @@ def generate(config: Config, message: str, head: str, empty: bool, depends_on: t
     Other extensions' tables and tables no model declares never appear in it.
     The database must be at every head.
     """
-    from janitoo_db import commands
+    from janitoo_db import writing
 
-    generated = commands.generate(config, message, head, empty=empty, depends_on=depends_on)
+    generated = writing.generate(config, message, head, empty=empty, depends_on=depends_on)
     click.echo(f"Generated {generated.path}")
     for extension, revision, table in generated.inferred:
         click.echo(f"It depends on {revision} ({extension}): a new foreign key points at {table}.", err=True)
@@ -486,9 +486,9 @@ def generate(config: Config, message: str, head: str, empty: bool, depends_on: t
 @click.option("-m", "--message", help="What the merge is for; also names its file.")
 def merge(config: Config, revisions: tuple[str, ...], message: str | None) -> None:
     """Write a revision that merges REVISIONS, for example two heads of one branch."""
-    from janitoo_db import commands
+    from janitoo_db import writing
 
-    click.echo(f"Generated {commands.merge(config, revisions, message)}")
+    click.echo(f"Generated {writing.merge(config, revisions, message)}")
 
 
 def run() -> None:

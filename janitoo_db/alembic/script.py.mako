@@ -1,4 +1,8 @@
-"""${message}
+<%!
+    def docstring(text):
+        """Any message as the text of a triple-quoted docstring: backslashes, quotes and NULs escaped."""
+        return str(text).replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\0", "\\x00")
+%>"""${docstring(message)}
 
 Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}

@@ -1,0 +1,95 @@
+"""generate and merge write a valid revision file, or none at all (janitoo_db.writing)."""
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import Result
+
+from conftest import subprocess_env, write_extension
+
+Run = Callable[..., Result]
+Proc = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def garden(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An extension ``garden`` of two revisions, installed for subprocesses; its version directory."""
+    root = write_extension(tmp_path / "ext", "garden", [("d10000000001", ""), ("d10000000002", "")])
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    return root / "garden" / "models" / "garden", env
+
+
+def revision_files(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir()}
+
+
+@pytest.mark.parametrize("message", [
+    'a """ b', "ends with a quote\"", "back\\slash \\N{oops} \\x", "two\nlines", "tab\tand snow ☃", "''' single",
+])
+def test_any_message_gives_a_valid_revision(garden: tuple[Path, dict[str, str]], jnt_dbman: Proc,
+                                            tmp_path: Path, message: str) -> None:
+    directory, env = garden
+    url = f"sqlite:///{tmp_path / 'garden.sqlite'}"
+    before = revision_files(directory)
+    done = jnt_dbman("generate", "--empty", "-m", message, "--head", "garden", "-u", url, env=env)
+    assert done.returncode == 0, done.stderr
+    (new,) = revision_files(directory) - before
+    module = ast.parse((directory / new).read_text())
+    assert ast.get_docstring(module, clean=False).startswith(message)
+    assert jnt_dbman("initdb", "-q", "-u", url, env=env).returncode == 0
+    history = jnt_dbman("history", "-r", "garden:", "-u", url, env=env)
+    assert history.returncode == 0 and new.split("_", 1)[0] in history.stdout
+    assert not [p for p in directory.iterdir() if p.name.startswith(".jnt_dbman")]
+
+
+def test_a_revision_that_does_not_compile_is_never_written(
+        garden: tuple[Path, dict[str, str]], cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from janitoo_db import writing
+
+    directory, _ = garden
+    monkeypatch.syspath_prepend(str(directory.parent.parent.parent))
+
+    def broken(source: bytes, filename: str, mode: str) -> None:
+        raise SyntaxError("invalid syntax", (filename, 3, 1, ""))
+
+    monkeypatch.setattr(writing, "compile", broken, raising=False)
+    before = revision_files(directory)
+    result = cli("generate", "--empty", "-m", "fails", "--head", "garden", "-u", f"sqlite:///{tmp_path / 'g.sqlite'}")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: the revision Alembic rendered is not valid Python (line 3: invalid syntax); "
+                             "nothing was written\n")
+    assert revision_files(directory) == before
+    monkeypatch.undo()
+    assert cli("heads", "-u", f"sqlite:///{tmp_path / 'g.sqlite'}").exit_code == 0
+
+
+def test_a_failing_autogenerate_leaves_nothing(garden: tuple[Path, dict[str, str]], jnt_dbman: Proc,
+                                               tmp_path: Path) -> None:
+    directory, env = garden
+    before = revision_files(directory)
+    url = f"sqlite:///{tmp_path / 'behind.sqlite'}"
+    done = jnt_dbman("generate", "-m", "too early", "--head", "garden", "-u", url, env=env)
+    assert done.returncode == 1 and "not at every head" in done.stderr
+    assert revision_files(directory) == before
+
+
+def test_merge_writes_into_the_first_revisions_directory(tmp_path: Path, jnt_dbman: Proc) -> None:
+    root = write_extension(tmp_path / "ext", "forked", [("d20000000001", ""), ("d20000000002", "")])
+    directory = root / "forked" / "models" / "forked"
+    (directory / "d20000000003_other.py").write_text(
+        '"""Other"""\nrevision = "d20000000003"\ndown_revision = "d20000000001"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    url = f"sqlite:///{tmp_path / 'forked.sqlite'}"
+    merged = jnt_dbman("merge", "d20000000002", "d20000000003", "-m", 'join """ them', "-u", url, env=env)
+    assert merged.returncode == 0, merged.stderr
+    path = Path(merged.stdout.strip().removeprefix("Generated "))
+    assert path.parent == directory and path.name.endswith("_join_them.py")
+    ast.parse(path.read_text())
+    assert jnt_dbman("initdb", "-q", "-u", url, env=env).returncode == 0
+    assert jnt_dbman("checkdb", "-u", url, env=env).returncode == 0
