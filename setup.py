@@ -52,12 +52,15 @@ setup(
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
         "mysql": ["PyMySQL>=1.1"],
-        "test": ["pytest>=7"],
+        # The tests build and install extensions as users do: setuptools and wheel, offline.
+        "test": ["pytest>=7", "setuptools>=64", "wheel"],
         "docs": ["Sphinx>=7", "sphinx-click>=5"],
         "dev": [
             "psycopg[binary]>=3.1",
             "PyMySQL>=1.1",
             "pytest>=7",
+            "setuptools>=64",
+            "wheel",
             "Sphinx>=7",
             "sphinx-click>=5",
         ],
