@@ -9,19 +9,34 @@ keyed by its file's path and ``stat`` signature (size, modification and change
 times, inode); a file whose signature changed is executed and remembered
 again.  A file changed in the last few seconds is not remembered yet: on a
 file system with coarse timestamps a second change within the same tick
-would keep its signature (git's "racy clean" problem).  A revision's file is executed when its ``upgrade`` or ``downgrade``
-is about to run, so a migration still runs the code on disk.
+would keep its signature (git's "racy clean" problem).
+
+A revision's file is executed when its ``upgrade`` or ``downgrade`` is about
+to run, from its source (never from a ``__pycache__`` file that may be older
+than the source), and its header is compared with the cached one: if they
+differ, the graph the command planned with was wrong, so the cache file is
+removed and the command stops with an error before that revision runs.
+
+What the cache trusts: a directory owned by the current user and writable by
+nobody else (created 0700), and files in it owned by the user.  Each cache
+file carries an HMAC of its contents under a random key kept in that
+directory (``key``, 0600), so an edited or copied cache file is ignored.
+Anyone who can write the directory (the user, root) could forge entries;
+nobody else can.
 
 The cache lives in ``$JANITOO_DB_CACHE_DIR``, else ``$XDG_CACHE_HOME/janitoo_db``,
 else ``~/.cache/janitoo_db``; an empty ``JANITOO_DB_CACHE_DIR`` turns it off.
-A cache that cannot be read or written is ignored: it only ever saves time.
+A cache that cannot be used is ignored: it only ever saves time.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -30,18 +45,23 @@ from typing import Any, Iterable, Iterator
 
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionMap
-from alembic.util import load_python_file
 
 from janitoo_db.errors import RevisionError
 
 CACHE_DIR_VARIABLE = "JANITOO_DB_CACHE_DIR"
 #: Bumped whenever what a cache file holds changes; other formats are ignored.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: The revision files Alembic loads from a version directory (its own rule for source files).
 REVISION_FILE = re.compile(r"(?!\.#|__init__).*\.py$")
 #: A file changed less than this long ago (nanoseconds) is executed, not remembered:
 #: FAT keeps modification times to 2 s, older kernels to a clock tick.
 SETTLE_NS = 3_000_000_000
+#: The file in the cache directory holding the key cache files are authenticated with.
+KEY_FILE = "key"
+KEY_BYTES = 32
+#: The fields of a header that shape the revision graph; the docstring is only shown.
+GRAPH_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
+HEADER_FIELDS = (*GRAPH_FIELDS, "doc")
 
 Signature = list[int]
 Header = dict[str, Any]
@@ -57,34 +77,165 @@ def cache_dir() -> Path | None:
 
 
 def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.PathLike[str]]) -> None:
-    """Make *script* build its revision graph from the cache, loading only changed files.
+    """Make *script* list its revision files itself and build the graph from the cache where it can.
 
-    Call it before anything reads ``script.revision_map``.  Configurations this
-    module does not handle (sourceless or recursive version locations) are left alone.
+    Call it before anything reads ``script.revision_map``.  With the cache off
+    the files are still listed here (only regular files) and executed from
+    source.  Configurations this module does not handle (sourceless or
+    recursive version locations) are left to Alembic.
     """
-    directory = cache_dir()
-    if directory is None or script.sourceless or script.recursive_version_locations:
+    if script.sourceless or script.recursive_version_locations:
         return
     dirs = [os.fspath(d) for d in version_dirs]
+    script.revision_map = RevisionMap(lambda: _load_revisions(dirs, _cache_file(dirs)))
+
+
+def execute_revision_file(path: str) -> ModuleType:
+    """Execute the revision file at *path* from the source on disk and return its module.
+
+    Alembic's loader may run a ``__pycache__`` file instead, whose check (the
+    source's modification time in whole seconds, and its size) misses an edit
+    within the same second that keeps the size.  A path that is not a regular
+    file (a FIFO, say) is refused, without waiting for a writer.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with open(os.open(path, flags), "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise RevisionError(f"revision file {path} is not a regular file")
+        source = stream.read()
+    module = ModuleType(re.sub(r"\W", "_", os.path.basename(path)))
+    module.__file__ = path
+    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - it is a revision file
+    return module
+
+
+class CacheFile:
+    """One cache file: its entries, readable only with the key of the trusted directory it is in."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._key: bytes | None | bool = False  # False: not looked for yet
+
+    def key(self) -> bytes | None:
+        """The directory's key (made on first use), or None when the directory is not to be trusted."""
+        if self._key is False:
+            self._key = _read_key(self.path.parent / KEY_FILE) if _trusted_directory(self.path.parent) else None
+        return self._key  # type: ignore[return-value]
+
+    def _mac(self, key: bytes, body: bytes) -> bytes:
+        return hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+
+    def read(self) -> dict[str, list[Any]]:
+        """The entries, or none if the file is missing, foreign, edited or of another format."""
+        key = self.key()
+        data = _read_own_file(self.path, 0o022) if key else None
+        mac, _, body = (data or b"").partition(b"\n")
+        if not data or not hmac.compare_digest(mac, self._mac(key, body)):  # type: ignore[arg-type]
+            return {}
+        try:
+            content = json.loads(body)
+        except ValueError:
+            return {}
+        if not isinstance(content, dict) or content.get("format") != CACHE_FORMAT or not isinstance(content.get("files"), dict):
+            return {}
+        return content["files"]
+
+    def write(self, files: dict[str, list[Any]]) -> None:
+        """Replace the file atomically; give up quietly if that cannot be done."""
+        key = self.key()
+        if key is None:
+            return
+        body = json.dumps({"format": CACHE_FORMAT, "files": files}).encode()
+        try:
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(self._mac(key, body) + b"\n" + body)
+                os.replace(temporary, self.path)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError:
+            pass
+
+    def remove(self) -> None:
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
+
+def _cache_file(dirs: list[str]) -> CacheFile | None:
+    directory = cache_dir()
+    if directory is None:
+        return None
     key = hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
-    cache_file = directory / f"revisions-{key}.json"
-    script.revision_map = RevisionMap(lambda: _load_revisions(dirs, cache_file))
+    return CacheFile(directory / f"revisions-{key}.json")
+
+
+def _mine(status: os.stat_result, forbidden_mode: int) -> bool:
+    """Whether the current user owns what *status* describes and *forbidden_mode* bits are clear."""
+    if not hasattr(os, "geteuid"):  # Windows: no owners and modes to check
+        return True
+    return status.st_uid == os.geteuid() and not status.st_mode & forbidden_mode
+
+
+def _trusted_directory(directory: Path) -> bool:
+    """Make *directory* (0700) if missing; whether it is the user's own and writable by nobody else."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = os.stat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(status.st_mode) and _mine(status, 0o022)
+
+
+def _read_own_file(path: Path, forbidden_mode: int) -> bytes | None:
+    """The bytes of *path* if it is a regular file of the user's with *forbidden_mode* bits clear."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        with open(os.open(path, flags), "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode) or not _mine(status, forbidden_mode):
+                return None
+            return stream.read()
+    except OSError:
+        return None
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The key in *path*, made first if there is none: readable by the user alone."""
+    if not path.exists():
+        try:
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".key", suffix=".tmp")  # mode 0600
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(secrets.token_bytes(KEY_BYTES))
+                os.link(temporary, path)  # never replaces a key another process has just made
+            finally:
+                os.unlink(temporary)
+        except OSError:
+            pass
+    key = _read_own_file(path, 0o077)
+    return key if key is not None and len(key) == KEY_BYTES else None
 
 
 class LazyRevisionModule:
     """Stands in for a revision file's module: its header from the cache, the rest from the file.
 
     The file is executed the first time anything but the header is asked
-    for, normally its ``upgrade`` or ``downgrade`` function.
+    for, normally its ``upgrade`` or ``downgrade`` function; if its header is
+    not the cached one, the cache file is removed and RevisionError raised.
     """
 
-    def __init__(self, path: str, header: Header) -> None:
+    def __init__(self, path: str, header: Header, cache: CacheFile) -> None:
         self.__file__ = path
         self.revision = header["revision"]
         self.down_revision = header["down_revision"]
         self.branch_labels = header["branch_labels"]
         self.depends_on = header["depends_on"]
         self.__doc__ = header["doc"]
+        self._cache = cache
         self._module: ModuleType | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -95,46 +246,23 @@ class LazyRevisionModule:
         return getattr(self.load(), name)
 
     def load(self) -> ModuleType:
-        """Execute the revision file (once) and return its module."""
+        """Execute the revision file (once), check its header against the cache's, return its module."""
         if self._module is None:
-            path = Path(self.__file__)
-            module = load_python_file(path.parent, path.name)
-            if getattr(module, "revision", None) != self.revision:
-                raise RevisionError(f"{path} changed while jnt_dbman was running: run the command again")
+            module = execute_revision_file(self.__file__)
+            found = _header(module) or {}
+            differing = [name for name in GRAPH_FIELDS if found.get(name) != getattr(self, name)]
+            if differing:
+                self._cache.remove()
+                raise RevisionError(
+                    f"revision file {self.__file__}: its {' and '.join(differing)} is not what the revision cache"
+                    " said; the cache was stale or edited and has been removed: run the command again")
             self._module = module
         return self._module
 
 
-def _signature(stat: os.stat_result) -> Signature:
+def _signature(status: os.stat_result) -> Signature:
     # The change time is included because tools that restore modification times cannot set it.
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-
-
-def _read(cache_file: Path) -> dict[str, list[Any]]:
-    try:
-        with open(cache_file, encoding="utf-8") as stream:
-            data = json.load(stream)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("files"), dict):
-        return {}
-    return data["files"]
-
-
-def _write(cache_file: Path, files: dict[str, list[Any]]) -> None:
-    """Replace the cache file atomically; give up quietly if the directory is not writable."""
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=cache_file.parent, prefix=cache_file.name, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump({"format": CACHE_FORMAT, "files": files}, stream)
-            os.replace(temporary, cache_file)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError:
-        pass
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
 
 
 def _plain(value: Any) -> Any:
@@ -146,7 +274,8 @@ def _plain(value: Any) -> Any:
     raise ValueError(value)
 
 
-HEADER_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on", "doc")
+def _from_json(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _remembered(entry: Any, signature: Signature) -> Header | None:
@@ -162,31 +291,23 @@ def _remembered(entry: Any, signature: Signature) -> Header | None:
         return None
 
 
-def _from_json(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _header(script: Script) -> Header | None:
-    """What the cache keeps of a loaded revision, or None when it cannot stand in for the module."""
-    module = script.module
+def _header(module: ModuleType) -> Header | None:
+    """A revision module's header as the cache keeps it, or None when the cache cannot stand in for it."""
     if hasattr(module, "_alembic_source_encoding"):
         return None
     try:
-        return {  # the HEADER_FIELDS
-            "revision": _plain(script.revision),
-            "down_revision": _plain(module.down_revision),
-            "branch_labels": _plain(getattr(module, "branch_labels", None)),
-            "depends_on": _plain(getattr(module, "depends_on", None)),
-            "doc": _plain(module.__doc__),
-        }
+        return {name: _from_json(_plain(getattr(module, "__doc__" if name == "doc" else name, None)))
+                for name in HEADER_FIELDS}
     except ValueError:
         return None
 
 
-def _load_revisions(dirs: list[str], cache_file: Path) -> Iterator[Script]:
-    """Every revision in *dirs*, from the cache where the file is unchanged."""
-    cached = _read(cache_file)
-    fresh: dict[str, list[Any]] = {}
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+def _revision_files(dirs: list[str]) -> Iterator[tuple[str, Signature]]:
+    """The path and signature of each revision file in *dirs*: regular files only (a FIFO would block)."""
     seen: set[str] = set()
     for directory in dirs:
         try:
@@ -197,26 +318,55 @@ def _load_revisions(dirs: list[str], cache_file: Path) -> Iterator[Script]:
             if not REVISION_FILE.match(entry.name) or not entry.is_file():
                 continue
             path = os.path.realpath(entry.path)
-            if path in seen:
-                continue
-            seen.add(path)
-            try:
-                signature = _signature(os.stat(path))
-            except FileNotFoundError:  # removed since the directory was listed
-                continue
-            header = _remembered(cached.get(path), signature)
-            if header is not None:
-                fresh[path] = cached[path]
-                yield Script(LazyRevisionModule(path, header), header["revision"], path)  # type: ignore[arg-type]
-                continue
-            module = load_python_file(os.path.dirname(path), os.path.basename(path))
-            if not hasattr(module, "revision"):
-                raise RevisionError(f"revision file {path} has no revision variable")
-            script = Script(module, module.revision, path)
-            header = _header(script)
-            settled = time.time_ns() - max(signature[1], signature[2]) > SETTLE_NS
-            if header is not None and settled:
-                fresh[path] = [signature, header]
-            yield script
-    if fresh != cached:
-        _write(cache_file, fresh)
+            if path not in seen:
+                seen.add(path)
+                try:
+                    yield path, _signature(os.stat(path))
+                except FileNotFoundError:  # removed since the directory was listed
+                    continue
+
+
+def _names(header: Header) -> set[str]:
+    """The names a revision can be referred to by: its id and branch labels."""
+    labels = header["branch_labels"]
+    return {header["revision"], *((labels,) if isinstance(labels, str) else labels or ())}
+
+
+def _references(header: Header) -> set[str]:
+    return {name for field in ("down_revision", "depends_on")
+            for name in ((header[field],) if isinstance(header[field], str) else header[field] or ())}
+
+
+def _executed(path: str) -> tuple[ModuleType, Header | None]:
+    module = execute_revision_file(path)
+    if not isinstance(getattr(module, "revision", None), str):
+        raise RevisionError(f"revision file {path} has no revision variable holding a string")
+    return module, _header(module)
+
+
+def _load_revisions(dirs: list[str], cache: CacheFile | None) -> Iterator[Script]:
+    """Every revision in *dirs*, from the cache where the file is unchanged."""
+    cached = cache.read() if cache else {}
+    files = list(_revision_files(dirs))
+    remembered = {path: _remembered(cached.get(path), signature) for path, signature in files}
+    executed = {path: _executed(path) for path, _ in files if remembered[path] is None}
+    # Headers naming a revision none of them provides would stop Alembic with a KeyError:
+    # then the cache is not believed at all, and what the files say decides.
+    headers = [h for h in [*remembered.values(), *(h for _, h in executed.values())] if h]
+    if not set().union(*map(_references, headers)) <= set().union(*map(_names, headers)):
+        executed.update((path, _executed(path)) for path, header in remembered.items() if header is not None)
+        remembered = dict.fromkeys(remembered)
+    fresh: dict[str, list[Any]] = {}
+    now = _now_ns()
+    for path, signature in files:
+        header = remembered[path]
+        if cache is not None and header is not None:
+            fresh[path] = cached[path]
+            yield Script(LazyRevisionModule(path, header, cache), header["revision"], path)  # type: ignore[arg-type]
+            continue
+        module, header = executed[path]
+        if header is not None and now - max(signature[1], signature[2]) > SETTLE_NS:
+            fresh[path] = [signature, header]
+        yield Script(module, module.revision, path)
+    if cache is not None and fresh != cached:
+        cache.write(fresh)
