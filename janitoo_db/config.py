@@ -174,4 +174,13 @@ def script_directory(config: Config) -> ScriptDirectory:
                 f"{extension.describe()}: its branch root {roots[0].revision} in {directory} "
                 f"is labelled {shown}, not {extension.name!r}"
             )
+        # A revision added to another branch from here would outlive this extension's uninstall.
+        strays = [r for r in by_dir[str(directory)] if extension.name not in r.branch_labels]
+        if strays:
+            stray = strays[0]
+            raise ExtensionError(
+                f"{extension.describe()}: {directory} holds revision {stray.revision} "
+                f"({os.path.basename(stray.path)}) of branch {', '.join(sorted(stray.branch_labels)) or 'none'}; "
+                f"every revision there must belong to {extension.name!r}"
+            )
     return script

@@ -146,6 +146,22 @@ def test_a_branch_root_labelled_otherwise(tmp_path: Path, jnt_dbman: Jnt) -> Non
     assert "wrong_label" in line and rev_id("mislabelled") in line
 
 
+def test_a_revision_for_another_branch_in_an_extensions_directory(tmp_path: Path, jnt_dbman: Jnt) -> None:
+    """An extension may not grow the core's branch from its own directory: it would outlive its uninstall."""
+    root = make_extension(tmp_path / "site", "grafter")
+    versions = root / "grafter_pkg" / "models" / "grafter"
+    (versions / "e40000000001_core_extra.py").write_text(
+        '"""Extra core table"""\nrevision = "e40000000001"\ndown_revision = "5d2f0a8c91e3"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    for command in (["heads"], ["initdb"], ["checkdb"]):
+        line = error_line(jnt_dbman(*command, "-u", url, env=env_with(root)))
+        assert line == (f"Error: extension 'grafter' (grafter_pkg.schema:extend, distribution grafter-dist): "
+                        f"{versions} holds revision e40000000001 (e40000000001_core_extra.py) of branch janitoo; "
+                        "every revision there must belong to 'grafter'")
+    assert not (tmp_path / "db.sqlite").exists()
+
+
 def test_two_distributions_claiming_one_name(tmp_path: Path, jnt_dbman: Jnt) -> None:
     first = make_extension(tmp_path / "one", "dup", package="dup_one", dist="dup-one")
     second = make_extension(tmp_path / "two", "dup", package="dup_two", dist="dup-two")
