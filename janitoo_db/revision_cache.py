@@ -16,13 +16,12 @@ to run, from its source (never from a ``__pycache__`` file that may be older
 than the source), and its header is compared with the cached one: if they
 differ, the graph the command planned with was wrong, so the cache file is
 removed and the command stops with an error before that revision runs.
+Cached headers that name a revision none of them provides are not believed.
 
-What the cache trusts: a directory owned by the current user and writable by
-nobody else (created 0700), and files in it owned by the user.  Each cache
-file carries an HMAC of its contents under a random key kept in that
-directory (``key``, 0600), so an edited or copied cache file is ignored.
-Anyone who can write the directory (the user, root) could forge entries;
-nobody else can.
+The cache files are :class:`~janitoo_db.private_files.PrivateFile` objects: used only from a
+directory of the user's own that nobody else can write, and authenticated
+with a key of the user's, so an edited, copied or foreign cache file is
+ignored.
 
 The cache lives in ``$JANITOO_DB_CACHE_DIR``, else ``$XDG_CACHE_HOME/janitoo_db``,
 else ``~/.cache/janitoo_db``; an empty ``JANITOO_DB_CACHE_DIR`` turns it off.
@@ -31,22 +30,21 @@ A cache that cannot be used is ignored: it only ever saves time.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import re
-import secrets
 import stat
-import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionMap
 
 from janitoo_db.errors import RevisionError
+from janitoo_db.private_files import PrivateFile
 
 CACHE_DIR_VARIABLE = "JANITOO_DB_CACHE_DIR"
 #: Bumped whenever what a cache file holds changes; other formats are ignored.
@@ -56,9 +54,6 @@ REVISION_FILE = re.compile(r"(?!\.#|__init__).*\.py$")
 #: A file changed less than this long ago (nanoseconds) is executed, not remembered:
 #: FAT keeps modification times to 2 s, older kernels to a clock tick.
 SETTLE_NS = 3_000_000_000
-#: The file in the cache directory holding the key cache files are authenticated with.
-KEY_FILE = "key"
-KEY_BYTES = 32
 #: The fields of a header that shape the revision graph; the docstring is only shown.
 GRAPH_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
 HEADER_FIELDS = (*GRAPH_FIELDS, "doc")
@@ -109,115 +104,23 @@ def execute_revision_file(path: str) -> ModuleType:
     return module
 
 
-class CacheFile:
-    """One cache file: its entries, readable only with the key of the trusted directory it is in."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._key: bytes | None | bool = False  # False: not looked for yet
-
-    def key(self) -> bytes | None:
-        """The directory's key (made on first use), or None when the directory is not to be trusted."""
-        if self._key is False:
-            self._key = _read_key(self.path.parent / KEY_FILE) if _trusted_directory(self.path.parent) else None
-        return self._key  # type: ignore[return-value]
-
-    def _mac(self, key: bytes, body: bytes) -> bytes:
-        return hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-
-    def read(self) -> dict[str, list[Any]]:
-        """The entries, or none if the file is missing, foreign, edited or of another format."""
-        key = self.key()
-        data = _read_own_file(self.path, 0o022) if key else None
-        mac, _, body = (data or b"").partition(b"\n")
-        if not data or not hmac.compare_digest(mac, self._mac(key, body)):  # type: ignore[arg-type]
-            return {}
-        try:
-            content = json.loads(body)
-        except ValueError:
-            return {}
-        if not isinstance(content, dict) or content.get("format") != CACHE_FORMAT or not isinstance(content.get("files"), dict):
-            return {}
-        return content["files"]
-
-    def write(self, files: dict[str, list[Any]]) -> None:
-        """Replace the file atomically; give up quietly if that cannot be done."""
-        key = self.key()
-        if key is None:
-            return
-        body = json.dumps({"format": CACHE_FORMAT, "files": files}).encode()
-        try:
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(self._mac(key, body) + b"\n" + body)
-                os.replace(temporary, self.path)
-            except BaseException:
-                os.unlink(temporary)
-                raise
-        except OSError:
-            pass
-
-    def remove(self) -> None:
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
-
-
-def _cache_file(dirs: list[str]) -> CacheFile | None:
+def _cache_file(dirs: list[str]) -> PrivateFile | None:
     directory = cache_dir()
     if directory is None:
         return None
     key = hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
-    return CacheFile(directory / f"revisions-{key}.json")
+    return PrivateFile(directory / f"revisions-{key}.json")
 
 
-def _mine(status: os.stat_result, forbidden_mode: int) -> bool:
-    """Whether the current user owns what *status* describes and *forbidden_mode* bits are clear."""
-    if not hasattr(os, "geteuid"):  # Windows: no owners and modes to check
-        return True
-    return status.st_uid == os.geteuid() and not status.st_mode & forbidden_mode
-
-
-def _trusted_directory(directory: Path) -> bool:
-    """Make *directory* (0700) if missing; whether it is the user's own and writable by nobody else."""
+def _read(cache: PrivateFile) -> dict[str, list[Any]]:
+    body = cache.read()
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        status = os.stat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(status.st_mode) and _mine(status, 0o022)
-
-
-def _read_own_file(path: Path, forbidden_mode: int) -> bytes | None:
-    """The bytes of *path* if it is a regular file of the user's with *forbidden_mode* bits clear."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        with open(os.open(path, flags), "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if not stat.S_ISREG(status.st_mode) or not _mine(status, forbidden_mode):
-                return None
-            return stream.read()
-    except OSError:
-        return None
-
-
-def _read_key(path: Path) -> bytes | None:
-    """The key in *path*, made first if there is none: readable by the user alone."""
-    if not path.exists():
-        try:
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".key", suffix=".tmp")  # mode 0600
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(secrets.token_bytes(KEY_BYTES))
-                os.link(temporary, path)  # never replaces a key another process has just made
-            finally:
-                os.unlink(temporary)
-        except OSError:
-            pass
-    key = _read_own_file(path, 0o077)
-    return key if key is not None and len(key) == KEY_BYTES else None
+        content = json.loads(body) if body is not None else None
+    except ValueError:
+        return {}
+    if not isinstance(content, dict) or content.get("format") != CACHE_FORMAT or not isinstance(content.get("files"), dict):
+        return {}
+    return content["files"]
 
 
 class LazyRevisionModule:
@@ -228,7 +131,7 @@ class LazyRevisionModule:
     not the cached one, the cache file is removed and RevisionError raised.
     """
 
-    def __init__(self, path: str, header: Header, cache: CacheFile) -> None:
+    def __init__(self, path: str, header: Header, cache: PrivateFile) -> None:
         self.__file__ = path
         self.revision = header["revision"]
         self.down_revision = header["down_revision"]
@@ -303,6 +206,7 @@ def _header(module: ModuleType) -> Header | None:
 
 
 def _now_ns() -> int:
+    """The clock the settling rule reads (tests move it)."""
     return time.time_ns()
 
 
@@ -344,16 +248,16 @@ def _executed(path: str) -> tuple[ModuleType, Header | None]:
     return module, _header(module)
 
 
-def _load_revisions(dirs: list[str], cache: CacheFile | None) -> Iterator[Script]:
+def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Script]:
     """Every revision in *dirs*, from the cache where the file is unchanged."""
-    cached = cache.read() if cache else {}
+    cached = _read(cache) if cache else {}
     files = list(_revision_files(dirs))
     remembered = {path: _remembered(cached.get(path), signature) for path, signature in files}
     executed = {path: _executed(path) for path, _ in files if remembered[path] is None}
     # Headers naming a revision none of them provides would stop Alembic with a KeyError:
     # then the cache is not believed at all, and what the files say decides.
-    headers = [h for h in [*remembered.values(), *(h for _, h in executed.values())] if h]
-    if not set().union(*map(_references, headers)) <= set().union(*map(_names, headers)):
+    known = [h for h in [*remembered.values(), *(h for _, h in executed.values())] if h]
+    if not set().union(*map(_references, known)) <= set().union(*map(_names, known)):
         executed.update((path, _executed(path)) for path, header in remembered.items() if header is not None)
         remembered = dict.fromkeys(remembered)
     fresh: dict[str, list[Any]] = {}
@@ -369,4 +273,4 @@ def _load_revisions(dirs: list[str], cache: CacheFile | None) -> Iterator[Script
             fresh[path] = [signature, header]
         yield Script(module, module.revision, path)
     if cache is not None and fresh != cached:
-        cache.write(fresh)
+        cache.write(json.dumps({"format": CACHE_FORMAT, "files": fresh}).encode())

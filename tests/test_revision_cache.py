@@ -15,15 +15,17 @@ import os
 import py_compile
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from conftest import subprocess_env, write_extension
 from dbstate import table_names, version_ids
 
-from janitoo_db.revision_cache import KEY_FILE, SETTLE_NS
+from janitoo_db.private_files import KEY_FILE
+from janitoo_db.revision_cache import SETTLE_NS
 
 CORE_HEAD = "5d2f0a8c91e3"
 NOBODY = 65534
@@ -64,7 +66,7 @@ class Site:
     def run(self, *args: str, cache: Path | str | None = None, clock: int = LATER) -> subprocess.CompletedProcess[str]:
         """``jnt_dbman ARGS`` in a subprocess, the cache's clock *clock* nanoseconds ahead."""
         return subprocess.run([sys.executable, "-c", CLI_WITH_CLOCK, *args], capture_output=True, text=True,
-                              timeout=120, env=self.env(cache, clock), input="")
+                              timeout=120, env=self.env(cache, clock), input="", check=False)
 
     def loads(self) -> list[str]:
         """Revision files executed since the last call, and start afresh."""
