@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import math
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable
@@ -96,6 +97,12 @@ def _remember_database(ctx: click.Context, param: click.Parameter, value: str | 
     return value
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds.", ctx, param)
+    return value
+
+
 def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options that say where the database is, and pass an Alembic Config.
 
@@ -104,9 +111,12 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @_url_option()
     @_conf_file_option()
+    @click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS", envvar="JANITOO_DB_LOCK_TIMEOUT",
+                  callback=_finite, help="How long to wait for another migration's lock before giving up. Default: 600.")
     @debug_option
     @functools.wraps(func)
-    def wrapper(*args: Any, url: str | None, conf_file: str | None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, url: str | None, conf_file: str | None, lock_timeout: float | None,
+                **kwargs: Any) -> Any:
         from janitoo_db.config import alembic_config, resolve_url
 
         meta = click.get_current_context().meta
@@ -116,6 +126,8 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
         resolved = resolve_url(url, conf_file)
         meta[URLS_KEY].append(resolved)
         config = alembic_config(resolved)
+        if lock_timeout is not None:
+            config.attributes["lock_timeout"] = lock_timeout
         try:
             return func(config, *args, **kwargs)
         finally:
@@ -181,9 +193,11 @@ Exit codes:
 
 \b
 Environment:
-  JANITOO_DB_URL        database URL when neither -u nor -c is given
-  JANITOO_DB_CACHE_DIR  where revision headers are remembered between runs
-                        (default ~/.cache/janitoo_db; empty: not at all)
+  JANITOO_DB_URL           database URL when neither -u nor -c is given
+  JANITOO_DB_LOCK_TIMEOUT  seconds to wait for another migration's lock
+                           (default 600)
+  JANITOO_DB_CACHE_DIR     where revision headers are remembered between runs
+                           (default ~/.cache/janitoo_db; empty: not at all)
 """
 
 

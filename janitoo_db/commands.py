@@ -23,7 +23,8 @@ from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension, discover
-from janitoo_db.migration import alembic_errors, engine_for, migration_connection, read_current, run_alembic, run_locked
+from janitoo_db.migration import (alembic_errors, engine_for, lock_timeout, migration_connection, read_current,
+                                  run_alembic, run_locked)
 from janitoo_db.registry import REGISTRY_TABLE, record_branches, recorded_branches
 from janitoo_db.results import Branch, CheckResult, Created, DriftReport, Orphan, RevisionInfo, Step, first_line, some
 
@@ -240,7 +241,7 @@ def createdb(config: Config) -> Created:
     script = script_for(config)
     engine = engine_for(config)
     try:
-        with migration_connection(engine) as connection:
+        with migration_connection(engine, lock_timeout(config)) as connection:
             context = MigrationContext.configure(connection)
             current, heads = set(context.get_current_heads()), set(script.get_heads())
             if current and not heads <= graph.applied(script, current):

@@ -34,6 +34,10 @@ class MigrationError(DatabaseError):
     """A revision failed while it was being applied."""
 
 
+class LockTimeoutError(DatabaseError):
+    """Another migration held the database's migration lock longer than the lock timeout."""
+
+
 class RefusedError(JanitooDbError):
     """janitoo_db will not do this: it would lose data; the message says how to do it on purpose."""
 

@@ -8,6 +8,8 @@ commits by itself, Alembic runs one transaction per revision.
 from __future__ import annotations
 
 import configparser
+import math
+import os
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,20 +24,22 @@ from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
-from janitoo_db.engine import connect, create_db_engine, describe_db_error, is_missing_sqlite_file, parse_url
-from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
+from janitoo_db.engine import connect, create_db_engine, describe_db_error, hide_password, is_missing_sqlite_file, parse_url
+from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, LockTimeoutError, MigrationError, RevisionError
 from janitoo_db.registry import record_branches, recorded_branches
 from janitoo_db.results import Step, first_line
 
 #: Key of the PostgreSQL advisory lock and prefix of the MySQL named lock.
 LOCK_NAME = "janitoo_db.migrate"
 LOCK_KEY = zlib.crc32(LOCK_NAME.encode())
-#: Seconds MySQL/MariaDB waits for another migrating process.
-MYSQL_LOCK_TIMEOUT = 600
+#: Seconds a migration waits for another one's lock, unless told otherwise.
+DEFAULT_LOCK_TIMEOUT = 600
+#: The environment variable that tells otherwise.
+LOCK_TIMEOUT_VARIABLE = "JANITOO_DB_LOCK_TIMEOUT"
 
 
 def has_transactional_ddl_dialect(name: str) -> bool:
@@ -43,26 +47,60 @@ def has_transactional_ddl_dialect(name: str) -> bool:
     return name not in ("mysql", "mariadb")
 
 
+def lock_timeout(config: Config | None = None) -> float:
+    """Seconds a migration waits for another one's lock: the config's, else ``$JANITOO_DB_LOCK_TIMEOUT``, else 600."""
+    value = config.attributes.get("lock_timeout") if config is not None else None
+    if value is None:
+        value = os.environ.get(LOCK_TIMEOUT_VARIABLE) or DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not (seconds >= 0 and math.isfinite(seconds)):
+        raise ConfigError(f"the lock timeout must be a number of seconds, not {value!r} ({LOCK_TIMEOUT_VARIABLE})")
+    return seconds
+
+
 @contextmanager
-def migration_connection(engine: Engine) -> Iterator[Connection]:
+def migration_connection(engine: Engine, timeout: float | None = None) -> Iterator[Connection]:
     """A connection holding the migration lock; its work is committed on success.
 
     With transactional DDL the connection is inside one transaction that is
     rolled back on any error; otherwise it is outside any transaction so that
-    Alembic can commit after each revision.
+    Alembic can commit after each revision.  Waiting for another migration's
+    lock lasts *timeout* seconds at most (:func:`lock_timeout`), then fails
+    with :class:`LockTimeoutError`, naming the holder where the database can.
     """
+    timeout = lock_timeout() if timeout is None else timeout
     with connect(engine) as connection:
-        if connection.dialect.name == "sqlite":
+        dialect = connection.dialect.name
+        if dialect == "sqlite":
             connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-        if has_transactional_ddl_dialect(connection.dialect.name):
-            with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+            # On the driver's connection: through SQLAlchemy the PRAGMA would begin (and lock) at once.
+            connection.connection.driver_connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if has_transactional_ddl_dialect(dialect):
+            try:
+                transaction = connection.begin()
+            except OperationalError as error:
+                if "locked" not in str(error.orig):
+                    raise
+                raise LockTimeoutError(_lock_timeout_message(engine, timeout, "another process")) from None
+            with transaction:
+                if dialect == "postgresql":
+                    _take_postgresql_lock(connection, engine, timeout)
                 yield connection
             return
         name = connection.execute(text("SELECT CONCAT(:prefix, DATABASE())"), {"prefix": LOCK_NAME + ":"}).scalar()
         name = name[:64]
-        connection.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": MYSQL_LOCK_TIMEOUT})
+        # GET_LOCK takes whole seconds; 1 means taken, 0 a timeout, NULL an error.
+        taken = connection.execute(text("SELECT GET_LOCK(:name, :timeout)"),
+                                   {"name": name, "timeout": math.ceil(timeout)}).scalar()
+        if taken != 1:
+            holder = connection.execute(text(
+                "SELECT CONCAT('MySQL connection ', ID, ', user ', USER, ', from ', HOST, ', for ', TIME, ' s') "
+                "FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(:name)"), {"name": name}).scalar()
+            connection.rollback()
+            raise LockTimeoutError(_lock_timeout_message(engine, timeout, holder or "another migration"))
         connection.commit()
         try:
             yield connection
@@ -73,6 +111,36 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
                 connection.rollback()
             connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
             connection.commit()
+
+
+def _take_postgresql_lock(connection: Connection, engine: Engine, timeout: float) -> None:
+    """The transaction-level advisory lock, waiting *timeout* seconds at most."""
+    configured = connection.execute(text("SELECT current_setting('lock_timeout')")).scalar()
+    # lock_timeout 0 would mean no limit at all: the shortest wait is a millisecond.
+    wait = f"{max(1, int(timeout * 1000))}ms"
+    connection.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": wait})
+    savepoint = connection.begin_nested()
+    try:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        savepoint.rollback()
+        holder = connection.execute(text(
+            "SELECT format('PostgreSQL process %s, user %s, from %s, since %s', a.pid, a.usename, "
+            "coalesce(host(a.client_addr), 'local socket'), to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS')) "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"),
+            {"key": LOCK_KEY}).scalar()
+        raise LockTimeoutError(_lock_timeout_message(engine, timeout, holder or "another migration")) from None
+    savepoint.commit()
+    # The migration's own statements wait as the server is configured to.
+    connection.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": configured})
+
+
+def _lock_timeout_message(engine: Engine, timeout: float, holder: str) -> str:
+    return (f"another migration holds the lock of {hide_password(engine.url)} ({holder}); gave up after "
+            f"{timeout:g} s (--lock-timeout, ${LOCK_TIMEOUT_VARIABLE})")
 
 
 def _configure_logging(config: Any) -> None:
@@ -278,7 +346,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
     config.attributes["on_version_apply"] = record
     try:
         with alembic_errors(lambda error: _migration_error(config, error)):
-            with migration_connection(engine_for(config)) as connection:
+            with migration_connection(engine_for(config), lock_timeout(config)) as connection:
                 config.attributes["connection"] = connection
                 action()
     finally:
