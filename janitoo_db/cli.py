@@ -189,7 +189,8 @@ Exit codes:
   2  usage error
   3  checkdb: revisions are pending
   4  check: models and database differ
-  5  checkdb: orphaned head, or a branch with more than one head
+  5  checkdb: orphaned head, a branch with more than one head,
+     or an interrupted revision (see repair)
 
 \b
 Environment:
@@ -429,13 +430,14 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     """Check that the database is at the head of every branch.
 
     Exit 0 when it is, 3 when revisions are pending, 5 when it holds a head no
-    installed extension provides (orphaned) or a branch has several heads.
+    installed extension provides (orphaned), a branch has several heads, or a
+    MySQL/MariaDB migration was interrupted in the middle of a revision.
     """
     from janitoo_db import commands
     from janitoo_db.errors import ExitCode
 
     result = commands.checkdb(config)
-    code = ExitCode.BRANCHES if result.orphans or result.split_branches else \
+    code = ExitCode.BRANCHES if result.orphans or result.split_branches or result.interrupted else \
         ExitCode.PENDING if result.pending else ExitCode.OK
     if as_json:
         output.print_json(result.as_dict())
@@ -449,6 +451,8 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
             click.echo(f"Orphaned head {orphan.describe()}.")
         for branch in result.split_branches:
             click.echo(f"Branch {branch} has more than one head: merge them with 'jnt_dbman merge'.")
+        for found in result.interrupted:
+            click.echo(f"The {found.describe()}: run 'jnt_dbman repair'.")
     ctx.exit(code)
 
 
@@ -503,6 +507,40 @@ def merge(config: Config, revisions: tuple[str, ...], message: str | None) -> No
     from janitoo_db import writing
 
     click.echo(f"Generated {writing.merge(config, revisions, message)}")
+
+
+@main.command()
+@database_command
+@click.option("--applied", is_flag=True,
+              help="The interrupted revision was finished by hand: record it as done instead of undoing it.")
+@yes_option
+def repair(config: Config, applied: bool, yes: bool) -> None:
+    """Bring a MySQL/MariaDB database whose migration was interrupted back to a known state.
+
+    MySQL and MariaDB keep each DDL statement a killed migration had run. By
+    default repair runs the interrupted revision's downgrade, skipping what
+    the interruption never created, and records it as not applied: the next
+    initdb applies it again. PostgreSQL and SQLite never need it.
+    """
+    from janitoo_db import commands
+
+    found = commands.interrupted_revisions(config)
+    if not found:
+        click.echo("Nothing to repair: no revision was interrupted.")
+        return
+    for one in found:
+        click.echo(f"The {one.describe()}.")
+    if not applied:
+        _confirm_dropping(config, yes, "undo what the interrupted revision did in {where}",
+                          "Undo what the interrupted revision did in {where}?")
+    for done in commands.repair(config, applied=applied):
+        revision = done.interrupted.revision
+        if done.marked_applied:
+            click.echo(f"Recorded the {done.interrupted.direction} of {revision} as done.")
+        else:
+            skipped = f" ({len(done.skipped)} statements skipped: what they remove was not there)" if done.skipped else ""
+            click.echo(f"Undid what {revision} had done{skipped}; it is not applied: "
+                       "run 'jnt_dbman initdb' to apply it again.")
 
 
 def run() -> None:

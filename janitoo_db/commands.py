@@ -17,15 +17,15 @@ from alembic.script import Script
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import drift, graph, safety
+from janitoo_db import drift, graph, interrupted, safety
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension, discover
-from janitoo_db.migration import (alembic_errors, engine_for, lock_timeout, migration_connection, read_current,
-                                  run_alembic, run_locked)
-from janitoo_db.registry import REGISTRY_TABLE, record_branches, recorded_branches
+from janitoo_db.migration import (alembic_errors, engine_for, has_transactional_ddl_dialect, lock_timeout,
+                                  migration_connection, read_current, run_alembic, run_locked)
+from janitoo_db.registry import BOOKKEEPING_TABLES, record_branches, recorded_branches
 from janitoo_db.results import Branch, CheckResult, Created, DriftReport, Orphan, RevisionInfo, Step, first_line, some
 
 StepReporter = Callable[[Step], None]
@@ -292,7 +292,7 @@ def dropdb(config: Config) -> list[str]:
     """
     metadata, _ = _load_models()
     ours = {t.name for t in metadata.sorted_tables} | _tables_revisions_create(config)
-    ours |= {"alembic_version", REGISTRY_TABLE}
+    ours |= {"alembic_version", *BOOKKEEPING_TABLES}
     before = _table_names(config)
     if not before:
         return []
@@ -424,7 +424,37 @@ def checkdb(config: Config) -> CheckResult:
                     and not (set(script.get_revision(h).branch_labels) & ahead))
     heads_per_branch = Counter(label for h in head_ids for label in script.get_revision(h).branch_labels)
     split = tuple(name for name in _extensions(config) if heads_per_branch[name] > 1)
-    return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split)
+    return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split,
+                       interrupted=tuple(interrupted_revisions(config)))
+
+
+def interrupted_revisions(config: Config) -> list[interrupted.Interrupted]:
+    """Revisions a MySQL/MariaDB migration started and never finished (never any elsewhere)."""
+    engine = engine_for(config)
+    if has_transactional_ddl_dialect(engine.dialect.name):
+        return []
+    try:
+        with connect(engine) as connection:
+            return interrupted.find(connection)
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"cannot read the database: {describe_db_error(error, engine.url)}") from None
+
+
+def repair(config: Config, *, applied: bool = False) -> list[interrupted.Repaired]:
+    """Undo what interrupted revisions did (or, with *applied*, record them as done); see :mod:`janitoo_db.interrupted`."""
+    script = script_for(config)
+    engine = engine_for(config)
+    if is_missing_sqlite_file(engine):
+        return []
+    try:
+        with migration_connection(engine, lock_timeout(config)) as connection:
+            repaired = interrupted.repair(connection, script, applied=applied)
+            if repaired:
+                record_branches(connection, script)
+            return repaired
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"repair failed: {describe_db_error(error, engine.url)}; "
+                            "the database is as the error left it") from None
 
 
 def check(config: Config, names: Sequence[str] = ()) -> DriftReport:

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from janitoo_db.registry import REGISTRY_TABLE
+from janitoo_db.registry import BOOKKEEPING_TABLES
 from janitoo_db.results import Difference, DriftReport
 
 IncludeObject = Callable[[Any, "str | None", str, bool, Any], bool]
@@ -42,7 +42,7 @@ def compare(connection: Connection, metadata: MetaData, extension_tables: Mappin
     table_owner = owners(extension_tables)
     context = MigrationContext.configure(connection, opts={"compare_type": True, "target_metadata": metadata})
     differences = [_describe(diff, table_owner) for diff in _flatten(compare_metadata(context, metadata))
-                   if _table_of(diff) != REGISTRY_TABLE]
+                   if _table_of(diff) not in BOOKKEEPING_TABLES]
     wanted = tuple(names)
     if wanted:
         differences = [d for d in differences if d.owner is None or d.owner in wanted]

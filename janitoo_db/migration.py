@@ -30,6 +30,7 @@ from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.engine import connect, create_db_engine, describe_db_error, hide_password, is_missing_sqlite_file, parse_url
 from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, LockTimeoutError, MigrationError, RevisionError
+from janitoo_db import interrupted
 from janitoo_db.registry import record_branches, recorded_branches
 from janitoo_db.results import Step, first_line
 
@@ -197,6 +198,8 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         found = script._upgrade_revs(revision, current) if upgrade else script._downgrade_revs(revision, current)
         if guard is not None:
             guard(found)
+        if not context.as_sql and not has_transactional_ddl_dialect(context.dialect.name):
+            return interrupted.marking(found, context.connection)
         return found
 
     config.attributes["migrate_only"] = True
@@ -241,6 +244,8 @@ def run_environment(context: Any) -> None:
 
 
 def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
+    if not has_transactional_ddl_dialect(connection.dialect.name):
+        interrupted.refuse_if_any(connection)
     context.configure(connection=connection, **options)
     migration_context = context.get_context()
     before = migration_context.get_current_heads()

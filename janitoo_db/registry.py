@@ -13,6 +13,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 REGISTRY_TABLE = "janitoo_db_branches"
+#: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.interrupted).
+PROGRESS_TABLE = "janitoo_db_in_progress"
+#: janitoo_db's own tables, beside Alembic's alembic_version: no model declares them.
+BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE})
 
 _metadata = sa.MetaData()
 branches_table = sa.Table(

@@ -129,10 +129,12 @@ class CheckResult:
     orphans: tuple[Orphan, ...] = field(default=())
     #: Branches with more than one head (they need a merge).
     split_branches: tuple[str, ...] = field(default=())
+    #: Revisions a MySQL/MariaDB migration started and never finished (see ``jnt_dbman repair``).
+    interrupted: tuple[Any, ...] = field(default=())
 
     @property
     def up_to_date(self) -> bool:
-        return not (self.pending or self.orphans or self.split_branches)
+        return not (self.pending or self.orphans or self.split_branches or self.interrupted)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "up_to_date": self.up_to_date}

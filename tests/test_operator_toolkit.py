@@ -106,7 +106,7 @@ def test_exit_codes_are_documented(cli: Callable[..., Result]) -> None:
     text = cli("--help").stdout
     for line in ("0  success, or already up to date", "1  error (one line on stderr says what)", "2  usage error",
                  "3  checkdb: revisions are pending", "4  check: models and database differ",
-                 "5  checkdb: orphaned head, or a branch with more than one head"):
+                 "5  checkdb: orphaned head, a branch with more than one head,"):
         assert line in text
     assert cli("upgrade", "--no-such-option").exit_code == 2
 

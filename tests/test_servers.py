@@ -32,7 +32,7 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
     """The whole command set works the same way on each database."""
     init = ok(cli("initdb", "-u", any_url))
     assert "Applied 1266567cc97f (janitoo): Initial import" in init.stderr
-    assert table_names(any_url) == ALL_TABLES
+    assert table_names(any_url) - {"janitoo_db_in_progress"} == ALL_TABLES  # kept on MySQL/MariaDB only
     assert version_ids(any_url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
 
     assert ok(cli("heads", "-u", any_url)).stdout.splitlines()[0] == f"{CORE_HEAD} (janitoo) (head)"
@@ -55,8 +55,9 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
     ok(cli("upgrade", "-q", "-u", any_url))
     assert cli("checkdb", "-u", any_url).exit_code == 0
 
+    before = table_names(any_url)
     dropped = ok(cli("dropdb", "--yes", "-u", any_url))
-    assert dropped.stdout.startswith(f"Dropped {len(ALL_TABLES)} tables")
+    assert dropped.stdout.startswith(f"Dropped {len(before)} tables")
     assert table_names(any_url) == set()
 
     ok(cli("createdb", "-u", any_url))

@@ -1,0 +1,176 @@
+"""Revisions a MySQL/MariaDB migration was running when it stopped, and the way back to a known state.
+
+MySQL and MariaDB commit every DDL statement by itself: a migration killed
+half-way through a revision leaves the statements it ran, while
+``alembic_version`` still says the revision was never applied, and the next
+run fails on "Table ... already exists".  So on those databases janitoo_db
+writes a row to ``janitoo_db_in_progress`` as a revision starts (the
+revision's first DDL statement commits it) and deletes it in the transaction
+that records the revision's version.  A row found later names a revision that
+was interrupted: migrations refuse to run over it, ``checkdb`` reports it, and
+:func:`repair` brings the database back to where it was before that revision.
+
+PostgreSQL and SQLite need none of this: a killed migration rolls back whole.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import HeadMaintainer, MigrationContext, RevisionStep
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from janitoo_db.defaults import NAMING_CONVENTION
+from janitoo_db.errors import MigrationError, RevisionError
+from janitoo_db.registry import PROGRESS_TABLE
+
+#: MySQL errors that mean "that is not there": the undo of a half-done revision skips those statements.
+ALREADY_GONE = {1051, 1091, 1146}  # unknown table; can't drop column or key; table doesn't exist
+
+_metadata = sa.MetaData()
+progress_table = sa.Table(
+    PROGRESS_TABLE, _metadata,
+    sa.Column("revision", sa.String(32), primary_key=True),
+    sa.Column("branch", sa.String(255), nullable=False),
+    sa.Column("direction", sa.String(10), nullable=False),
+    sa.Column("started", sa.String(32), nullable=False),
+    sa.Column("process", sa.String(255), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A revision started and never finished."""
+
+    revision: str
+    branch: str
+    direction: str
+    started: str
+    process: str
+
+    def describe(self) -> str:
+        return (f"revision {self.revision} ({self.branch}) was interrupted while it ran its {self.direction} "
+                f"(started {self.started} by {self.process})")
+
+
+def find(connection: Connection) -> list[Interrupted]:
+    """The revisions interrupted in this database, if any."""
+    if not sa.inspect(connection).has_table(PROGRESS_TABLE):
+        return []
+    return [Interrupted(**row._mapping) for row in connection.execute(sa.select(progress_table))]
+
+
+def refuse_if_any(connection: Connection) -> None:
+    """Stop a migration from running over a half-done revision."""
+    found = find(connection)
+    if found:
+        raise MigrationError(f"{found[0].describe()}; MySQL/MariaDB kept the statements it had run. "
+                             "Run 'jnt_dbman repair' to undo them, then migrate again")
+
+
+def marking(steps: Iterable[Any], connection: Connection) -> list[Any]:
+    """*steps*, each recording that its revision is under way before it runs, and done after."""
+    steps = list(steps)
+    if steps:
+        progress_table.create(connection, checkfirst=True)
+    for step in steps:
+        step.migration_fn = _marked(step, connection)
+    return steps
+
+
+def _marked(step: RevisionStep, connection: Connection) -> Any:
+    run = step.migration_fn
+    revision = step.revision
+
+    @functools.wraps(run)
+    def marked(**kw: Any) -> Any:
+        # Committed by the revision's first DDL statement at the latest, as MySQL commits before any DDL.
+        connection.execute(progress_table.insert().values(
+            revision=revision.revision, branch=", ".join(sorted(revision.branch_labels)) or "no branch",
+            direction="upgrade" if step.is_upgrade else "downgrade",
+            started=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            process=f"{socket.gethostname()} pid {os.getpid()}"))
+        result = run(**kw)
+        # In the transaction Alembic commits with the revision's version.
+        connection.execute(progress_table.delete().where(progress_table.c.revision == revision.revision))
+        return result
+
+    return marked
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """What repair did to one interrupted revision."""
+
+    interrupted: Interrupted
+    #: True: recorded as done (it was finished by hand); False: its work undone.
+    marked_applied: bool
+    #: Statements of the undo skipped because what they remove was not there.
+    skipped: tuple[str, ...] = ()
+
+
+def repair(connection: Connection, script: ScriptDirectory, *, applied: bool = False) -> list[Repaired]:
+    """Bring every interrupted revision to a known state, and forget that it was interrupted.
+
+    By default the revision's ``downgrade`` runs, skipping what is not there
+    (what the interruption never created), and the revision is recorded as
+    not applied: the database is as before it started, and the next upgrade
+    runs it again.  With *applied*, someone finished it by hand: its step is
+    recorded as done, and nothing runs.
+    """
+    done = []
+    for found in find(connection):
+        revision = _known(script, found)
+        context = MigrationContext.configure(connection, opts={
+            "target_metadata": sa.MetaData(naming_convention=NAMING_CONVENTION)})
+        heads = HeadMaintainer(context, context.get_current_heads())
+        skipped: list[str] = []
+        if applied:
+            heads.update_to_step(RevisionStep(script.revision_map, revision, found.direction == "upgrade"))
+        else:
+            _undo(context, revision, skipped)
+            if revision.revision in heads.heads:
+                heads.update_to_step(RevisionStep(script.revision_map, revision, False))
+        connection.execute(progress_table.delete().where(progress_table.c.revision == found.revision))
+        connection.commit()
+        done.append(Repaired(found, applied, tuple(skipped)))
+    return done
+
+
+def _known(script: ScriptDirectory, found: Interrupted) -> Any:
+    try:
+        return script.get_revision(found.revision)
+    except Exception:  # noqa: BLE001 - Alembic raises several kinds for an unknown id
+        raise RevisionError(f"{found.describe()}, and no installed extension provides it: "
+                            f"install {found.branch} again, then run 'jnt_dbman repair'") from None
+
+
+def _undo(context: MigrationContext, revision: Any, skipped: list[str]) -> None:
+    """Run *revision*'s downgrade, skipping the statements that remove what is not there."""
+    impl = context.impl
+    execute = impl._exec  # Alembic's one place that runs a DDL construct (tested with Alembic 1.16-1.20)
+
+    def tolerant(construct: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return execute(construct, *args, **kwargs)
+        except DBAPIError as error:
+            code = getattr(error.orig, "args", (None,))[0]
+            if code not in ALREADY_GONE:
+                raise
+            skipped.append(" ".join(str(construct).split()))
+            return None
+
+    impl._exec = tolerant  # type: ignore[method-assign]
+    try:
+        with Operations.context(context):
+            revision.module.downgrade()
+    finally:
+        del impl._exec
