@@ -5,11 +5,11 @@ reads the file's header: ``revision``, ``down_revision``, ``branch_labels``,
 ``depends_on`` and the docstring.  On a site with a thousand revisions that is
 most of what ``heads``, ``checkdb`` or an ``initdb`` with nothing to do spend.
 Here the headers are kept in a JSON file per set of version directories, each
-keyed by its file's path and ``stat`` signature (size, modification and change
-times, inode); a file whose signature changed is executed and remembered
-again.  A file changed in the last few seconds is not remembered yet: on a
-file system with coarse timestamps a second change within the same tick
-would keep its signature (git's "racy clean" problem).
+keyed by its file's path and a digest of its bytes (BLAKE2b): a file whose
+bytes changed is executed and remembered again.  Reading every file costs
+about 1 % of a ``heads`` over a thousand revisions; it makes the cache
+independent of timestamps, which an edit can keep (``touch -r``, a coarse
+file system, a change time that is a creation time).
 
 A revision's file is executed when its ``upgrade`` or ``downgrade`` is about
 to run, from its source (never from a ``__pycache__`` file that may be older
@@ -34,7 +34,6 @@ import json
 import os
 import re
 import stat
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -51,14 +50,10 @@ CACHE_DIR_VARIABLE = "JANITOO_DB_CACHE_DIR"
 CACHE_FORMAT = 2
 #: The revision files Alembic loads from a version directory (its own rule for source files).
 REVISION_FILE = re.compile(r"(?!\.#|__init__).*\.py$")
-#: A file changed less than this long ago (nanoseconds) is executed, not remembered:
-#: FAT keeps modification times to 2 s, older kernels to a clock tick.
-SETTLE_NS = 3_000_000_000
 #: The fields of a header that shape the revision graph; the docstring is only shown.
 GRAPH_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
 HEADER_FIELDS = (*GRAPH_FIELDS, "doc")
 
-Signature = list[int]
 Header = dict[str, Any]
 
 
@@ -85,23 +80,35 @@ def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.
     script.revision_map = RevisionMap(lambda: _load_revisions(dirs, _cache_file(dirs)))
 
 
-def execute_revision_file(path: str) -> ModuleType:
-    """Execute the revision file at *path* from the source on disk and return its module.
+def execute_revision_file(path: str, source: bytes | None = None) -> ModuleType:
+    """Execute the revision file at *path* from its source and return its module.
 
     Alembic's loader may run a ``__pycache__`` file instead, whose check (the
     source's modification time in whole seconds, and its size) misses an edit
-    within the same second that keeps the size.  A path that is not a regular
-    file (a FIFO, say) is refused, without waiting for a writer.
+    within the same second that keeps the size.  *source* is the file's
+    bytes if they were read already.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    with open(os.open(path, flags), "rb") as stream:
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise RevisionError(f"revision file {path} is not a regular file")
-        source = stream.read()
+    if source is None:
+        source = read_source(path)
     module = ModuleType(re.sub(r"\W", "_", os.path.basename(path)))
     module.__file__ = path
     exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - it is a revision file
     return module
+
+
+def read_source(path: str) -> bytes:
+    """The bytes of a revision file; a path that is not a regular file (a FIFO, say) is refused at once."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise RevisionError(f"revision file {path} is not a regular file")
+        chunks = []  # os.read, not a file object: a thousand of these are half the cost
+        while chunk := os.read(descriptor, status.st_size + 1):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 def _cache_file(dirs: list[str]) -> PrivateFile | None:
@@ -163,9 +170,8 @@ class LazyRevisionModule:
         return self._module
 
 
-def _signature(status: os.stat_result) -> Signature:
-    # The change time is included because tools that restore modification times cannot set it.
-    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+def _digest(source: bytes) -> str:
+    return hashlib.blake2b(source, digest_size=16).hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -181,9 +187,9 @@ def _from_json(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _remembered(entry: Any, signature: Signature) -> Header | None:
-    """The header a cache entry holds for a file with *signature*, or None if it holds none that fits."""
-    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != signature:
+def _remembered(entry: Any, digest: str) -> Header | None:
+    """The header a cache entry holds for a file with *digest*, or None if it holds none that fits."""
+    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != digest:
         return None
     stored = entry[1]
     if not isinstance(stored, dict) or set(stored) != set(HEADER_FIELDS) or not isinstance(stored["revision"], str):
@@ -205,15 +211,10 @@ def _header(module: ModuleType) -> Header | None:
         return None
 
 
-def _now_ns() -> int:
-    """The clock the settling rule reads (tests move it)."""
-    return time.time_ns()
-
-
-def _revision_files(dirs: list[str]) -> Iterator[tuple[str, Signature]]:
-    """The path and signature of each revision file in *dirs*: regular files only (a FIFO would block)."""
+def _revision_files(dirs: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The path and bytes of each revision file in *dirs*: regular files only (a FIFO would block)."""
     seen: set[str] = set()
-    for directory in dirs:
+    for directory in map(os.path.realpath, dirs):
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except FileNotFoundError:
@@ -221,11 +222,12 @@ def _revision_files(dirs: list[str]) -> Iterator[tuple[str, Signature]]:
         for entry in entries:
             if not REVISION_FILE.match(entry.name) or not entry.is_file():
                 continue
-            path = os.path.realpath(entry.path)
+            # Only a link needs resolving (realpath on each file would cost as much as reading them all).
+            path = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
             if path not in seen:
                 seen.add(path)
                 try:
-                    yield path, _signature(os.stat(path))
+                    yield path, read_source(path)
                 except FileNotFoundError:  # removed since the directory was listed
                     continue
 
@@ -241,8 +243,8 @@ def _references(header: Header) -> set[str]:
             for name in ((header[field],) if isinstance(header[field], str) else header[field] or ())}
 
 
-def _executed(path: str) -> tuple[ModuleType, Header | None]:
-    module = execute_revision_file(path)
+def _executed(path: str, source: bytes) -> tuple[ModuleType, Header | None]:
+    module = execute_revision_file(path, source)
     if not isinstance(getattr(module, "revision", None), str):
         raise RevisionError(f"revision file {path} has no revision variable holding a string")
     return module, _header(module)
@@ -251,26 +253,25 @@ def _executed(path: str) -> tuple[ModuleType, Header | None]:
 def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Script]:
     """Every revision in *dirs*, from the cache where the file is unchanged."""
     cached = _read(cache) if cache else {}
-    files = list(_revision_files(dirs))
-    remembered = {path: _remembered(cached.get(path), signature) for path, signature in files}
-    executed = {path: _executed(path) for path, _ in files if remembered[path] is None}
+    files = {path: (source, _digest(source)) for path, source in _revision_files(dirs)}
+    remembered = {path: _remembered(cached.get(path), digest) for path, (_, digest) in files.items()}
+    executed = {path: _executed(path, files[path][0]) for path, header in remembered.items() if header is None}
     # Headers naming a revision none of them provides would stop Alembic with a KeyError:
     # then the cache is not believed at all, and what the files say decides.
     known = [h for h in [*remembered.values(), *(h for _, h in executed.values())] if h]
     if not set().union(*map(_references, known)) <= set().union(*map(_names, known)):
-        executed.update((path, _executed(path)) for path, header in remembered.items() if header is not None)
+        executed.update((path, _executed(path, files[path][0])) for path, h in remembered.items() if h is not None)
         remembered = dict.fromkeys(remembered)
     fresh: dict[str, list[Any]] = {}
-    now = _now_ns()
-    for path, signature in files:
+    for path, (_, digest) in files.items():
         header = remembered[path]
         if cache is not None and header is not None:
             fresh[path] = cached[path]
             yield Script(LazyRevisionModule(path, header, cache), header["revision"], path)  # type: ignore[arg-type]
             continue
         module, header = executed[path]
-        if header is not None and now - max(signature[1], signature[2]) > SETTLE_NS:
-            fresh[path] = [signature, header]
+        if header is not None:
+            fresh[path] = [digest, header]
         yield Script(module, module.revision, path)
     if cache is not None and fresh != cached:
         cache.write(json.dumps({"format": CACHE_FORMAT, "files": fresh}).encode())
