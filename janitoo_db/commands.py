@@ -110,8 +110,20 @@ def version_locations(config: Config) -> list[str]:
 
 # -- moving the database ---------------------------------------------------
 
+def _symbol(revision: str) -> str:
+    """*revision* when it can denote a revision at all; Alembic answers '', '@' or ':' with an AssertionError."""
+    parts = revision.split(":") if ":" in revision else [revision]
+    for part in parts:
+        name, at, relative = part.partition("@")
+        if not part.strip() or (at and not (name.strip() and relative.strip())):
+            raise RevisionError(f"{revision!r} is not a revision: give an id, a branch name, NAME@head, "
+                                "NAME@base, NAME@-N, heads or base" + (" on each side of ':'" if ":" in revision else ""))
+    return revision
+
+
 def _known_branch_of(config: Config, revision: str) -> None:
     """For ``NAME@...``, raise when NAME is neither a branch nor a revision (Alembic only says it cannot locate it)."""
+    _symbol(revision)
     name = revision.partition("@")[0] if "@" in revision else None
     if name and name not in _extensions(config) and graph.find(script_for(config), name) is None:
         _known(config, [name])
@@ -213,6 +225,7 @@ def _step_sql(config: Config, revision: Script, is_upgrade: bool) -> str:
 
 def upgrade_sql(config: Config, revision: str = "heads") -> str:
     """The SQL script of an upgrade (``[START:]END``), written without connecting to the database."""
+    _symbol(revision)
     return _offline(config, lambda: run_alembic(config, revision, upgrade=True, sql=True))
 
 
@@ -220,11 +233,20 @@ def downgrade_sql(config: Config, revrange: str) -> str:
     """The SQL script of a downgrade ``FROM:TO``, written without connecting to the database."""
     if ":" not in revrange:
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revrange!r}")
+    _symbol(revrange)
     return _offline(config, lambda: run_alembic(config, revrange, upgrade=False, sql=True))
 
 
 def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
-    """Record *revisions* in ``alembic_version`` without running them; return the new version."""
+    """Record *revisions* in ``alembic_version`` without running them; return the new version.
+
+    Stamping a SQLite file that does not exist at base changes nothing, so
+    the file is not created.
+    """
+    for revision in revisions:
+        _known_branch_of(config, revision)
+    if is_missing_sqlite_file(engine_for(config)) and all(r == "base" or r.endswith("@base") for r in revisions):
+        return ()
     _migrating(config, lambda: alembic_command.stamp(config, list(revisions)))
     return read_current(config)
 
@@ -369,7 +391,7 @@ def history(config: Config, revrange: str | None = None) -> list[RevisionInfo]:
 
 def show(config: Config, revision: str = "heads") -> list[RevisionInfo]:
     """The revision(s) a symbol such as ``heads``, an id or ``NAME@head`` denotes."""
-    found = _revisions(config, revision)
+    found = _revisions(config, _symbol(revision))
     if not found:
         raise RevisionError(f"no revision matches {revision!r}")
     return [RevisionInfo.from_script(s) for s in found]

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
 
 from janitoo_db.defaults import CONF_SECTION, DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
@@ -60,11 +61,15 @@ def _reading(conf_file: str | os.PathLike[str], section: str) -> Iterator[config
     except configparser.Error as error:
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"{path}: {first_line} (write a literal % as %%)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a configuration file: it is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read the configuration file {path}: {error.strerror}") from None
 
 
 def resolve_url(url: str | None = None, conf_file: str | os.PathLike[str] | None = None) -> str:
     """The database URL: *url*, else *conf_file*'s, else ``$JANITOO_DB_URL``, else the default."""
-    if url:
+    if url is not None:
         return url
     if conf_file:
         return read_conf_url(conf_file)
@@ -150,7 +155,7 @@ def script_directory(config: Config) -> ScriptDirectory:
                 revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
         except UserWarning as warning:
             raise RevisionError(_duplicate_revision(str(warning), extensions)) from None
-        except CommandError as error:
+        except (CommandError, AlembicRevisionError) as error:  # a cycle, a missing down_revision...
             raise RevisionError(str(error)) from None
         except SyntaxError as error:
             raise RevisionError(f"syntax error in revision file {error.filename}, line {error.lineno}: {error.msg}") from None

@@ -29,10 +29,14 @@ SQLITE_BUSY_TIMEOUT = 60
 def parse_url(url: str | URL) -> URL:
     """Parse *url*, fill in our default driver, and check a SQLite file's directory."""
     if isinstance(url, str):
+        if not url.strip():
+            raise ConfigError("the database URL is empty")
         try:
             url = make_url(url)
         except exc.ArgumentError:
             raise ConfigError(f"not a database URL: {hide_password(url)!r}") from None
+        except ValueError:  # SQLAlchemy reads the port as an integer
+            raise ConfigError(f"not a database URL: {hide_password(url)!r} (its port is not a number)") from None
     backend, _, driver = url.drivername.partition("+")
     if not driver and backend in DEFAULT_DRIVERS:
         url = url.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend][0]}")
@@ -139,9 +143,20 @@ def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | No
 
 
 def connect(engine: Engine) -> Connection:
-    """Open a connection, turning refusals into a :class:`DatabaseError` that names the database."""
+    """Open a connection, turning refusals into a :class:`DatabaseError` that names the database.
+
+    A driver may also fail before it reaches the server, on an option it
+    cannot use (``charset=bogus``, a missing ``ssl_ca`` file, a password its
+    protocol cannot encode): that too is one error naming the URL's options.
+    """
+    where = hide_password(engine.url)
     try:
         return engine.connect()
     except exc.DBAPIError as error:
-        where = hide_password(engine.url)
         raise DatabaseError(f"cannot connect to {where}: {describe_db_error(error, engine.url)}") from None
+    except (exc.SQLAlchemyError, OSError, LookupError, ValueError, TypeError, AttributeError) as error:
+        options = ", ".join(sorted(engine.url.query)) or "none"
+        reason = hide_password(f"{type(error).__name__}: {error}", engine.url)
+        raise DatabaseError(f"cannot connect to {where}: the {engine.url.get_driver_name()} driver failed before "
+                            f"reaching the server ({reason}); check the URL's options ({options}) "
+                            "and its password's characters") from None

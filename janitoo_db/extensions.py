@@ -31,6 +31,7 @@ import gc
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -156,6 +157,18 @@ def _version_dir(extension: Extension) -> Path:
 CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")
 
 
+#: What an extension name may be: it is a branch label (``NAME@head``, ``A:B`` ranges) and a directory name.
+VALID_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def _check_name(extension: Extension) -> None:
+    if not VALID_NAME.fullmatch(extension.name):
+        shown = extension.name if len(extension.name) <= 40 else extension.name[:40] + "..."
+        raise ExtensionError(
+            f"the extension name {shown!r} ({extension.target}, distribution {extension.distribution}) cannot be "
+            "a branch label: use letters, digits, '_', '.' and '-', at most 100 characters")
+
+
 def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extension]:
     """Return the core branch followed by every installed extension, sorted by name.
 
@@ -167,6 +180,7 @@ def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extensio
         entry_points_ = entry_points(group=ENTRY_POINT_GROUP)
     for entry_point in entry_points_:
         extension = Extension(entry_point.name, entry_point.value.replace(" ", ""), getattr(entry_point, "dist", None))
+        _check_name(extension)
         known = found.get(extension.name)
         if known is None:
             found[extension.name] = extension
