@@ -18,6 +18,14 @@ class ConfigError(JanitooDbError):
     """The database URL, the configuration file or an option is unusable."""
 
 
+class SessionRequiredError(ConfigError):
+    """A model method was given no session, and ``Base.query`` is not set."""
+
+
+class SecretKeyError(ConfigError):
+    """A reset token needs a secret key, and the application gave none."""
+
+
 class ExtensionError(JanitooDbError):
     """An extension cannot be imported, or its version directory is wrong."""
 

@@ -10,7 +10,9 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Query, Session, object_session
+
+from janitoo_db.errors import SessionRequiredError
 
 
 def session_of(db: Any) -> Session:
@@ -18,6 +20,30 @@ def session_of(db: Any) -> Session:
     session = getattr(db, "session", db)
     if not hasattr(session, "add") or not hasattr(session, "commit"):
         raise TypeError(f"expected a session, or an object with a 'session' attribute, not {type(db).__name__}")
+    return session
+
+
+def query_for(model: type[Any], session: Any, what: str) -> Query[Any]:
+    """A query on *model* through *session* (a session, or an object with one), else the ``query`` property.
+
+    *what* names the method asking, for the error when there is neither.
+    """
+    if session is not None:
+        return session_of(session).query(model)
+    query = getattr(model, "query", None)
+    if query is None:
+        raise SessionRequiredError(
+            f"{what} needs a session: pass session=..., or set Base.query = scoped_session(...).query_property()")
+    return query
+
+
+def session_for(obj: Any, db: Any, what: str) -> Session:
+    """The session *db* names, else the one *obj* belongs to, else the ``query`` property's."""
+    if db is not None:
+        return session_of(db)
+    session = object_session(obj)
+    if session is None:
+        session = query_for(type(obj), None, what).session
     return session
 
 

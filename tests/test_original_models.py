@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from dbstate import rows
 from janitoo_db.base import Base
 from janitoo_db.errors import JanitooDbError
-from janitoo_db.models import core
-from janitoo_db.models.core import Group, Guest, SecretKeyError, SessionRequiredError, Setting, SettingGroup, User
+from janitoo_db.models import user as user_module
+from janitoo_db.errors import SecretKeyError, SessionRequiredError
+from janitoo_db.models.core import Group, Guest, Setting, SettingGroup, User
 
 Run = Callable[..., Result]
 GENERAL = ["posts_per_page", "project_subtitle", "project_title", "topics_per_page", "users_per_page"]
@@ -74,7 +75,7 @@ def query_property(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
     """Set the time the models see (reset tokens, days_registered)."""
     def set_now(now: datetime) -> None:
-        monkeypatch.setattr(core, "utcnow", lambda: now)
+        monkeypatch.setattr(user_module, "utcnow", lambda: now)
     return set_now
 
 
@@ -355,7 +356,13 @@ def test_without_a_session_or_base_query_the_error_says_what_to_do(call: Callabl
 
 
 def test_extend_attaches_every_core_name() -> None:
+    """As in the original, the core's classes are also reachable from janitoo_db.models.user and .utils."""
     import janitoo_db.models as models
+    from janitoo_db.models import core, utils
 
     for name in ("User", "Group", "Guest", "Setting", "SettingGroup", "groups_users"):
         assert getattr(models, name) is getattr(core, name), name
+    for name in ("User", "Group", "Guest", "groups_users"):
+        assert getattr(user_module, name) is getattr(models, name), name
+    for name in ("Setting", "SettingGroup"):
+        assert getattr(utils, name) is getattr(models, name), name
