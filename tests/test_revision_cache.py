@@ -125,7 +125,7 @@ def test_unchanged_files_are_executed_only_when_their_migration_runs(site: Site,
     # The migration runs the files' code: each revision file is executed when its upgrade runs.
     initdb = site.run("initdb", "-u", url)
     assert initdb.returncode == 0, initdb.stderr
-    assert "Applied ca0000000002 (counted): Step 1 of counted" in initdb.stderr.splitlines()
+    assert "Applied ca0000000002 (counted): Step 1 of counted" in initdb.stderr
     assert site.loads() == ["ca0000000001", "ca0000000002"]
     assert "cached_table" in table_names(url)
     assert {"ca0000000002", CORE_HEAD} <= version_ids(url)
@@ -238,7 +238,7 @@ def test_a_forged_entry_cannot_make_a_revision_look_applied(site: Site, tmp_path
         result = site.run(check, "-u", url)
         assert "Nothing to do" not in result.stderr
         assert result.returncode == (3 if check == "checkdb" else 0), result.stderr
-    assert "Applied ca0000000002 (counted): Step 1 of counted" in result.stderr.splitlines()
+    assert "Applied ca0000000002 (counted): Step 1 of counted" in result.stderr
     assert {"ca0000000002", CORE_HEAD} <= version_ids(url) and "cached_table" in table_names(url)
 
 
@@ -251,8 +251,10 @@ def test_a_signed_forgery_stops_the_command_before_its_revision_runs(site: Site,
     failed = site.run("initdb", "-u", url)
     path = site.revision_file("ca0000000002")
     assert failed.returncode == 1 and failed.stdout == ""
-    assert failed.stderr == (f"Error: revision file {path}: its depends_on is not what the revision cache said;"
-                             " the cache was stale or edited and has been removed: run the command again\n")
+    assert failed.stderr.splitlines()[-1:] == [
+        f"Error: revision file {path}: its depends_on is not what the revision cache said;"
+        " the cache was stale or edited and has been removed: run the command again"]
+    assert failed.stderr.count("Error") == 1 and "Traceback" not in failed.stderr
     assert list(site.cache.glob("revisions-*.json")) == []
     assert version_ids(url) == set()  # SQLite: the whole initdb is one transaction
     again = site.run("initdb", "-u", url)
