@@ -23,6 +23,8 @@ from janitoo_db.errors import JanitooDbError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from janitoo_db.results import Step
+
 
 DEBUG_KEY = "janitoo_db.debug"
 #: The database URLs this run was given or found, so that errors can hide their passwords.
@@ -157,10 +159,22 @@ def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, 
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
         click.echo(script(config, revision), nl=False)
     elif upgrade:
-        output.finish_migration(commands.upgrade(config, revision, on_step=output.step_reporter(quiet)), quiet)
+        _migrate(lambda progress: commands.upgrade(config, revision, on_step=progress), quiet)
     else:
-        output.finish_migration(commands.downgrade(config, revision, cascade=cascade,
-                                                   on_step=output.step_reporter(quiet)), quiet)
+        _migrate(lambda progress: commands.downgrade(config, revision, cascade=cascade, on_step=progress), quiet)
+
+
+def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool) -> None:
+    """Run a migration, reporting each revision and a summary, or which listed revisions a failure kept."""
+    from janitoo_db.errors import MigrationError
+
+    progress = output.Progress(quiet)
+    try:
+        steps = run(progress)
+    except MigrationError as error:
+        progress.failed(error.rolled_back)
+        raise
+    progress.finish(steps)
 
 
 def _confirm_dropping(config: Config, yes: bool, refusal: str, question: str) -> None:
@@ -251,7 +265,7 @@ def initdb(config: Config, quiet: bool) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions."""
     from janitoo_db import commands
 
-    output.finish_migration(commands.initdb(config, on_step=output.step_reporter(quiet)), quiet)
+    _migrate(lambda progress: commands.initdb(config, on_step=progress), quiet)
 
 
 sql_option = click.option("--sql", is_flag=True,

@@ -41,6 +41,11 @@ class DatabaseError(JanitooDbError):
 class MigrationError(DatabaseError):
     """A revision failed while it was being applied."""
 
+    def __init__(self, message: str, *, rolled_back: bool = False) -> None:
+        super().__init__(message)
+        #: True when the database's transaction undid everything the command had done.
+        self.rolled_back = rolled_back
+
 
 class LockTimeoutError(DatabaseError):
     """Another migration held the database's migration lock longer than the lock timeout."""

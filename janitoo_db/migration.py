@@ -198,6 +198,7 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         found = script._upgrade_revs(revision, current) if upgrade else script._downgrade_revs(revision, current)
         if guard is not None:
             guard(found)
+        config.attributes["planned"] = len(found)
         if not context.as_sql and not has_transactional_ddl_dialect(context.dialect.name):
             return interrupted.marking(found, context.connection)
         return found
@@ -343,6 +344,8 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
             branches=tuple(sorted(revision.branch_labels)) if revision is not None else (),
             message=first_line(revision.doc) if revision is not None else "",
             is_upgrade=step.is_upgrade,
+            number=len(steps) + 1,
+            total=config.attributes.get("planned", 0),
         ))
         if on_step is not None:
             on_step(steps[-1])
@@ -357,6 +360,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
     finally:
         config.attributes.pop("connection", None)
         config.attributes.pop("on_version_apply", None)
+        config.attributes.pop("planned", None)
     return steps
 
 
@@ -405,7 +409,9 @@ def _migration_error(config: Config, error: Exception) -> MigrationError:
     else:
         left_at = (f"the database is at {left_at} (MySQL/MariaDB commit each DDL statement: "
                    "what the failing revision did before the error stays)")
+    rolled_back = has_transactional_ddl_dialect(engine.dialect.name)
     if failing is None:
-        return MigrationError(f"{reason}; {left_at}")
+        return MigrationError(f"{reason}; {left_at}", rolled_back=rolled_back)
     branch = ", ".join(sorted(failing.branch_labels)) or "no branch"
-    return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}")
+    return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}",
+                          rolled_back=rolled_back)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+import time
+from typing import Any
 
 import click
 
@@ -22,15 +23,47 @@ def print_revisions(infos: list[RevisionInfo], as_json: bool, verbose: bool = Fa
         click.echo(revision_details(info) if verbose else revision_line(info, with_parent=with_parent))
 
 
-def step_reporter(quiet: bool) -> Callable[[Step], None] | None:
-    if quiet:
-        return None
+class Progress:
+    """Each revision as it is applied or reverted, numbered (``[12/1006]``), then one summary line.
 
-    def report(step: Step) -> None:
-        verb = "Applied" if step.is_upgrade else "Reverted"
-        click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}", err=True)
+    With *quiet*, nothing at all.  A command that fails after listing
+    revisions says which of them were kept.
+    """
 
-    return report
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.listed = 0
+        self.started = time.monotonic()
+
+    def __call__(self, step: Step) -> None:
+        self.listed += 1
+        if not self.quiet:
+            verb = "Applied" if step.is_upgrade else "Reverted"
+            place = f"[{step.number}/{step.total}] " if step.total else ""
+            click.echo(f"{place}{verb} {step.revision} ({', '.join(step.branches)}): {step.message}", err=True)
+
+    def finish(self, steps: list[Step]) -> None:
+        if self.quiet:
+            return
+        if not steps:
+            click.echo("Nothing to do: the database is already there.", err=True)
+            return
+        verb = "applied" if steps[0].is_upgrade else "reverted"
+        click.echo(f"Done: {_revisions(len(steps))} {verb} in {time.monotonic() - self.started:.2f} s, committed.",
+                   err=True)
+
+    def failed(self, rolled_back: bool) -> None:
+        if self.quiet or not self.listed:
+            return
+        if rolled_back:
+            click.echo(f"Rolled back: none of the {_revisions(self.listed)} listed above were kept.", err=True)
+        else:
+            click.echo(f"Kept: the {_revisions(self.listed)} listed above were committed one by one "
+                       "(MySQL/MariaDB); the failing one was not recorded.", err=True)
+
+
+def _revisions(count: int) -> str:
+    return f"{count} revision" + ("" if count == 1 else "s")
 
 
 def revision_line(info: RevisionInfo, with_parent: bool = False) -> str:
@@ -65,11 +98,6 @@ def revision_details(info: RevisionInfo) -> str:
     lines.append("")
     lines.extend(f"    {line}" for line in (info.doc or info.message).splitlines())
     return "\n".join(lines) + "\n"
-
-
-def finish_migration(steps: list[Step], quiet: bool) -> None:
-    if not steps and not quiet:
-        click.echo("Nothing to do: the database is already there.", err=True)
 
 
 def print_plan(steps: list[Step]) -> None:

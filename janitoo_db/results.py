@@ -69,6 +69,9 @@ class Step:
     is_upgrade: bool
     #: With ``--plan --sql``: the SQL the revision would run.
     sql: str | None = None
+    #: Its place in the command's run, and how many revisions the run has (0: not known).
+    number: int = 0
+    total: int = 0
 
 
 @dataclass(frozen=True)

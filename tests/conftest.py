@@ -14,6 +14,7 @@ which turns the skip into a failure.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -236,3 +237,12 @@ def run_in_venv(python: Path, *args: str, env: dict[str, str] | None = None,
     """Run the real ``jnt_dbman`` console script with the interpreter of a throw-away environment."""
     return subprocess.run([str(python), jnt_dbman_path(), *args], capture_output=True, text=True,
                           timeout=timeout, env=env or subprocess_env(), input="")
+
+
+#: The number a migration puts before each revision it lists: ``[12/1006] Applied ...``.
+PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] ")
+
+
+def revision_lines(text: str) -> list[str]:
+    """The Applied/Reverted lines a migration printed, without their ``[n/N]`` numbers; its summary left out."""
+    return [PROGRESS.sub("", line) for line in text.splitlines() if PROGRESS.match(line)]

@@ -6,6 +6,7 @@ stderr, and the tables and ``alembic_version`` rows left in the database.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -16,7 +17,7 @@ import click
 import pytest
 from click.testing import Result
 
-from conftest import EXTENSIONS_DIR, subprocess_env
+from conftest import EXTENSIONS_DIR, revision_lines, subprocess_env
 from dbstate import table_names, version_ids
 
 REPO = Path(__file__).resolve().parent.parent
@@ -255,9 +256,13 @@ def test_initdb_builds_every_branch_and_reports_each_revision(cli: Run, sqlite_u
     result = cli("initdb", "-u", sqlite_url)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
-    err = lines(result.stderr)
+    err = revision_lines(result.stderr)
     expected = [line for branch in BRANCHES for line in applied(branch)]
     assert sorted(err) == sorted(expected)
+    # Numbered [1/8] to [8/8], then one summary line.
+    printed = lines(result.stderr)
+    assert [line.split("]")[0] + "]" for line in printed[:-1]] == [f"[{n}/8]" for n in range(1, 9)]
+    assert re.fullmatch(r"Done: 8 revisions applied in \d+\.\d\d s, committed\.", printed[-1]), printed[-1]
     for branch in BRANCHES:
         assert_in_order(err, applied(branch))
     # acme_sensors' Readings depends on the core revision that creates core_users.
@@ -282,20 +287,20 @@ def test_initdb_twice_has_nothing_to_do(cli: Run, initialised: str) -> None:
 def test_upgrade_to_a_revision_then_to_every_head(cli: Run, sqlite_url: str) -> None:
     result = cli("upgrade", "1266567cc97f", "-u", sqlite_url)
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stderr) == applied("janitoo")[:2]
+    assert revision_lines(result.stderr) == applied("janitoo")[:2]
     assert version_ids(sqlite_url) == {"1266567cc97f"}
     assert table_names(sqlite_url, bookkeeping=False) == CORE_TABLES | {"alembic_version"}
 
     result = cli("upgrade", "-u", sqlite_url)  # default: heads
     assert result.exit_code == 0, result.stderr
-    assert sorted(lines(result.stderr)) == sorted(applied("janitoo")[2:] + applied("acme_sensors") + applied("janitoo_template"))
+    assert sorted(revision_lines(result.stderr)) == sorted(applied("janitoo")[2:] + applied("acme_sensors") + applied("janitoo_template"))
     assert version_ids(sqlite_url) == set(HEADS.values())
 
 
 def test_upgrade_one_branch_brings_the_core_revision_it_depends_on(cli: Run, sqlite_url: str) -> None:
     result = cli("upgrade", "acme_sensors@head", "-u", sqlite_url)
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stderr) == applied("janitoo")[:2] + applied("acme_sensors")
+    assert revision_lines(result.stderr) == applied("janitoo")[:2] + applied("acme_sensors")
     assert table_names(sqlite_url, bookkeeping=False) == CORE_TABLES | ACME_TABLES | {"alembic_version"}
 
 
@@ -310,7 +315,7 @@ def test_downgrade_one_branch_to_base(cli: Run, initialised: str) -> None:
     """``NAME@base`` removes one extension's tables and leaves the others alone."""
     result = cli("downgrade", "janitoo_template@base", "-u", initialised)
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stderr) == list(reversed(applied("janitoo_template", "Reverted")))
+    assert revision_lines(result.stderr) == list(reversed(applied("janitoo_template", "Reverted")))
     assert table_names(initialised, bookkeeping=False) == CORE_TABLES | ACME_TABLES | {"alembic_version"}
     assert version_ids(initialised) == {HEADS["janitoo"], HEADS["acme_sensors"]}
 
@@ -336,7 +341,8 @@ def test_downgrade_to_base_asks_like_dropdb(cli: Run, initialised: str) -> None:
 def test_downgrade_defaults_to_base(cli: Run, initialised: str) -> None:
     result = cli("downgrade", "--yes", "-u", initialised)
     assert result.exit_code == 0, result.stderr
-    err = lines(result.stderr)
+    err = revision_lines(result.stderr)
+    assert lines(result.stderr)[-1].startswith("Done: 8 revisions reverted in ")
     assert sorted(err) == sorted(line for branch in BRANCHES for line in applied(branch, "Reverted"))
     for branch in BRANCHES:
         assert_in_order(err, list(reversed(applied(branch, "Reverted"))))
@@ -351,7 +357,7 @@ def test_downgrade_to_a_revision_quietly(cli: Run, initialised: str) -> None:
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
     result = cli("downgrade", "33b95995b188", "-u", initialised)
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stderr) == ["Reverted 5d2f0a8c91e3 (janitoo): Store setting values as JSON"]
+    assert revision_lines(result.stderr) == ["Reverted 5d2f0a8c91e3 (janitoo): Store setting values as JSON"]
     assert version_ids(initialised) == {"33b95995b188", "2b3c4d5e6f70"}
 
 
@@ -511,7 +517,7 @@ def test_generate_writes_a_revision_of_one_extension_only(
     done = jnt_dbman("upgrade", "-u", sqlite_url, env=env)
     assert done.returncode == 0, done.stderr
     new_rev = path.name.split("_", 1)[0]
-    assert lines(done.stderr) == [f"Applied {new_rev} (acme_sensors): add unit"]
+    assert revision_lines(done.stderr) == [f"Applied {new_rev} (acme_sensors): add unit"]
     with sqlite3.connect(db_path(sqlite_url)) as connection:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(acme_readings)")}
     connection.close()

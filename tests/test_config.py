@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 from click.testing import Result
 
-from conftest import EXTENSIONS_DIR, subprocess_env
+from conftest import EXTENSIONS_DIR, revision_lines, subprocess_env
 from dbstate import version_ids
 
 Run = Callable[..., Result]
@@ -196,7 +196,7 @@ def test_a_version_directory_path_with_a_space(tmp_path: Path, jnt_dbman: Callab
 
     done = jnt_dbman("initdb", "-u", url, env=env)
     assert done.returncode == 0, done.stderr
-    assert "Applied 2b3c4d5e6f70 (acme_sensors): Readings" in done.stderr.splitlines()
+    assert "Applied 2b3c4d5e6f70 (acme_sensors): Readings" in revision_lines(done.stderr)
     assert version_ids(tmp_path / "db.sqlite") == HEADS
     done = jnt_dbman("show", "-r", "2b3c4d5e6f70", "-u", url, env=env)
     assert f"Path: {acme / '2b3c4d5e6f70_readings.py'}" in done.stdout.splitlines()

@@ -19,7 +19,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import EXTENSIONS_DIR, subprocess_env
+from conftest import EXTENSIONS_DIR, revision_lines, subprocess_env
 from dbstate import table_names
 
 Jnt = Callable[..., subprocess.CompletedProcess]
@@ -122,7 +122,7 @@ def test_both_version_directory_rules_end_to_end(tmp_path: Path, jnt_dbman: Jnt)
 
     done = jnt_dbman("initdb", "-u", url, env=env)
     assert done.returncode == 0, done.stderr
-    err = done.stderr.splitlines()
+    err = revision_lines(done.stderr)
     assert f"Applied {rev_id('wheelish')} (wheelish): Create wheelish" in err
     assert f"Applied {rev_id('editable')} (editable): Create editable" in err
     made = table_names(tmp_path / "db.sqlite", bookkeeping=False, sqlite_internal=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pip, pip_install, run_in_venv, subprocess_env, throwaway_venv
+from conftest import pip, pip_install, revision_lines, run_in_venv, subprocess_env, throwaway_venv
 from dbstate import rows, table_names, version_ids
 
 NAME = "janitoo_attic"
@@ -246,7 +246,7 @@ def test_every_command_works_with_an_extension_in_the_original_layout(
 
     assert f"{TABLES_REVISION} ({NAME}) (head)" in jnt("heads").stdout.splitlines()
 
-    applied = jnt("initdb").stderr.splitlines()
+    applied = revision_lines(jnt("initdb").stderr)
     assert f"Applied {ROOT_REVISION} ({NAME}): Create janitoo_attic branch" in applied
     assert f"Applied {TABLES_REVISION} ({NAME}): Shelves and boxes" in applied
     assert TABLES | CORE_TABLES <= table_names(any_url)
@@ -256,7 +256,7 @@ def test_every_command_works_with_an_extension_in_the_original_layout(
     assert TABLES_REVISION in jnt("checkdb").stdout
     assert f"{NAME}: models and database agree" in jnt("check").stdout.splitlines()
 
-    reverted = jnt("downgrade", f"{NAME}@base").stderr.splitlines()
+    reverted = revision_lines(jnt("downgrade", f"{NAME}@base").stderr)
     assert reverted == [f"Reverted {TABLES_REVISION} ({NAME}): Shelves and boxes",
                         f"Reverted {ROOT_REVISION} ({NAME}): Create janitoo_attic branch"]
     tables = table_names(any_url)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import Result
 from sqlalchemy.engine import make_url
 
-from conftest import jnt_dbman_path, subprocess_env, write_extension
+from conftest import jnt_dbman_path, revision_lines, subprocess_env, write_extension
 from dbstate import table_names, version_ids
 
 CORE_HEAD = "5d2f0a8c91e3"
@@ -49,7 +49,7 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
     assert ok(cli("upgrade", "--plan", "-u", any_url)).stdout == "Nothing to do: the database is already there.\n"
 
     down = ok(cli("downgrade", "acme_sensors@base", "-u", any_url))
-    assert down.stderr.splitlines()[0] == f"Reverted {ACME_HEAD} (acme_sensors): Readings"
+    assert revision_lines(down.stderr)[0] == f"Reverted {ACME_HEAD} (acme_sensors): Readings"
     assert "acme_readings" not in table_names(any_url)
     assert cli("checkdb", "-u", any_url).exit_code == 3
     ok(cli("upgrade", "-q", "-u", any_url))
@@ -143,7 +143,7 @@ def test_concurrent_initdb(backend: str, tmp_path: Path, request: pytest.Fixture
     ]
     outputs = [process.communicate(timeout=180) for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
-    applied = [line for _, err in outputs for line in err.splitlines() if line.startswith("Applied ")]
+    applied = [line for _, err in outputs for line in revision_lines(err) if line.startswith("Applied ")]
     assert len(applied) == len(set(applied)) == 8
     assert sum(err.startswith("Nothing to do") for _, err in outputs) == 3
     assert version_ids(url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
@@ -166,7 +166,7 @@ def test_interrupted_upgrade_on_postgresql(how: signal.Signals, postgresql_url: 
     assert process.stderr is not None
     deadline = time.monotonic() + 60
     for line in process.stderr:
-        if line.startswith("Applied 5100000000a2") or time.monotonic() > deadline:
+        if "Applied 5100000000a2" in line or time.monotonic() > deadline:
             break
     time.sleep(0.5)
     process.send_signal(how)

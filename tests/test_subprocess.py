@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import EXTENSIONS_DIR, jnt_dbman_path, subprocess_env
+from conftest import EXTENSIONS_DIR, jnt_dbman_path, revision_lines, subprocess_env
 from dbstate import table_names, version_ids
 
 Jnt = Callable[..., subprocess.CompletedProcess]
@@ -30,8 +30,9 @@ def test_initdb_heads_checkdb_dropdb(tmp_path: Path, jnt_dbman: Jnt) -> None:
     done = jnt_dbman("initdb", "-u", url)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    err = done.stderr.splitlines()
+    err = revision_lines(done.stderr)
     assert len(err) == 8 and all(line.startswith("Applied ") for line in err), done.stderr
+    assert len(done.stderr.splitlines()) == 9 and done.stderr.splitlines()[-1].startswith("Done: 8 revisions applied")
     assert "Applied 5d2f0a8c91e3 (janitoo): Store setting values as JSON" in err
     assert table_names(db, bookkeeping=False, sqlite_internal=True) == ALL_TABLES | {"alembic_version"}
     assert version_ids(db) == set(HEADS.values())
