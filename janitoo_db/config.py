@@ -24,7 +24,7 @@ from alembic.util import CommandError
 from janitoo_db.defaults import CONF_SECTION, DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.engine import check_url
 from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
-from janitoo_db.extensions import Extension, discover, gc_paused
+from janitoo_db.extensions import Extension, discover, gc_paused, start_branch_command
 from janitoo_db.revision_cache import use_cached_headers
 
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent / "alembic")
@@ -81,35 +81,65 @@ def version_locations(extensions: Iterable[Extension]) -> list[str]:
     return [str(extension.version_dir()) for extension in extensions]
 
 
+#: Config attribute: the branch ``generate`` may find without revisions, to write its root.
+NEW_BRANCH = "new_branch"
+#: Config attribute set once the revisions are loaded: the new branch, when it has no revisions indeed.
+UNSTARTED = "unstarted_branch"
+
+
+def branch_dirs(config: Config) -> dict[str, Path | None]:
+    """Each branch's version directory; ``None`` for the new branch (see :func:`alembic_config`) while it has none."""
+    new_branch = config.attributes.get(NEW_BRANCH)
+    found: dict[str, Path | None] = {}
+    for extension in config.attributes["extensions"]:
+        try:
+            found[extension.name] = extension.version_dir()
+        except ExtensionError:
+            if extension.name != new_branch:
+                raise
+            found[extension.name] = None
+    return found
+
+
+def _locations(config: Config) -> list[str]:
+    return [str(directory) for directory in branch_dirs(config).values() if directory is not None]
+
+
 def alembic_config(
     url: str,
     extensions: list[Extension] | None = None,
     *,
     stdout: TextIO = sys.stdout,
     attributes: dict[str, Any] | None = None,
+    new_branch: str | None = None,
 ) -> Config:
     """Build the Alembic ``Config`` for *url* and every branch, without touching the disk.
 
     A URL that cannot be used is refused here, before any command starts.
+    *new_branch* names an extension that may have no revisions yet (its
+    version directory empty or missing), so that ``generate`` can write its
+    root; every other branch must be whole.
     """
     check_url(url)
     # quiet: Alembic's own progress lines would go to stdout; jnt_dbman reports itself.
     config = Config(stdout=stdout, attributes=attributes, ini_section=CONF_SECTION,
                     cmd_opts=Namespace(quiet=True, x=None))
-    return configure(config, url, extensions)
+    return configure(config, url, extensions, new_branch=new_branch)
 
 
-def configure(config: Config, url: str, extensions: list[Extension] | None = None) -> Config:
+def configure(config: Config, url: str, extensions: list[Extension] | None = None, *,
+              new_branch: str | None = None) -> Config:
     """Point an Alembic ``Config`` at janitoo_db's env.py, every branch's revisions and *url*."""
     if extensions is None:
         extensions = discover()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("path_separator", "os")
-    locations = version_locations(extensions)
-    config.set_main_option("version_locations", _escape(os.pathsep.join(locations)))
+    config.attributes.setdefault("extensions", extensions)
+    if new_branch is not None:
+        config.attributes[NEW_BRANCH] = new_branch
+    config.set_main_option("version_locations", _escape(os.pathsep.join(_locations(config))))
     # Config options go through ConfigParser interpolation: a URL's %-escapes must be doubled.
     config.set_main_option("sqlalchemy.url", _escape(url))
-    config.attributes.setdefault("extensions", extensions)
     config.attributes.setdefault("url", url)
     return config
 
@@ -118,13 +148,16 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
-def _duplicate_revision(warning: str, extensions: list[Extension]) -> str:
+def _duplicate_revision(warning: str, config: Config) -> str:
     """Say which extensions' version directories hold a revision id twice."""
     match = re.search(r"Revision (\S+) is present more than once", warning)
     revision = match.group(1) if match else "?"
     holders = []
-    for extension in extensions:
-        directory = extension.version_dir()
+    dirs = branch_dirs(config)
+    for extension in config.attributes["extensions"]:
+        directory = dirs[extension.name]
+        if directory is None:
+            continue
         files = [f.name for f in sorted(directory.glob("*.py")) if revision in f.read_text(encoding="utf-8")]
         if files:
             holders.append(f"{extension.describe()} in {directory} ({', '.join(files)})")
@@ -142,19 +175,21 @@ def script_directory(config: Config) -> ScriptDirectory:
     """Load every branch's revisions and check that each branch is what it claims.
 
     Each version directory must hold exactly one branch root, labelled with the
-    extension's name; no revision id may appear twice.
+    extension's name; no revision id may appear twice.  The new branch (see
+    :func:`alembic_config`) may have no revisions at all.
     """
     extensions: list[Extension] = config.attributes["extensions"]
+    dirs = branch_dirs(config)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="Revision .* is present more than once")
         try:
             script = ScriptDirectory.from_config(config)
-            use_cached_headers(script, version_locations(extensions))
+            use_cached_headers(script, _locations(config))
             with gc_paused():
                 # The map also files each revision under its branch labels: keep one per id.
                 revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
         except UserWarning as warning:
-            raise RevisionError(_duplicate_revision(str(warning), extensions)) from None
+            raise RevisionError(_duplicate_revision(str(warning), config)) from None
         except (CommandError, AlembicRevisionError) as error:  # a cycle, a missing down_revision...
             raise RevisionError(str(error)) from None
         except SyntaxError as error:
@@ -165,8 +200,15 @@ def script_directory(config: Config) -> ScriptDirectory:
         if hasattr(revision, "path"):
             by_dir.setdefault(os.path.dirname(revision.path), []).append(revision)
     for extension in extensions:
-        directory = extension.version_dir()
-        roots = [r for r in by_dir.get(str(directory), []) if r.is_base]
+        directory = dirs[extension.name]
+        held = by_dir.get(str(directory), []) if directory is not None else []
+        if not held and extension.name == config.attributes.get(NEW_BRANCH):
+            config.attributes[UNSTARTED] = extension.name  # generate writes its root
+            continue
+        if not held:
+            raise ExtensionError(f"{extension.describe()}: {directory} holds no revision; "
+                                 f"start its branch with {start_branch_command(extension.name)}")
+        roots = [r for r in held if r.is_base]
         if len(roots) != 1:
             found = ", ".join(r.revision for r in roots) or "none"
             raise ExtensionError(

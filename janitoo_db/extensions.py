@@ -21,6 +21,11 @@ its installed copy, so that ``generate`` writes into the files a developer
 edits.  Only place 4 reads a file (the distribution's RECORD), and only when
 the first three are missing.
 
+When none exists, ``jnt_dbman generate --head NAME`` creates one, at the
+first place the project's layout already uses: 1 when ``PACKAGE/models/``
+exists, else 2 when ``ROOT/models/`` does, else 3 when ``ROOT/config/`` does
+(the original's ``src/config``), else 1 (see :meth:`Extension.new_version_dir`).
+
 janitoo_db's own core branch ``janitoo`` follows the same rule and always
 comes first.
 """
@@ -130,6 +135,25 @@ class Extension:
         """The first existing place, or an error naming every place tried."""
         return _version_dir(self)
 
+    def new_version_dir(self) -> Path:
+        """Where ``generate`` creates the version directory of a branch that has none yet.
+
+        The first place whose parent the project's layout already has, so that
+        the new directory is the one :meth:`version_dir` finds afterwards:
+        ``PACKAGE/models/NAME`` when ``PACKAGE/models/`` exists, else
+        ``ROOT/models/NAME`` beside a ``models/`` of older extensions (as
+        janitoo_template's), else ``ROOT/config/models/NAME`` in the original's
+        layout (``src/config/``), else ``PACKAGE/models/NAME``, the layout
+        wheels use.
+        """
+        package = self._package_roots[0]
+        for parent, directory in ((package / "models", package / "models" / self.name),
+                                  (package.parent / "models", package.parent / "models" / self.name),
+                                  (package.parent / "config", package.parent / "config" / "models" / self.name)):
+            if parent.is_dir():
+                return directory
+        return package / "models" / self.name
+
     def load_extend(self) -> Callable[[ModuleType], None]:
         """Import the ``extend`` callable, reporting any import failure by name."""
         module_name, _, attribute = self.target.partition(":")
@@ -151,7 +175,13 @@ def _version_dir(extension: Extension) -> Path:
         if candidate.is_dir():
             return candidate.resolve()
         tried.append(str(candidate))
-    raise ExtensionError(f"no version directory for {extension.describe()}; tried: {', '.join(tried)}")
+    raise ExtensionError(f"no version directory for {extension.describe()}; start its branch with "
+                         f"{start_branch_command(extension.name)}; tried: {', '.join(tried)}")
+
+
+def start_branch_command(name: str) -> str:
+    """The command that writes branch *name*'s root revision, as error messages suggest it."""
+    return f"'jnt_dbman generate -m \"Create {name} branch\" --head {name}'"
 
 
 CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")

@@ -270,8 +270,19 @@ def test_every_command_works_with_an_extension_in_the_original_layout(
     assert TABLES | CORE_TABLES <= table_names(any_url)
     assert version_ids(any_url) == heads
 
-    # generate: the branch's own drift only, written into the directory the revisions came from.
+    # generate: the branch's own drift only, written into the directory the revisions came from,
+    # unless pip installed that directory: then nothing is written.
     rows(any_url, "DROP TABLE attic_boxes")
+    if kind == "wheel":
+        before = sorted(site.version_dir.iterdir())
+        refused = site.jnt_dbman("generate", "-m", "Boxes again", "--head", NAME, "-u", any_url)
+        assert refused.returncode == 1 and refused.stdout == "", _out(refused)
+        assert refused.stderr == (f"Error: refusing to write into {site.version_dir.resolve()}: pip installed "
+                                  "files of the distribution janitoo-attic there (its RECORD lists them); "
+                                  "revisions are written in the extension's source checkout "
+                                  "(installed with 'pip install -e')\n")
+        assert sorted(site.version_dir.iterdir()) == before
+        return
     generated = jnt("generate", "-m", "Boxes again", "--head", NAME).stdout
     path = Path(generated.removeprefix("Generated ").strip())
     try:
@@ -390,5 +401,6 @@ def test_a_missing_version_directory_names_every_place_tried(tmp_path: Path, mon
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith(f"no version directory for extension {NAME!r} (attic_missing.models:extend, "
-                              "distribution attic-order); tried: ")
+                              f"distribution attic-order); start its branch with 'jnt_dbman generate "
+                              f"-m \"Create {NAME} branch\" --head {NAME}'; tried: ")
     assert message.endswith("tried: " + ", ".join(str(place) for place in places))
