@@ -19,6 +19,7 @@ import click
 from janitoo_db import __version__, output
 from janitoo_db.defaults import DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.errors import JanitooDbError
+from janitoo_db.results import some
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 
 DEBUG_KEY = "janitoo_db.debug"
+JSON_KEY = "janitoo_db.json"
 #: The database URLs this run was given or found, so that errors can hide their passwords.
 URLS_KEY = "janitoo_db.urls"
 
@@ -40,7 +42,7 @@ class JanitooGroup(click.Group):
         except JanitooDbError as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise
-            _error(ctx, str(error))
+            _error(ctx, str(error), error.exit_code)
             ctx.exit(error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -55,15 +57,22 @@ class JanitooGroup(click.Group):
         except Exception as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise
-            _error(ctx, f"unexpected {type(error).__name__}: {error} (rerun with --debug for details)")
+            _error(ctx, f"unexpected {type(error).__name__}: {error} (rerun with --debug for details)", 1)
             ctx.exit(1)
 
 
-def _error(ctx: click.Context, message: str) -> None:
-    """Print one error line, with every password in it hidden: the URLs of this run's and any lookalike."""
+def _error(ctx: click.Context, message: str, exit_code: int) -> None:
+    """Print one error line, with every password in it hidden: the URLs of this run's and any lookalike.
+
+    After --json, the error is JSON on stdout, where the script reads the answer.
+    """
     from janitoo_db.masking import mask_secrets
 
-    click.echo(f"Error: {mask_secrets(message, *ctx.meta.get(URLS_KEY, ()))}", err=True)
+    message = mask_secrets(message, *ctx.meta.get(URLS_KEY, ()))
+    if ctx.meta.get(JSON_KEY):
+        output.print_json({"error": message, "exit_code": exit_code})
+    else:
+        click.echo(f"Error: {message}", err=True)
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -149,7 +158,16 @@ def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-q", "--quiet", is_flag=True, help="Do not list the revisions applied.")(func)
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_KEY] = True
+    return value
+
+
+json_option = click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                           help="Print JSON for scripts instead of text; an error too, on stdout.")
+#: How many lines of a list (orphaned heads...) the text output shows; --json shows them all.
+SHOWN = 8
 
 
 def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool,
@@ -328,7 +346,7 @@ def stamp(config: Config, revisions: tuple[str, ...]) -> None:
     from janitoo_db import commands
 
     now = commands.stamp(config, revisions)
-    click.echo(f"The database is now at {', '.join(now) or 'base'}.")
+    click.echo(f"The database is now at {some(now) or 'base'}.")
 
 
 @main.command()
@@ -360,7 +378,7 @@ def dropdb(config: Config, yes: bool) -> None:
 
     _confirm_dropping(config, yes, "drop {where}", "Drop every janitoo table of {where}?")
     dropped = commands.dropdb(config)
-    click.echo(f"Dropped {len(dropped)} tables" + (f": {', '.join(dropped)}" if dropped else "."))
+    click.echo(f"Dropped {len(dropped)} tables" + (f": {some(dropped)}" if dropped else "."))
 
 
 @main.command()
@@ -460,13 +478,15 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     if as_json:
         output.print_json(result.as_dict())
     elif result.up_to_date:
-        click.echo(f"The database is up to date: {', '.join(result.current)}.")
+        click.echo(f"The database is up to date: {some(result.current)}.")
     else:
-        at = ", ".join(result.current) or "base"
+        at = some(result.current) or "base"
         if result.pending:
-            click.echo(f"The database is not up to date: it is at {at}; missing heads {', '.join(result.pending)}.")
-        for orphan in result.orphans:
+            click.echo(f"The database is not up to date: it is at {at}; missing heads {some(result.pending)}.")
+        for orphan in result.orphans[:SHOWN]:
             click.echo(f"Orphaned head {orphan.describe()}.")
+        if len(result.orphans) > SHOWN:
+            click.echo(f"And {len(result.orphans) - SHOWN} more orphaned heads (--json lists them all).")
         for branch in result.split_branches:
             click.echo(f"Branch {branch} has more than one head: merge them with 'jnt_dbman merge'.")
         for found in result.interrupted:

@@ -40,7 +40,7 @@ def _known(config: Config, names: Iterable[str]) -> None:
     known = _extensions(config)
     for name in names:
         if name not in known:
-            raise ExtensionError(f"unknown extension {name!r}; known: {', '.join(known)}")
+            raise ExtensionError(f"unknown extension {name!r}; known: {some(list(known))}")
 
 
 def _revisions(config: Config, revision: str) -> list[Script]:
@@ -75,10 +75,21 @@ def _load_models() -> tuple[MetaData, dict[str, tuple[str, ...]]]:
 
 def _require_heads(config: Config, doing: str) -> None:
     state = checkdb(config)
-    if not state.up_to_date:
-        missing = ", ".join(state.pending) or "none"
-        raise RevisionError(f"the database is not at every head (missing {missing}); "
+    if state.pending:
+        raise RevisionError(f"the database is not at every head (missing {some(state.pending)}); "
                             f"run 'jnt_dbman upgrade' before {doing}")
+    if not state.up_to_date:
+        raise RevisionError(f"the database is not as the installed extensions expect "
+                            f"({_trouble(state)}); run 'jnt_dbman checkdb' before {doing}")
+
+
+def _trouble(state: CheckResult) -> str:
+    """What keeps a database whose heads are all applied from being up to date."""
+    if state.orphans:
+        return f"orphaned heads {some([o.revision for o in state.orphans])}"
+    if state.split_branches:
+        return f"branches with several heads: {some(state.split_branches)}"
+    return f"interrupted revisions {some([i.revision for i in state.interrupted])}"
 
 
 def _offline(config: Config, action: Callable[[], Any]) -> str:
@@ -267,7 +278,7 @@ def createdb(config: Config) -> Created:
             context = MigrationContext.configure(connection)
             current, heads = set(context.get_current_heads()), set(script.get_heads())
             if current and not heads <= graph.applied(script, current):
-                raise DatabaseError(f"the database is already versioned at {', '.join(sorted(current))}; "
+                raise DatabaseError(f"the database is already versioned at {some(sorted(current))}; "
                                     "use 'jnt_dbman upgrade' instead of createdb")
             if current:
                 return Created()
@@ -297,7 +308,7 @@ def _refuse_unversioned_tables(connection: Any, metadata: MetaData, extension_ta
             "upgrade it from the revision it is at ('jnt_dbman stamp REVISION', then 'jnt_dbman initdb')")
     differences = drift.compare(connection, metadata, extension_tables).owned
     if differences:
-        described = "; ".join(f"{d.table}: {d.description}" for d in differences)
+        described = some([f"{d.table}: {d.description}" for d in differences], separator="; ")
         raise RefusedError(
             f"the database has no alembic_version and its tables differ from the models ({described}): "
             "createdb will not mark it as up to date; stamp the revision it is at "

@@ -16,11 +16,11 @@ def first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
-def some(names: Sequence[str], shown: int = 8) -> str:
-    """*names* for one line of text: the first few, then how many more."""
+def some(names: Sequence[str], shown: int = 8, separator: str = ", ") -> str:
+    """*names* for one line of text: the first few, then how many more (``--json`` gives them all)."""
     if len(names) <= shown:
-        return ", ".join(names)
-    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+        return separator.join(names)
+    return f"{separator.join(names[:shown])} and {len(names) - shown} more"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 
 from janitoo_db import graph
 from janitoo_db.errors import RefusedError
+from janitoo_db.results import some
 
 
 def branches_aimed_at(script: ScriptDirectory, revision: str, branches: Iterable[str]) -> set[str] | None:
@@ -56,7 +57,7 @@ def refuse_losses(script: ScriptDirectory, revision: str, steps: Sequence[Any], 
     losers = undone_elsewhere(steps, branches_aimed_at(script, revision, branches))
     if not losers:
         return
-    described = "; ".join(f"{branch} ({', '.join(revisions)})" for branch, revisions in losers.items())
+    described = some([f"{branch} ({some(revisions, 4)})" for branch, revisions in losers.items()], separator="; ")
     first = next(iter(losers))
     raise RefusedError(
         f"downgrading to {revision} would also undo revisions of other branches that depend on it, "

@@ -21,7 +21,7 @@ from janitoo_db.defaults import CONF_SECTION
 from janitoo_db.errors import ConfigError, DatabaseError
 from janitoo_db.migrate import Config
 from janitoo_db.options import as_options, to_bool
-from janitoo_db.results import CheckResult
+from janitoo_db.results import CheckResult, some
 
 try:  # janitoo's own server and error, when janitoo is installed
     from janitoo.server import JNTServer as _ServerBase  # type: ignore[import-not-found]
@@ -141,7 +141,7 @@ def _behind(config: Config, state: CheckResult) -> str:
     parts = []
     if state.pending:
         heads = [f"{head} ({', '.join(sorted(script.get_revision(head).branch_labels))})" for head in state.pending]
-        parts.append(f"missing heads {', '.join(heads)}")
+        parts.append(f"missing heads {some(heads)}")
     parts += [f"orphaned head {orphan.describe()}" for orphan in state.orphans]
     parts += [f"branch {name} has several heads" for name in state.split_branches]
     return (f"the database is not at every head ({'; '.join(parts)}) and auto_migrate is off; "

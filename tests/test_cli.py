@@ -447,7 +447,7 @@ def test_dropdb_yes_drops_every_table_and_alembic_version(cli: Run, initialised:
     assert set(dropped) >= ALL_TABLES | {"alembic_version"}
     result = cli("dropdb", option, "-u", initialised)
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stdout) == [f"Dropped {len(dropped)} tables: {', '.join(dropped)}"]
+    assert lines(result.stdout) == [f"Dropped {len(dropped)} tables: {', '.join(dropped[:8])} and {len(dropped) - 8} more"]
     assert table_names(initialised) == set()
     assert_not_up_to_date(cli("checkdb", "-u", initialised).exit_code)
 
