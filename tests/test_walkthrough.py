@@ -287,19 +287,3 @@ def test_generate_writes_the_initial_import_into_the_extension(project: Path, db
     assert "(janitoo_template): Initial import" in applied.stderr
     assert TEMPLATE_TABLES <= table_names(db, sqlite_internal=True)
     assert {p.name: p.read_bytes() for p in installed.glob("*.py")} == installed_before
-
-
-def test_built_package_ships_the_template_revisions(project: Path, tmp_path: Path) -> None:
-    """build_py (what a wheel holds) puts them where rule (a) finds them: PACKAGE/models/NAME/."""
-    lib = tmp_path / "lib"
-    run(sys.executable, "setup.py", "-q", "build_py", "--build-lib", lib, env=environment(project, None), cwd=project)
-    shipped = lib / "janitoo_template" / "models" / "janitoo_template"
-    assert revision_files(shipped) == revision_files(project / TEMPLATE_DIR) != set()
-
-    env = subprocess_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(lib), env["PYTHONPATH"]])
-    found = run(sys.executable, "-c",
-                "from janitoo_db.extensions import discover\n"
-                "print(next(e for e in discover() if e.name == 'janitoo_template').version_dir())",
-                env=env, cwd=tmp_path)
-    assert found.stdout.strip() == str(shipped.resolve())
