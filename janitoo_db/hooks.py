@@ -20,7 +20,8 @@ directory, in the form of Alembic's ``[tool.alembic]``::
     executable = "ruff"
     options = "format REVISION_SCRIPT_FILENAME"
 
-Unlike Alembic, janitoo_db runs them itself, on the file still in its
+A conf file with a ``hooks`` key, even an empty one, replaces the project's
+hooks for that run.  Unlike Alembic, janitoo_db runs them itself, on the file still in its
 staging directory: a hook that exits with a non-zero status, or cannot be
 started, is an error, and the revision is not written.
 """
