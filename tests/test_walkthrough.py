@@ -43,12 +43,15 @@ CORE_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings_
 TUTORIAL = REPO / "docs" / "tutorial.rst"
 #: In the tutorial's examples, where the reader's clone is.
 CLONE_PLACEHOLDER = "/path/to/your/clone"
+#: The tutorial's two generate examples that write a file: test_generate_... runs them.
+START_BRANCH = 'jnt_dbman generate -m "Create janitoo_template branch"'
+INITIAL_IMPORT = 'jnt_dbman generate -m "Initial import"'
 #: Examples of the tutorial the runner leaves out: set-up done already, the
-#: database chosen by the test, a command the page says not to run in a clone,
-#: and one that writes a file (test_generate_... runs it).
+#: database chosen by the test, and the commands that write a file, which
+#: the page says not to run in a clone.
 NOT_RUN = (
     "python3 -m venv", ". .venv/bin/activate", "export JANITOO_DB_URL",
-    "./alembic.sh revision", "jnt_dbman generate",
+    "./alembic.sh revision", START_BRANCH, INITIAL_IMPORT,
 )
 
 #: Examples that only read revision files, never the database or the conf's
@@ -259,24 +262,39 @@ def test_the_tutorial_prints_what_it_shows(project: Path, db: Path) -> None:
     assert len(commands) >= 10 and "jnt_dbman history --revrange=janitoo_template:" in commands, commands
 
 
+def run_example(start: str, project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the tutorial's one example that starts with *start*; check it prints the lines the page shows."""
+    (command, shown), = [(c, o) for c, o in tutorial_examples() if c.startswith(start)]
+    result = run(*shlex.split(command), env=env, cwd=project)
+    output = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    expected = [line.replace(CLONE_PLACEHOLDER, str(project)) for line in shown]
+    assert len(output) == len(expected) and all(map(shows, expected, output)), (
+        f"$ {command}\nthe page shows:\n" + "\n".join(expected) + "\nit prints:\n" + "\n".join(output))
+    return result
+
+
 def test_generate_writes_the_initial_import_into_the_extension(project: Path, db: Path) -> None:
-    """From an empty version directory: label the branch, then generate the initial import."""
+    """From no version directory at all: the page's generate starts the branch, then writes the initial import."""
     installed = REPO / TEMPLATE_DIR
     installed_before = {p.name: p.read_bytes() for p in installed.glob("*.py")}
     env = environment(project, db)
     version_dir = project / TEMPLATE_DIR
-    for path in version_dir.glob("*.py"):
-        path.unlink()
+    shutil.rmtree(version_dir)
 
-    run(project / "alembic.sh", "revision", "-m", "Create janitoo_template branch", "--head=base",
-        "--branch-label=janitoo_template", env=env, cwd=project)
+    # Until the branch has its root, every command says how to start it.
+    refused = run(JNT_DBMAN, "initdb", env=env, cwd=project, status=1)
+    assert ("start its branch with 'jnt_dbman generate -m \"Create janitoo_template branch\" "
+            "--head janitoo_template'") in refused.stderr
+    assert not db.exists()
+
+    run_example(START_BRANCH, project, env)
     (root,) = version_dir.glob("*.py")
-    assert "branch_labels = ('janitoo_template',)" in root.read_text()
+    assert "branch_labels = ('janitoo_template',)" in root.read_text() and "down_revision = None" in root.read_text()
 
     run(JNT_DBMAN, "initdb", env=env, cwd=project)
     assert not TEMPLATE_TABLES & table_names(db, sqlite_internal=True)
 
-    generated = run(JNT_DBMAN, "generate", "-m", "Initial import", "--head=janitoo_template", env=env, cwd=project)
+    generated = run_example(INITIAL_IMPORT, project, env)
     path = Path(generated.stdout.strip().removeprefix("Generated "))
     assert path.parent == version_dir and path.name.endswith("_initial_import.py")
     text = path.read_text()
