@@ -83,11 +83,11 @@ def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool
     if config.attributes.get(UNSTARTED) == name:
         return _start_branch(config, extension, arguments)
     directory = extension.version_dir()
+    _check_writable(extension, directory)
     arguments["head"] = f"{name}@head"
     if empty:
         return _written(_publish(config, extension, directory, lambda staging: alembic_command.revision(
             config, version_path=str(staging), **arguments)))
-    _refuse_installed(extension, directory)
     _require_heads(config, "generating a revision")
     _, extension_tables = _load_models()
     branch_heads = {ext: h for h in script.get_heads() for ext in script.get_revision(h).branch_labels}
@@ -187,10 +187,7 @@ def _publish(config: Config, extension: Extension | None, directory: Path,
     Returns None when *write* wrote nothing.
     """
     script_for(config)
-    _refuse_installed(extension, directory)
-    if not os.access(directory, os.W_OK):
-        owner = f"of {extension.name!r} " if extension is not None else ""
-        raise ExtensionError(f"the version directory {owner}is not writable: {directory}")
+    _check_writable(extension, directory)
     run_hooks = hooks.configured(config.attributes.get("conf_file"), directory)
     with _staging(config, directory) as staging:
         with alembic_errors():
@@ -259,6 +256,13 @@ def _refuse_installed(extension: Extension | None, directory: Path) -> None:
     if reason is not None:
         raise RefusedError(f"refusing to write into {directory}: {reason}; revisions are written in the "
                            "extension's source checkout (installed with 'pip install -e')")
+
+
+def _check_writable(extension: Extension | None, directory: Path) -> None:
+    _refuse_installed(extension, directory)
+    if not os.access(directory, os.W_OK):
+        owner = f"of {extension.name!r} " if extension is not None else ""
+        raise ExtensionError(f"the version directory {owner}is not writable: {directory}")
 
 
 def installed_copy(extension: Extension | None, directory: Path) -> str | None:
