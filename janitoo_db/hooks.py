@@ -57,7 +57,7 @@ class Hook:
 
 
 def configured(conf_file: str | os.PathLike[str] | None, version_dir: Path) -> list[Hook]:
-    """The hooks of the conf file's ``[database]`` section if it names any, else those of the project's pyproject.toml."""
+    """The hooks of the conf file's ``[database]`` when it has a ``hooks`` key, else the project's pyproject.toml's."""
     if conf_file:
         hooks = from_conf(conf_file)
         if hooks is not None:

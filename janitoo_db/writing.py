@@ -78,7 +78,7 @@ def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool
         _check_rev_id(config, script, rev_id)
     for dependency in depends_on:
         _revisions(config, dependency)
-    arguments = dict(message=message, depends_on=list(depends_on) or None, rev_id=rev_id)
+    arguments: dict[str, Any] = dict(message=message, depends_on=list(depends_on) or None, rev_id=rev_id)
     extension = _extensions(config)[name]
     if config.attributes.get(UNSTARTED) == name:
         return _start_branch(config, extension, arguments)
@@ -177,7 +177,8 @@ def _check_rev_id(config: Config, script: ScriptDirectory, rev_id: str) -> None:
     except AlembicRevisionError:  # only a prefix of several revisions: not taken
         existing = None
     if existing is not None and existing.revision == rev_id:
-        raise RevisionError(f"revision id {rev_id} exists already ({existing.path}); nothing was written")
+        raise RevisionError(f"revision id {rev_id} exists already ({getattr(existing, 'path', '?')}); "
+                            "nothing was written")
 
 
 def _publish(config: Config, extension: Extension | None, directory: Path,
@@ -283,7 +284,9 @@ def installed_copy(extension: Extension | None, directory: Path) -> str | None:
         lib = Path(sysconfig.get_path(key)).resolve()
         if directory.is_relative_to(lib):
             return f"it is part of {who}, in {lib}"
-    dist = _distribution(extension) if extension is not None else None
+    if extension is None:
+        return None
+    dist = _distribution(extension)
     for entry in (dist.files or ()) if dist is not None else ():
         located = Path(os.path.normpath(str(entry.locate())))
         if located.parent.name == directory.name and located.parent.resolve() == directory:
