@@ -628,6 +628,34 @@ def repair(config: Config, applied: bool, yes: bool) -> None:
                        "run 'jnt_dbman initdb' to apply it again.")
 
 
+@main.command()
+@database_command
+@click.argument("name")
+@click.option("--drop-tables", is_flag=True,
+              help="Also drop the tables janitoo_db recorded as made by NAME's revisions (their data goes).")
+@yes_option
+def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
+    """Forget NAME, an extension uninstalled before its branch was removed.
+
+    Its heads leave alembic_version, and what they implied of other branches
+    is recorded instead. Its tables stay, listed, unless --drop-tables.
+    Refused while NAME is installed: use 'downgrade NAME@base' then.
+    """
+    from janitoo_db import commands
+
+    if drop_tables:
+        _confirm_dropping(config, yes, f"drop the tables of {name} in {{where}}",
+                          f"Drop the tables {name}'s revisions made in {{where}}?")
+    done = commands.forget(config, name, drop_tables=drop_tables)
+    if done.heads:
+        click.echo(f"Forgot {name}: its heads {some(done.heads)} left alembic_version"
+                   + (f", which now also records {some(done.restored)}." if done.restored else "."))
+    if done.tables and done.dropped:
+        click.echo(f"Dropped its tables: {some(done.tables)}.")
+    elif done.tables:
+        click.echo(f"Its tables stay: {some(done.tables)}; 'jnt_dbman forget {name} --drop-tables --yes' drops them.")
+
+
 def run() -> None:
     """The ``jnt_dbman`` console script: :func:`main`, then an exit that skips needless work.
 

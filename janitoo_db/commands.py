@@ -8,13 +8,16 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from typing import Any, Callable, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from alembic import command as alembic_command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 from sqlalchemy import MetaData, inspect
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import drift, graph, interrupted, safety
@@ -25,8 +28,9 @@ from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, Ref
 from janitoo_db.extensions import Extension, discover
 from janitoo_db.migration import (alembic_errors, engine_for, has_transactional_ddl_dialect, lock_timeout,
                                   migration_connection, read_current, run_alembic, run_locked)
-from janitoo_db.registry import BOOKKEEPING_TABLES, record_branches, recorded_branches
-from janitoo_db.results import Branch, CheckResult, Created, DriftReport, Orphan, RevisionInfo, Step, first_line, some
+from janitoo_db.registry import (BOOKKEEPING_TABLES, record_branches, record_tables, recorded_branches,
+                                 recorded_tables)
+from janitoo_db.results import Branch, CheckResult, Created, Forgotten, DriftReport, Orphan, RevisionInfo, Step, first_line, some
 
 StepReporter = Callable[[Step], None]
 
@@ -142,16 +146,24 @@ def _known_branch_of(config: Config, revision: str) -> None:
 
 def _migrating(config: Config, action: Callable[[], Any], on_step: StepReporter | None = None) -> list[Step]:
     """run_locked, explaining a failure caused by a head no installed extension provides."""
-    try:
+    with _orphans_explained(config):
         return run_locked(config, action, on_step)
+
+
+@contextmanager
+def _orphans_explained(config: Config) -> Iterator[None]:
+    """Turn Alembic's "Can't locate revision" about a head no installed extension provides into what to do."""
+    try:
+        yield
     except RevisionError:
         orphans = _orphans(config, read_current(config))
         if not orphans:
             raise
         first = orphans[0]
         advice = (f"install that release of {first.branch} again" if first.installed else
-                  f"install {first.branch} again and run 'jnt_dbman downgrade {first.branch}@base' before removing it"
-                  if first.branch else "install the extension that provides it again")
+                  f"install {first.branch} again and run 'jnt_dbman downgrade {first.branch}@base', or forget it "
+                  f"('jnt_dbman forget {first.branch}')" if first.branch else
+                  "install the extension that provides it again")
         raise RevisionError(f"the database holds {first.describe()}; {advice}") from None
 
 
@@ -215,7 +227,7 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
     _known_branch_of(config, revision)
     script = script_for(config)
     current = read_current(config)
-    with alembic_errors():
+    with _orphans_explained(config), alembic_errors():
         if upgrade:
             return current, list(script._upgrade_revs(revision, current))
         return current, list(script._downgrade_revs(revision, current))
@@ -292,6 +304,7 @@ def createdb(config: Config) -> Created:
             for head in sorted(heads):
                 context.stamp(script, head)
             record_branches(connection, script)
+            record_tables(connection, {t.name: drift.owners(extension_tables).get(t.name) for t in missing})
             return Created(tuple(t.name for t in missing), tuple(sorted(heads)))
     except SQLAlchemyError as error:
         raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}") from None
@@ -453,6 +466,9 @@ def checkdb(config: Config) -> CheckResult:
     missing = [h for h in head_ids if h not in current_ids]
     # Only a head alembic_version does not list needs the walk through every ancestor.
     applied = graph.applied(script, current_ids) if missing else set()
+    if missing and orphans:
+        # What an orphan implied (a core revision it depends on) only the registry still knows.
+        applied |= graph.applied(script, [r for r in _recorded(config) if graph.find(script, r) is not None])
     pending = tuple(h for h in missing if h not in applied
                     and not (set(script.get_revision(h).branch_labels) & ahead))
     heads_per_branch = Counter(label for h in head_ids for label in script.get_revision(h).branch_labels)
@@ -505,3 +521,61 @@ def check(config: Config, names: Sequence[str] = ()) -> DriftReport:
             return drift.compare(connection, metadata, extension_tables, names)
     except SQLAlchemyError as error:
         raise DatabaseError(f"cannot compare the database: {describe_db_error(error, engine.url)}") from None
+
+
+# -- an extension that is gone ----------------------------------------------------
+
+def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten:
+    """Forget extension *name*, uninstalled without its branch being removed first.
+
+    Its heads leave ``alembic_version``; what they implied of other branches
+    (a core revision they depend on) is written there instead, from
+    janitoo_db's registry.  The tables janitoo_db recorded as made by its
+    revisions stay, listed, unless *drop_tables*.  Refused while *name* is
+    installed: then ``downgrade NAME@base`` removes it properly.
+    """
+    if name in _extensions(config):
+        raise RefusedError(f"{name} is installed: remove its branch with 'jnt_dbman downgrade {name}@base', "
+                           "then uninstall it")
+    script = script_for(config)
+    engine = engine_for(config)
+    if is_missing_sqlite_file(engine):
+        raise RevisionError(f"the database holds nothing of {name}: {engine.url.database} does not exist")
+    try:
+        with migration_connection(engine, lock_timeout(config)) as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+            recorded = recorded_branches(connection)
+            heads = [r for r in current if recorded.get(r) == name and graph.find(script, r) is None]
+            tables = sorted(t for t, branch in recorded_tables(connection).items() if branch == name
+                            and inspect(connection).has_table(t))
+            if not heads and not tables:
+                known = sorted({b for r, b in recorded.items() if graph.find(script, r) is None})
+                raise RevisionError(f"the database holds nothing janitoo_db recorded as {name}'s"
+                                    + (f"; uninstalled extensions it knows: {some(known)}" if known else ""))
+            restored = _restore_implied(connection, script, current, heads, recorded)
+            if drop_tables and tables:
+                gone = MetaData()
+                gone.reflect(connection, only=tables)
+                gone.drop_all(connection)
+                record_tables(connection, dict.fromkeys(tables))
+            record_branches(connection, script)
+            return Forgotten(name, tuple(heads), restored, tuple(tables), drop_tables)
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"forget failed: {describe_db_error(error, engine.url)}") from None
+
+
+def _restore_implied(connection: Any, script: Any, current: Sequence[str], heads: list[str],
+                     recorded: dict[str, str]) -> tuple[str, ...]:
+    """Take *heads* out of alembic_version, putting back the installed branches' tips they implied."""
+    remaining = [r for r in current if r not in heads]
+    held = graph.applied(script, [r for r in remaining if graph.find(script, r) is not None])
+    tips = [r for r in recorded if r not in current and r not in held and graph.find(script, r) is not None]
+    # Keep the newest of them: a tip another restored tip needs is implied by it.
+    implied = set().union(*(graph.ancestors(script, r) for r in tips)) if tips else set()
+    restored = tuple(sorted(r for r in tips if r not in implied))
+    version = sa_table("alembic_version", sa_column("version_num"))
+    if heads:
+        connection.execute(version.delete().where(version.c.version_num.in_(heads)))
+    if restored:
+        connection.execute(version.insert(), [{"version_num": r} for r in restored])
+    return restored

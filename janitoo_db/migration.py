@@ -31,7 +31,7 @@ from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.engine import connect, create_db_engine, describe_db_error, hide_password, is_missing_sqlite_file, parse_url
 from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, LockTimeoutError, MigrationError, RevisionError
 from janitoo_db import interrupted
-from janitoo_db.registry import record_branches, recorded_branches
+from janitoo_db.registry import owning, record_branches, recorded_branches, recording_tables
 from janitoo_db.results import Step, first_line
 
 #: Key of the PostgreSQL advisory lock and prefix of the MySQL named lock.
@@ -199,7 +199,10 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         if guard is not None:
             guard(found)
         config.attributes["planned"] = len(found)
-        if not context.as_sql and not has_transactional_ddl_dialect(context.dialect.name):
+        if context.as_sql:
+            return found
+        found = owning(found)
+        if not has_transactional_ddl_dialect(context.dialect.name):
             return interrupted.marking(found, context.connection)
         return found
 
@@ -251,12 +254,13 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
     migration_context = context.get_context()
     before = migration_context.get_current_heads()
     steps = context.config.attributes.get("steps")
-    if steps is not None and connection.in_transaction() and has_transactional_ddl_dialect(connection.dialect.name):
-        with Operations.context(migration_context):
-            _migrate_writing_versions_once(migration_context, before, steps)
-    else:
-        with context.begin_transaction():
-            context.run_migrations()
+    with recording_tables(connection):
+        if steps is not None and connection.in_transaction() and has_transactional_ddl_dialect(connection.dialect.name):
+            with Operations.context(migration_context):
+                _migrate_writing_versions_once(migration_context, before, steps)
+        else:
+            with context.begin_transaction():
+                context.run_migrations()
     after = migration_context.get_current_heads()
     if after != before or (after and not recorded_branches(connection)):
         record_branches(connection, context.script)

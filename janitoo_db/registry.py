@@ -1,22 +1,37 @@
-"""Which branch each head in ``alembic_version`` belongs to, kept beside it.
+"""What janitoo_db records beside ``alembic_version``: whose each head is, and whose each table is.
 
-``alembic_version`` holds bare revision ids: once an extension is uninstalled
-(or the database was migrated by a newer release), nothing says whose head an
-unknown id is.  After every migration janitoo_db records, in the same
-transaction, the branch of each head it knows, so such heads can be reported
-by name later.
+``alembic_version`` holds bare revision ids, and only the tips Alembic needs:
+once an extension is uninstalled (or the database was migrated by a newer
+release), nothing says whose head an unknown id is, nor which revisions of
+other branches it implied (Alembic leaves out a head another branch's
+revision ``depends_on``).  After every migration janitoo_db records, in the
+same transaction, the branch of each head, and the tip every installed
+branch is at, so such heads can be reported by name and forgotten cleanly.
+
+It also records the tables each branch's revisions create (and forgets those
+they drop), so that ``jnt_dbman forget`` can tell an uninstalled extension's
+tables from anyone else's.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterable, Iterator
+
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
+
+from janitoo_db import graph
 
 REGISTRY_TABLE = "janitoo_db_branches"
 #: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.interrupted).
 PROGRESS_TABLE = "janitoo_db_in_progress"
+#: The branch whose revisions created each table.
+TABLES_TABLE = "janitoo_db_tables"
 #: janitoo_db's own tables, beside Alembic's alembic_version: no model declares them.
-BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE})
+BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, TABLES_TABLE})
 
 _metadata = sa.MetaData()
 branches_table = sa.Table(
@@ -24,28 +39,35 @@ branches_table = sa.Table(
     sa.Column("revision", sa.String(32), primary_key=True),
     sa.Column("branch", sa.String(255), nullable=False),
 )
+tables_table = sa.Table(
+    TABLES_TABLE, _metadata,
+    sa.Column("table_name", sa.String(255), primary_key=True),
+    sa.Column("branch", sa.String(255), nullable=False),
+)
 
 
 def record_branches(connection: Connection, script: ScriptDirectory) -> None:
-    """Rewrite the registry from ``alembic_version``, keeping what is known of unknown heads."""
+    """Rewrite the registry: each head's branch, and each installed branch's tip, even one Alembic leaves out."""
     from alembic.runtime.migration import MigrationContext
 
     current = MigrationContext.configure(connection).get_current_heads()
     previous = recorded_branches(connection)
-    rows = []
+    rows = {}
     for revision in current:
-        try:
-            found = script.get_revision(revision)
-        except Exception:  # an id no installed branch provides: keep what was recorded
-            found = None
+        found = graph.find(script, revision)
         labels = sorted(found.branch_labels) if found is not None else []
+        # An id no installed branch provides: keep what was recorded of it.
         branch = ", ".join(labels) or previous.get(revision)
         if branch:
-            rows.append({"revision": revision, "branch": branch})
+            rows[revision] = branch
+    held = graph.applied(script, current)
+    for branch, members in graph.members_by_branch(script).items():
+        for tip in graph.branch_tips([m for m in members if m.revision in held]):
+            rows.setdefault(tip, branch)
     branches_table.create(connection, checkfirst=True)
     connection.execute(branches_table.delete())
     if rows:
-        connection.execute(branches_table.insert(), rows)
+        connection.execute(branches_table.insert(), [{"revision": r, "branch": b} for r, b in rows.items()])
 
 
 def recorded_branches(connection: Connection) -> dict[str, str]:
@@ -53,3 +75,66 @@ def recorded_branches(connection: Connection) -> dict[str, str]:
     if not sa.inspect(connection).has_table(REGISTRY_TABLE):
         return {}
     return {row.revision: row.branch for row in connection.execute(sa.select(branches_table))}
+
+
+# -- which branch made which table --------------------------------------------------
+
+_running_branch: ContextVar[str | None] = ContextVar("janitoo_db_running_branch", default=None)
+
+
+def owning(steps: Iterable[Any]) -> list[Any]:
+    """*steps* (Alembic's revision steps), each naming its branch while it runs, for :func:`recording_tables`."""
+    steps = list(steps)
+    for step in steps:
+        run, branch = step.migration_fn, ", ".join(sorted(step.revision.branch_labels))
+
+        def named(run: Any = run, branch: str = branch, **kw: Any) -> Any:
+            token = _running_branch.set(branch)
+            try:
+                return run(**kw)
+            finally:
+                _running_branch.reset(token)
+
+        named.__name__ = run.__name__  # Alembic names a step after it
+        step.migration_fn = named
+    return steps
+
+
+@contextmanager
+def recording_tables(connection: Connection) -> Iterator[None]:
+    """Record in ``janitoo_db_tables`` the tables the revisions run inside create, and forget those they drop."""
+    changes: dict[str, str | None] = {}
+
+    def created(table: sa.Table, *args: Any, **kw: Any) -> None:
+        if _running_branch.get():
+            changes[table.name] = _running_branch.get()
+
+    def dropped(table: sa.Table, *args: Any, **kw: Any) -> None:
+        if _running_branch.get():
+            changes[table.name] = None
+
+    event.listen(sa.Table, "after_create", created)
+    event.listen(sa.Table, "after_drop", dropped)
+    try:
+        yield
+    finally:
+        event.remove(sa.Table, "after_create", created)
+        event.remove(sa.Table, "after_drop", dropped)
+    if changes:
+        record_tables(connection, {name: branch for name, branch in changes.items()})
+
+
+def record_tables(connection: Connection, owners: dict[str, str | None]) -> None:
+    """Set the branch of each table in *owners* (None: the table is gone)."""
+    tables_table.create(connection, checkfirst=True)
+    connection.execute(tables_table.delete().where(tables_table.c.table_name.in_(sorted(owners))))
+    rows = [{"table_name": name, "branch": branch} for name, branch in owners.items() if branch]
+    if rows:
+        connection.execute(tables_table.insert(), rows)
+
+
+def recorded_tables(connection: Connection) -> dict[str, str]:
+    """Table name to the branch whose revisions created it, as recorded."""
+    if not sa.inspect(connection).has_table(TABLES_TABLE):
+        return {}
+    return {row.table_name: row.branch for row in connection.execute(sa.select(tables_table))}

@@ -113,6 +113,21 @@ class Created:
 
 
 @dataclass(frozen=True)
+class Forgotten:
+    """What forget did for an uninstalled extension."""
+
+    name: str
+    #: Its heads, taken out of alembic_version.
+    heads: tuple[str, ...]
+    #: Other branches' revisions its heads implied, written to alembic_version instead.
+    restored: tuple[str, ...]
+    #: The tables its revisions made, as janitoo_db recorded them.
+    tables: tuple[str, ...]
+    #: True when those tables were dropped.
+    dropped: bool
+
+
+@dataclass(frozen=True)
 class Branch:
     """One labelled branch: its root, heads and size."""
 

@@ -147,7 +147,7 @@ def test_collect_lists_the_core_and_every_extension(cli: Run) -> None:
     assert lines(result.stdout) == [
         "Found extension janitoo provided by module janitoo_db.models.core (distribution janitoo_db)",
         "Found extension acme_sensors provided by module acme_sensors.schema (distribution acme-sensors)",
-        "Found extension janitoo_template provided by module janitoo_template.models (distribution janitoo_db)",
+        "Found extension janitoo_template provided by module janitoo_template.models (distribution janitoo_template)",
     ]
 
 

@@ -40,7 +40,7 @@ def test_uninstalled_extension_is_reported_by_name(tmp_path: Path, jnt_dbman: Ru
     assert start.returncode == 1
     assert start.stderr.strip() == (
         "Error: the database holds f10000000002 (gone): the extension gone is not installed; "
-        "install gone again and run 'jnt_dbman downgrade gone@base' before removing it")
+        "install gone again and run 'jnt_dbman downgrade gone@base', or forget it ('jnt_dbman forget gone')")
 
 
 def test_database_from_a_newer_release(tmp_path: Path, jnt_dbman: Run) -> None:

@@ -48,7 +48,7 @@ def test_initdb_heads_checkdb_dropdb(tmp_path: Path, jnt_dbman: Jnt) -> None:
     dropped = sorted(table_names(db, sqlite_internal=True))
     done = jnt_dbman("dropdb", "--yes", "-u", url)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"Dropped {len(dropped)} tables: {', '.join(dropped)}\n"
+    assert done.stdout == f"Dropped {len(dropped)} tables: {', '.join(dropped[:8])} and {len(dropped) - 8} more\n"
     assert table_names(db, sqlite_internal=True) == set()
 
     done = jnt_dbman("checkdb", "-u", url)
