@@ -164,6 +164,14 @@ def _duplicate_revision(warning: str, config: Config) -> str:
     return f"revision id {revision} appears more than once: " + "; ".join(holders or [warning])
 
 
+def _missing_parent(warning: str) -> str:
+    """Name the revision whose down_revision or depends_on no installed branch provides."""
+    match = re.search(r"Revision (\S+) referenced from .*-> (\w+)", warning)
+    missing, child = (match.group(1), match.group(2)) if match else ("?", "?")
+    return (f"revision {child} names {missing} as its down_revision or depends_on, and no installed branch "
+            "provides it")
+
+
 def script_for(config: Config) -> ScriptDirectory:
     """The revisions of every branch, loaded and checked once per Config."""
     if "script" not in config.attributes:
@@ -182,6 +190,7 @@ def script_directory(config: Config) -> ScriptDirectory:
     dirs = branch_dirs(config)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="Revision .* is present more than once")
+        warnings.filterwarnings("error", message="Revision .* referenced from .* is not present")
         try:
             script = ScriptDirectory.from_config(config)
             use_cached_headers(script, _locations(config))
@@ -189,6 +198,8 @@ def script_directory(config: Config) -> ScriptDirectory:
                 # The map also files each revision under its branch labels: keep one per id.
                 revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
         except UserWarning as warning:
+            if "is not present" in str(warning):
+                raise RevisionError(_missing_parent(str(warning))) from None
             raise RevisionError(_duplicate_revision(str(warning), config)) from None
         except (CommandError, AlembicRevisionError) as error:  # a cycle, a missing down_revision...
             raise RevisionError(str(error)) from None

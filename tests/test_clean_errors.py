@@ -102,3 +102,21 @@ def test_extension_names_that_cannot_be_branch_labels(tmp_path: Path, name: str,
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(f"Error: the extension name {(name if len(name) <= 40 else name[:40] + '...')!r} "
                                   "(odd:extend, distribution odd) cannot be a branch label")
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_a_down_revision_no_branch_provides(tmp_path: Path, cache: str,
+                                            jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    root = write_extension(tmp_path / "ext", "dangling", [("e70000000001", ""), ("e70000000002", "")])
+    second = next((root / "dangling" / "models" / "dangling").glob("e70000000002_*.py"))
+    second.write_text(second.read_text().replace("down_revision = 'e70000000001'", "down_revision = 'ffffffffffff'"))
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    if cache == "off":
+        env["JANITOO_DB_CACHE_DIR"] = ""
+    url = f"sqlite:///{tmp_path / 'dangling.sqlite'}"
+    for command in ("heads", "initdb"):
+        done = jnt_dbman(command, "-u", url, env=env)
+        assert done.returncode == 1 and done.stderr == (
+            "Error: revision e70000000002 names ffffffffffff as its down_revision or depends_on, "
+            "and no installed branch provides it\n"), done.stderr
+    assert not (tmp_path / "dangling.sqlite").exists()
