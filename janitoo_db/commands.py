@@ -337,7 +337,7 @@ def dropdb(config: Config) -> list[str]:
     between and leave a table behind.
     """
     metadata, _ = _load_models()
-    ours = {t.name for t in metadata.sorted_tables} | _tables_revisions_create(config)
+    ours = {t.name for t in metadata.sorted_tables} | set(table_creators(config))
     ours |= {"alembic_version", *BOOKKEEPING_TABLES}
     before = _table_names(config)
     if not before:
@@ -356,20 +356,32 @@ def dropdb(config: Config) -> list[str]:
     return [name for name in before if name not in after]
 
 
-def _tables_revisions_create(config: Config) -> set[str]:
-    """The tables the revisions create from base to every head, read from their offline SQL.
+def table_creators(config: Config) -> dict[str, str]:
+    """Each table the revisions create, from base to every head, and the revision that creates it.
 
-    A revision that cannot run offline (it reads the database) leaves the
-    models' tables as the list: each revision's own downgrade runs first anyway.
+    Read from their offline SQL.  A revision that cannot run offline (it reads
+    the database) ends the list there: callers fall back on what else they
+    know (the models' tables, the branches' heads).
     """
     try:
-        sql = upgrade_sql(config, "heads")
+        sql = upgrade_sql(config, "base:heads")
     except JanitooDbError:
-        return set()
-    return {name.strip('`"[]') for name in _CREATE_TABLE.findall(sql)}
+        return {}
+    creators: dict[str, str] = {}
+    running = ""
+    for line in sql.splitlines():
+        step = _RUNNING.match(line)
+        if step:
+            running = step.group(1)
+            continue
+        created = _CREATE_TABLE.match(line)
+        if created and running:
+            creators.setdefault(created.group(1).strip('`"[]'), running)
+    return creators
 
 
-_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?([`\"\[]?[\w$]+[`\"\]]?)", re.IGNORECASE | re.MULTILINE)
+_RUNNING = re.compile(r"^-- Running upgrade .*-> (\w+)")
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?([`\"\[]?[\w$]+[`\"\]]?)", re.IGNORECASE)
 
 
 def _table_names(config: Config) -> list[str]:

@@ -33,7 +33,7 @@ from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import rev_id as random_rev_id
 
 from janitoo_db import drift, hooks
-from janitoo_db.commands import _extensions, _known, _load_models, _require_heads, _revisions
+from janitoo_db.commands import _extensions, _known, _load_models, _require_heads, _revisions, table_creators
 from janitoo_db.config import UNSTARTED, branch_dirs, script_for
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.extensions import CORE, Extension
@@ -69,7 +69,7 @@ def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool
     registered are compared, so other extensions' drift and tables nobody owns
     never land in its revision; when they show no change, nothing is written
     and None is returned.  A new foreign key to another extension's table
-    makes the revision depend on that extension's head.
+    makes the revision depend on the revision that created that table.
     """
     name = head.split("@", 1)[0]
     _known(config, [name])
@@ -91,6 +91,7 @@ def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool
     _require_heads(config, "generating a revision")
     _, extension_tables = _load_models()
     branch_heads = {ext: h for h in script.get_heads() for ext in script.get_revision(h).branch_labels}
+    creators = table_creators(config)
     inferred: list[tuple[str, str, str]] = []
     unchanged: list[bool] = []
 
@@ -99,7 +100,7 @@ def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool
             unchanged.append(True)
             directives[:] = []  # Alembic then writes no file
             return
-        inferred.extend(drift.infer_dependencies(directives[0], name, extension_tables, branch_heads))
+        inferred.extend(drift.infer_dependencies(directives[0], name, extension_tables, creators, branch_heads))
 
     def autogenerate(staging: Path) -> Any:
         written: list[Any] = []
