@@ -11,7 +11,6 @@ from collections import Counter
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from alembic import command as alembic_command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
@@ -27,7 +26,7 @@ from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension, discover
 from janitoo_db.migration import (alembic_errors, engine_for, has_transactional_ddl_dialect, lock_timeout,
-                                  migration_connection, read_current, run_alembic, run_locked)
+                                  migration_connection, read_current, run_alembic, run_locked, run_stamp)
 from janitoo_db.registry import (BOOKKEEPING_TABLES, record_branches, record_tables, recorded_branches,
                                  recorded_tables)
 from janitoo_db.results import Branch, CheckResult, Created, Forgotten, DriftReport, Orphan, RevisionInfo, Step, first_line, some
@@ -270,7 +269,7 @@ def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
         _known_branch_of(config, revision)
     if is_missing_sqlite_file(engine_for(config)) and all(r == "base" or r.endswith("@base") for r in revisions):
         return ()
-    _migrating(config, lambda: alembic_command.stamp(config, list(revisions)))
+    _migrating(config, lambda: run_stamp(config, list(revisions)))
     return read_current(config)
 
 

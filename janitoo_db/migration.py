@@ -217,6 +217,26 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         config.attributes.pop("steps", None)
 
 
+def run_stamp(config: Config, revisions: list[str]) -> None:
+    """Alembic's stamp command, on the revisions janitoo_db already loaded and checked.
+
+    ``alembic.command.stamp`` would read every revision file again, with its
+    own loader (a FIFO named ``x.py`` would block it, a stale ``__pycache__``
+    could stand in for a file).
+    """
+    script = script_for(config)
+
+    def steps(current: Any, context: Any) -> Any:
+        return script._stamp_revs(tuple(revisions), current)
+
+    config.attributes["migrate_only"] = True
+    try:
+        with EnvironmentContext(config, script, fn=steps, destination_rev=tuple(revisions)):
+            script.run_env()
+    finally:
+        config.attributes.pop("migrate_only", None)
+
+
 def run_environment(context: Any) -> None:
     """Run the migrations Alembic asked for, online or offline (``--sql``)."""
     config = context.config

@@ -39,6 +39,7 @@ from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.extensions import CORE, Extension
 from janitoo_db.migration import alembic_errors, run_locked
 from janitoo_db.results import Generated
+from janitoo_db.revision_cache import REVISION_FILE
 
 #: Prefix of the staging directory a revision is rendered into.
 STAGING_PREFIX = ".jnt_dbman-writing-"
@@ -182,6 +183,14 @@ def _check_rev_id(config: Config, script: ScriptDirectory, rev_id: str) -> None:
                             "nothing was written")
 
 
+def _refuse_irregular_files(config: Config) -> None:
+    """Alembic's revision and merge list the version directories themselves, and would block on a FIFO ``x.py``."""
+    for directory in filter(None, branch_dirs(config).values()):
+        for entry in os.scandir(directory):
+            if REVISION_FILE.match(entry.name) and not entry.is_file():
+                raise RevisionError(f"{entry.path} is not a regular file: remove it from the version directory")
+
+
 def _publish(config: Config, extension: Extension | None, directory: Path,
              write: Callable[[Path], Any]) -> Written | None:
     """Have *write* render one revision into a staging directory, run the hooks, compile it, move it into *directory*.
@@ -190,6 +199,7 @@ def _publish(config: Config, extension: Extension | None, directory: Path,
     """
     script_for(config)
     _check_writable(extension, directory)
+    _refuse_irregular_files(config)
     run_hooks = hooks.configured(config.attributes.get("conf_file"), directory)
     with _staging(config, directory) as staging:
         with alembic_errors():

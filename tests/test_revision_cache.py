@@ -329,6 +329,11 @@ def test_a_fifo_in_a_version_directory_is_skipped(site: Site, tmp_path: Path, jn
             result = jnt_dbman(*args, env=env, timeout=60)
             assert result.returncode == code, (args, result.stderr)
         assert jnt_dbman("heads", env=env).stdout.splitlines() == EXPECTED_HEADS
+        # stamp runs on the revisions janitoo_db loaded; generate refuses before Alembic lists the directory.
+        assert jnt_dbman("stamp", "heads", "-u", url, env=env, timeout=60).returncode == 0
+        refused = jnt_dbman("generate", "--empty", "-m", "x", "--head", "counted", "-u", url, env=env, timeout=60)
+        assert refused.returncode == 1 and refused.stderr.endswith(
+            "x.py is not a regular file: remove it from the version directory\n"), refused.stderr
 
 
 def test_the_cache_can_be_turned_off_or_be_unwritable(site: Site, tmp_path: Path) -> None:
