@@ -36,6 +36,8 @@ setup(
         # 8.2 keeps stderr apart in CliRunner's results, which the tests read.
         "click>=8.2.0",
         "itsdangerous>=2.1",
+        # [tool.janitoo_db] post-write hooks in an extension's pyproject.toml.
+        "tomli>=1.1; python_version < '3.11'",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1"],
