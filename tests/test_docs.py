@@ -35,3 +35,9 @@ def test_the_docs_have_the_pages_the_readme_lists() -> None:
 def test_ci_builds_the_docs_as_the_readme_says() -> None:
     assert BUILD_COMMAND in (REPO / "README.rst").read_text()
     assert BUILD_COMMAND in (REPO / ".ci" / "run").read_text().splitlines()
+
+
+def test_the_tutorial_sets_up_as_the_readme_says() -> None:
+    readme = (REPO / "README.rst").read_text()
+    set_up = next(line.strip() for line in readme.splitlines() if line.strip().startswith("python3 -m venv .venv"))
+    assert f"$ {set_up}" in (DOCS / "tutorial.rst").read_text()
