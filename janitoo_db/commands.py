@@ -20,6 +20,7 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import drift, graph, interrupted, safety
+from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
@@ -228,13 +229,13 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
     current = read_current(config)
     with _orphans_explained(config), alembic_errors():
         if upgrade:
-            return current, list(script._upgrade_revs(revision, current))
-        return current, list(script._downgrade_revs(revision, current))
+            return current, upgrade_steps(script, revision, current)
+        return current, downgrade_steps(script, revision, current)
 
 
 def _step_sql(config: Config, revision: Script, is_upgrade: bool) -> str:
     """The offline SQL of one revision, or a comment saying why there is none."""
-    parents = revision._versioned_down_revisions
+    parents = graph.parents(revision)
     if len(parents) > 1:
         return "-- a merge point runs no SQL of its own\n"
     parent = parents[0] if parents else "base"

@@ -21,10 +21,12 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
 
+from janitoo_db.alembic_internals import all_revisions
 from janitoo_db.defaults import CONF_SECTION, DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.engine import check_url
 from janitoo_db.errors import ConfigError, ExtensionError, RevisionError
 from janitoo_db.extensions import Extension, discover, gc_paused, start_branch_command
+from janitoo_db.graph import own_labels
 from janitoo_db.revision_cache import use_cached_headers
 
 SCRIPT_LOCATION = str(Path(__file__).resolve().parent / "alembic")
@@ -195,8 +197,7 @@ def script_directory(config: Config) -> ScriptDirectory:
             script = ScriptDirectory.from_config(config)
             use_cached_headers(script, _locations(config))
             with gc_paused():
-                # The map also files each revision under its branch labels: keep one per id.
-                revisions = list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values())
+                revisions = all_revisions(script)
         except UserWarning as warning:
             if "is not present" in str(warning):
                 raise RevisionError(_missing_parent(str(warning))) from None
@@ -225,7 +226,7 @@ def script_directory(config: Config) -> ScriptDirectory:
             raise ExtensionError(
                 f"{extension.describe()}: {directory} must hold exactly one branch root, found {found}"
             )
-        labels = roots[0]._orig_branch_labels
+        labels = own_labels(roots[0])
         if extension.name not in labels:
             shown = ", ".join(sorted(labels)) or "no label"
             raise ExtensionError(

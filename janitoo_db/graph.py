@@ -8,8 +8,23 @@ from __future__ import annotations
 from typing import Iterable
 
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import Revision
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
+
+from janitoo_db.alembic_internals import dependencies
+
+
+def parents(revision: Revision) -> tuple[str, ...]:
+    """The ids in *revision*'s ``down_revision``: two or more for a merge, none for a root."""
+    down = revision.down_revision
+    return (down,) if isinstance(down, str) else tuple(down or ())
+
+
+def own_labels(revision: Script) -> tuple[str, ...]:
+    """The branch labels *revision*'s file declares (``branch_labels`` also holds those it inherits)."""
+    labels = getattr(revision.module, "branch_labels", None)
+    return (labels,) if isinstance(labels, str) else tuple(labels or ())
 
 
 def find(script: ScriptDirectory, revision: str) -> Script | None:
@@ -26,7 +41,7 @@ def ancestors(script: ScriptDirectory, revision: str) -> set[str]:
     pending = [revision]
     while pending:
         found = find(script, pending.pop())
-        for parent in (found._all_down_revisions if found is not None else ()):
+        for parent in ((*parents(found), *dependencies(found)) if found is not None else ()):
             if parent not in seen:
                 seen.add(parent)
                 pending.append(parent)

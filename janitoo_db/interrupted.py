@@ -19,15 +19,16 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 from alembic.operations import Operations
-from alembic.runtime.migration import HeadMaintainer, MigrationContext, RevisionStep
+from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from janitoo_db.alembic_internals import ddl_executed_by, record_step
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import MigrationError, RevisionError
 from janitoo_db.registry import PROGRESS_TABLE
@@ -131,14 +132,14 @@ def repair(connection: Connection, script: ScriptDirectory, *, applied: bool = F
         revision = _known(script, found)
         context = MigrationContext.configure(connection, opts={
             "target_metadata": sa.MetaData(naming_convention=NAMING_CONVENTION)})
-        heads = HeadMaintainer(context, context.get_current_heads())
+        current = context.get_current_heads()
         skipped: list[str] = []
         if applied:
-            heads.update_to_step(RevisionStep(script.revision_map, revision, found.direction == "upgrade"))
+            record_step(context, script, revision, current, upgrade=found.direction == "upgrade")
         else:
             _undo(context, revision, skipped)
-            if revision.revision in heads.heads:
-                heads.update_to_step(RevisionStep(script.revision_map, revision, False))
+            if revision.revision in current:
+                record_step(context, script, revision, current, upgrade=False)
         connection.execute(progress_table.delete().where(progress_table.c.revision == found.revision))
         connection.commit()
         done.append(Repaired(found, applied, tuple(skipped)))
@@ -155,22 +156,18 @@ def _known(script: ScriptDirectory, found: Interrupted) -> Any:
 
 def _undo(context: MigrationContext, revision: Any, skipped: list[str]) -> None:
     """Run *revision*'s downgrade, skipping the statements that remove what is not there."""
-    impl = context.impl
-    execute = impl._exec  # Alembic's one place that runs a DDL construct (tested with Alembic 1.16-1.20)
+    def tolerant(execute: Callable[..., Any]) -> Callable[..., Any]:
+        def run(construct: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return execute(construct, *args, **kwargs)
+            except DBAPIError as error:
+                code = getattr(error.orig, "args", (None,))[0]
+                if code not in ALREADY_GONE:
+                    raise
+                skipped.append(" ".join(str(construct).split()))
+                return None
 
-    def tolerant(construct: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return execute(construct, *args, **kwargs)
-        except DBAPIError as error:
-            code = getattr(error.orig, "args", (None,))[0]
-            if code not in ALREADY_GONE:
-                raise
-            skipped.append(" ".join(str(construct).split()))
-            return None
+        return run
 
-    impl._exec = tolerant  # type: ignore[method-assign]
-    try:
-        with Operations.context(context):
-            revision.module.downgrade()
-    finally:
-        del impl._exec
+    with ddl_executed_by(context, tolerant), Operations.context(context):
+        revision.module.downgrade()

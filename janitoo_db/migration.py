@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.operations import Operations
-from alembic.runtime.migration import HeadMaintainer, MigrationContext, MigrationInfo
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
@@ -26,6 +26,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from janitoo_db.alembic_internals import downgrade_steps, migrate_writing_versions_once, stamp_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.engine import connect, create_db_engine, describe_db_error, hide_password, is_missing_sqlite_file, parse_url
@@ -195,7 +196,7 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revision!r}")
 
     def steps(current: Any, context: Any) -> Any:
-        found = script._upgrade_revs(revision, current) if upgrade else script._downgrade_revs(revision, current)
+        found = (upgrade_steps if upgrade else downgrade_steps)(script, revision, current)
         if guard is not None:
             guard(found)
         config.attributes["planned"] = len(found)
@@ -227,7 +228,7 @@ def run_stamp(config: Config, revisions: list[str]) -> None:
     script = script_for(config)
 
     def steps(current: Any, context: Any) -> Any:
-        return script._stamp_revs(tuple(revisions), current)
+        return stamp_steps(script, tuple(revisions), current)
 
     config.attributes["migrate_only"] = True
     try:
@@ -277,56 +278,13 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
     with recording_tables(connection):
         if steps is not None and connection.in_transaction() and has_transactional_ddl_dialect(connection.dialect.name):
             with Operations.context(migration_context):
-                _migrate_writing_versions_once(migration_context, before, steps)
+                migrate_writing_versions_once(migration_context, before, steps)
         else:
             with context.begin_transaction():
                 context.run_migrations()
     after = migration_context.get_current_heads()
     if after != before or (after and not recorded_branches(connection)):
         record_branches(connection, context.script)
-
-
-class _HeadsInMemory(HeadMaintainer):
-    """Alembic's own bookkeeping of the heads step by step, without writing each step to alembic_version."""
-
-    def _insert_version(self, version: str) -> None:
-        self.heads.add(version)
-
-    def _delete_version(self, version: str) -> None:
-        self.heads.remove(version)
-
-    def _update_version(self, from_: str, to_: str) -> None:
-        self.heads.remove(from_)
-        self.heads.add(to_)
-
-
-def _migrate_writing_versions_once(migration_context: MigrationContext, before: tuple[str, ...],
-                                   steps: Callable[[Any, Any], Any]) -> None:
-    """Alembic's ``run_migrations``, writing ``alembic_version`` once, at the end.
-
-    Inside one transaction nobody sees the rows in between, yet Alembic writes
-    them after every revision: a thousand uncacheable statements on a site of
-    a thousand revisions, 12 to 17 % of an ``initdb``.  For databases whose
-    DDL commits by itself (MySQL/MariaDB) Alembic's own loop runs instead, so
-    the table stays true after each revision.
-    """
-    if not before:
-        migration_context._ensure_version_table()
-    heads = _HeadsInMemory(migration_context, before)
-    migration_context.impl.start_migrations()
-    for step in steps(before, migration_context):
-        step.migration_fn()
-        heads.update_to_step(step)
-        for callback in migration_context.on_version_apply_callbacks:
-            callback(ctx=migration_context, step=step.info, heads=set(heads.heads), run_args={})
-    version_table = migration_context._version
-    connection = migration_context.connection
-    assert connection is not None
-    removed, added = set(before) - heads.heads, heads.heads - set(before)
-    if removed:
-        connection.execute(version_table.delete().where(version_table.c.version_num.in_(sorted(removed))))
-    if added:
-        connection.execute(version_table.insert(), [{"version_num": revision} for revision in sorted(added)])
 
 
 # -- running Alembic commands for jnt_dbman ---------------------------------

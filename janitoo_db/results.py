@@ -42,16 +42,20 @@ class RevisionInfo:
 
     @classmethod
     def from_script(cls, script: Script) -> RevisionInfo:
+        # These import Alembic, which --help does without.
+        from janitoo_db.alembic_internals import dependencies
+        from janitoo_db.graph import parents
+
         return cls(
             revision=script.revision,
-            down_revisions=tuple(script._versioned_down_revisions),
+            down_revisions=parents(script),
             branches=tuple(sorted(script.branch_labels)),
             message=first_line(script.doc),
             path=script.path,
             is_head=script.is_head,
             is_branch_point=script.is_branch_point,
             is_merge_point=script.is_merge_point,
-            depends_on=tuple(script._resolved_dependencies),
+            depends_on=dependencies(script),
             doc=(script.longdoc or "").strip(),
         )
 

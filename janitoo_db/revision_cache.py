@@ -77,6 +77,9 @@ def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.
     if script.sourceless or script.recursive_version_locations:
         return
     dirs = [os.fspath(d) for d in version_dirs]
+    # RevisionMap(generator) and Script(module, id, path) are the documented classes, but replacing the map
+    # ScriptDirectory made relies on every lookup going through script.revision_map, and LazyRevisionModule on
+    # what Script reads from a module (tested with Alembic 1.16.0 to 1.20.1; see alembic_internals.py).
     script.revision_map = RevisionMap(lambda: _load_revisions(dirs, _cache_file(dirs)))
 
 

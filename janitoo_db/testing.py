@@ -89,8 +89,9 @@ def check_one_root_and_one_head(config: Config, name: str) -> None:
     members = branch_revisions(config, name)
     roots = [s for s in members if s.is_base]
     assert len(roots) == 1, f"branch {name} has {len(roots)} roots: {[s.revision for s in roots]}"
-    assert name in roots[0]._orig_branch_labels, f"the root of {name} is not labelled {name}"
-    from janitoo_db.graph import branch_tips
+    from janitoo_db.graph import branch_tips, own_labels
+
+    assert name in own_labels(roots[0]), f"the root of {name} is not labelled {name}"
 
     heads = branch_tips(members)
     assert len(heads) == 1, f"branch {name} has {len(heads)} heads: {heads}; merge them with jnt_dbman merge"

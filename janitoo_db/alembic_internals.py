@@ -1,0 +1,148 @@
+"""Every private name of Alembic's that janitoo_db uses, and why no documented API does the job.
+
+Tested against Alembic 1.16.0 (the floor in setup.py, CI's oldest run,
+``.ci/oldest.txt``) to 1.20.1.  A release that renames one of these breaks
+this module only; the tests that exercise each are named beside it.
+(``revision_cache.py`` also relies on Alembic's ways with revision modules,
+and says so there.)
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from alembic.runtime.migration import HeadMaintainer, MigrationContext, RevisionStep
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import Revision
+
+# -- the steps of a command ---------------------------------------------------
+# alembic.command.upgrade/downgrade/stamp compute these same steps, but on a
+# ScriptDirectory they load themselves: every revision file read again, past
+# the revision cache and janitoo_db's checks.  jnt_dbman also needs the steps
+# before anything runs (upgrade --plan, the dropdb guard, MySQL's progress
+# marks).  Tests: test_migrate.py, test_alembic_verbs.py, test_safety.py.
+
+
+def upgrade_steps(script: ScriptDirectory, destination: str, heads: Any) -> list[Any]:
+    """The steps Alembic's ``upgrade`` runs from *heads* to *destination*."""
+    return list(script._upgrade_revs(destination, heads))
+
+
+def downgrade_steps(script: ScriptDirectory, destination: str, heads: Any) -> list[Any]:
+    """The steps Alembic's ``downgrade`` runs from *heads* to *destination*."""
+    return list(script._downgrade_revs(destination, heads))
+
+
+def stamp_steps(script: ScriptDirectory, destination: tuple[str, ...], heads: Any) -> list[Any]:
+    """The steps Alembic's ``stamp`` takes from *heads* to *destination*."""
+    return list(script._stamp_revs(destination, heads))
+
+
+# -- the revision graph -------------------------------------------------------
+
+
+def all_revisions(script: ScriptDirectory) -> list[Script]:
+    """Every revision, in the order Alembic loaded them, loading them if need be.
+
+    ``walk_revisions`` gives the same set, but sorted through the graph (50
+    times slower on a thousand revisions) and in another order, which the
+    errors about a version directory follow.  Tests: test_extensions.py, test_revision_cache.py.
+    """
+    # The map also files each revision under its branch labels: keep one per id.  A ScriptDirectory's map
+    # holds its Scripts (typed as their base class, Revision).
+    return cast("list[Script]", list({r.revision: r for r in script.revision_map._revision_map.values() if r}.values()))
+
+
+def dependencies(revision: Revision) -> tuple[str, ...]:
+    """The ids of the revisions *revision*'s ``depends_on`` names.
+
+    The public ``dependencies`` holds what the file says, where a branch label
+    stands for the revision carrying it; ``get_revisions(label)`` would give
+    the branch's head instead.  Tests: test_version_writes.py, test_forget.py.
+    """
+    return tuple(revision._resolved_dependencies)
+
+
+# -- writing alembic_version once per transaction ------------------------------
+# MigrationContext.run_migrations writes alembic_version after every revision.
+# Running the steps and then one MigrationContext.stamp(script, destination)
+# does not leave Alembic's rows: stamping a downgrade's target drops the other
+# parent of a merge it went through (tests/test_version_writes.py fails), and it
+# still writes one statement per head.  So Alembic's own head bookkeeping
+# (HeadMaintainer) is kept and only its writes are held back.  Tests:
+# test_version_writes.py (the same rows as Alembic's loop through forks, merges
+# and dependencies), test_migrate.py.
+
+
+class _HeadsInMemory(HeadMaintainer):
+    """Alembic's own bookkeeping of the heads step by step, without writing each step to alembic_version."""
+
+    def _insert_version(self, version: str) -> None:
+        self.heads.add(version)
+
+    def _delete_version(self, version: str) -> None:
+        self.heads.remove(version)
+
+    def _update_version(self, from_: str, to_: str) -> None:
+        self.heads.remove(from_)
+        self.heads.add(to_)
+
+
+def migrate_writing_versions_once(migration_context: MigrationContext, before: tuple[str, ...],
+                                  steps: Callable[[Any, Any], Iterable[Any]]) -> None:
+    """Alembic's ``run_migrations``, writing ``alembic_version`` once, at the end.
+
+    Inside one transaction nobody sees the rows in between, yet Alembic writes
+    them after every revision: a thousand uncacheable statements on a site of
+    a thousand revisions, 12 to 17 % of an ``initdb``.  For databases whose
+    DDL commits by itself (MySQL/MariaDB) Alembic's own loop runs instead, so
+    the table stays true after each revision.
+    """
+    if not before:
+        migration_context._ensure_version_table()
+    heads = _HeadsInMemory(migration_context, before)
+    migration_context.impl.start_migrations()
+    for step in steps(before, migration_context):
+        step.migration_fn()
+        heads.update_to_step(step)
+        for callback in migration_context.on_version_apply_callbacks:
+            callback(ctx=migration_context, step=step.info, heads=set(heads.heads), run_args={})
+    version_table = migration_context._version
+    connection = migration_context.connection
+    assert connection is not None
+    removed, added = set(before) - heads.heads, heads.heads - set(before)
+    if removed:
+        connection.execute(version_table.delete().where(version_table.c.version_num.in_(sorted(removed))))
+    if added:
+        connection.execute(version_table.insert(), [{"version_num": revision} for revision in sorted(added)])
+
+
+def record_step(context: MigrationContext, script: ScriptDirectory, revision: Script, current: Iterable[str], *,
+                upgrade: bool) -> None:
+    """Write to alembic_version what *revision*'s upgrade (or downgrade) from *current* does, and run nothing.
+
+    ``MigrationContext.stamp`` moves branches towards a target, which is not
+    the same as one step through a merge or a dependency.  Tests: test_interrupted.py.
+    """
+    HeadMaintainer(context, current).update_to_step(RevisionStep(script.revision_map, revision, upgrade))
+
+
+# -- running DDL ----------------------------------------------------------------
+
+
+@contextmanager
+def ddl_executed_by(context: MigrationContext,
+                    wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Iterator[None]:
+    """Run every DDL construct of *context*'s operations through ``wrap(Alembic's own executor)``.
+
+    ``DefaultImpl._exec`` is Alembic's one place that runs a DDL construct;
+    no hook reaches all of them (``before_cursor_execute`` sees SQL, not the
+    construct, and cannot skip it).  Tests: test_interrupted.py.
+    """
+    impl = context.impl
+    impl._exec = wrap(impl._exec)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del impl._exec
