@@ -54,6 +54,9 @@ setup(
             "setuptools>=77.0.3",
             "Sphinx>=7",
             "sphinx-click>=5",
+            # CI's lint and type checks (.ci/run); older releases report differently.
+            "ruff>=0.9",
+            "mypy>=1.20",
         ],
     },
     entry_points={

@@ -78,6 +78,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -642,7 +643,7 @@ class Growth:
 
     @property
     def slopes(self) -> list[float]:
-        return [(b.cpu() - a.cpu()) / (b.revisions - a.revisions) * 1000 for a, b in zip(self.points, self.points[1:])]
+        return [(b.cpu() - a.cpu()) / (b.revisions - a.revisions) * 1000 for a, b in pairwise(self.points)]
 
     @property
     def excess(self) -> float:
@@ -736,7 +737,7 @@ def write_rst(path: Path, rows: list[Row], growth: list[Growth], failures: list[
         sizes = [p.size for p in growth[0].points]
         out += ["", ".. list-table:: Milliseconds of CPU per revision between consecutive sizes",
                 "   :header-rows: 1", "",
-                *cells("Database", "command", *[f"{a} to {b} extensions" for a, b in zip(sizes, sizes[1:])],
+                *cells("Database", "command", *[f"{a} to {b} extensions" for a, b in pairwise(sizes)],
                        "growth")]
         for line in growth:
             out += cells(line.backend if line.backend != "-" else "none", f"``{line.command}``",
@@ -747,8 +748,8 @@ def write_rst(path: Path, rows: list[Row], growth: list[Growth], failures: list[
 
 
 def machine() -> list[str]:
-    from importlib.metadata import version
     import sqlite3
+    from importlib.metadata import version
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())

@@ -13,14 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # Document this checkout even when another janitoo_db is installed.
 sys.path.insert(0, str(ROOT))
 
-from janitoo_db import __version__  # noqa: E402
-
 # Create every model class (the core's and each installed extension's) before
 # autodoc looks at any class: documenting an attribute makes autodoc copy
 # annotations it finds in the source, including SQLAlchemy's TYPE_CHECKING-only
 # ones, into the classes' __annotations__, and declarative classes created
 # after that fail to map.
 import janitoo_db.models  # noqa: E402,F401
+from janitoo_db import __version__  # noqa: E402
 
 project = "janitoo_db"
 author = "janitoo_db contributors"

@@ -59,7 +59,7 @@ def dependencies(revision: Revision) -> tuple[str, ...]:
 
     The public ``dependencies`` holds what the file says, where a branch label
     stands for the revision carrying it; ``get_revisions(label)`` would give
-    the branch's head instead.  Tests: test_version_writes.py, test_forget.py.
+    the branch's head instead.  Tests: test_forget.py, test_cli.py (history --verbose).
     """
     return tuple(revision._resolved_dependencies)
 

@@ -125,7 +125,8 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
     @_url_option()
     @_conf_file_option()
     @click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS", envvar="JANITOO_DB_LOCK_TIMEOUT",
-                  callback=_finite, help="How long to wait for another migration's lock before giving up. Default: 600.")
+                  callback=_finite,
+                  help="How long to wait for another migration's lock before giving up. Default: 600.")
     @debug_option
     @functools.wraps(func)
     def wrapper(*args: Any, url: str | None, conf_file: str | None, lock_timeout: float | None,
@@ -623,7 +624,8 @@ def repair(config: Config, applied: bool, yes: bool) -> None:
         if done.marked_applied:
             click.echo(f"Recorded the {done.interrupted.direction} of {revision} as done.")
         else:
-            skipped = f" ({len(done.skipped)} statements skipped: what they remove was not there)" if done.skipped else ""
+            skipped = (f" ({len(done.skipped)} statements skipped: what they remove was not there)"
+                       if done.skipped else "")
             click.echo(f"Undid what {revision} had done{skipped}; it is not applied: "
                        "run 'jnt_dbman initdb' to apply it again.")
 

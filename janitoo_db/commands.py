@@ -26,11 +26,30 @@ from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension, discover
-from janitoo_db.migration import (alembic_errors, engine_for, has_transactional_ddl_dialect, lock_timeout,
-                                  migration_connection, read_current, run_alembic, run_locked, run_stamp)
-from janitoo_db.registry import (BOOKKEEPING_TABLES, record_branches, record_tables, recorded_branches,
-                                 recorded_tables)
-from janitoo_db.results import Branch, CheckResult, Created, Forgotten, DriftReport, Orphan, RevisionInfo, Step, first_line, some
+from janitoo_db.migration import (
+    alembic_errors,
+    engine_for,
+    has_transactional_ddl_dialect,
+    lock_timeout,
+    migration_connection,
+    read_current,
+    run_alembic,
+    run_locked,
+    run_stamp,
+)
+from janitoo_db.registry import BOOKKEEPING_TABLES, record_branches, record_tables, recorded_branches, recorded_tables
+from janitoo_db.results import (
+    Branch,
+    CheckResult,
+    Created,
+    DriftReport,
+    Forgotten,
+    Orphan,
+    RevisionInfo,
+    Step,
+    first_line,
+    some,
+)
 
 StepReporter = Callable[[Step], None]
 
@@ -132,7 +151,8 @@ def _symbol(revision: str) -> str:
         name, at, relative = part.partition("@")
         if not part.strip() or (at and not (name.strip() and relative.strip())):
             raise RevisionError(f"{revision!r} is not a revision: give an id, a branch name, NAME@head, "
-                                "NAME@base, NAME@-N, heads or base" + (" on each side of ':'" if ":" in revision else ""))
+                                "NAME@base, NAME@-N, heads or base"
+                                + (" on each side of ':'" if ":" in revision else ""))
     return revision
 
 
@@ -502,7 +522,10 @@ def interrupted_revisions(config: Config) -> list[interrupted.Interrupted]:
 
 
 def repair(config: Config, *, applied: bool = False) -> list[interrupted.Repaired]:
-    """Undo what interrupted revisions did (or, with *applied*, record them as done); see :mod:`janitoo_db.interrupted`."""
+    """Undo what interrupted revisions did (or, with *applied*, record them as done).
+
+    See :mod:`janitoo_db.interrupted`.
+    """
     script = script_for(config)
     engine = engine_for(config)
     if is_missing_sqlite_file(engine):

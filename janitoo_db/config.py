@@ -205,7 +205,8 @@ def script_directory(config: Config) -> ScriptDirectory:
         except (CommandError, AlembicRevisionError) as error:  # a cycle, a missing down_revision...
             raise RevisionError(str(error)) from None
         except SyntaxError as error:
-            raise RevisionError(f"syntax error in revision file {error.filename}, line {error.lineno}: {error.msg}") from None
+            raise RevisionError(
+                f"syntax error in revision file {error.filename}, line {error.lineno}: {error.msg}") from None
     # Alembic builds each path from the (already resolved) version location it was found in.
     by_dir: dict[str, list[Any]] = {}
     for revision in revisions:

@@ -77,7 +77,8 @@ def _describe(diff: tuple[Any, ...], table_owner: Mapping[str, str]) -> Differen
     elif kind == "remove_table":
         text = f"table {table} is in the database but in no model"
     elif kind in ("add_column", "remove_column"):
-        where = "in the models but not in the database" if kind == "add_column" else "in the database but not in the models"
+        where = ("in the models but not in the database" if kind == "add_column"
+                 else "in the database but not in the models")
         text = f"column {table}.{diff[3].name} is {where}"
     elif kind.startswith("modify_"):
         what = kind[len("modify_"):]

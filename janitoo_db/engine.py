@@ -65,7 +65,8 @@ def check_url(url: str | URL) -> URL:
 
 
 def _unknown_dialect(url: URL) -> str:
-    return f"unknown database dialect {url.drivername!r} in {hide_password(url)} (janitoo_db knows sqlite, postgresql and mysql)"
+    return (f"unknown database dialect {url.drivername!r} in {hide_password(url)} "
+            "(janitoo_db knows sqlite, postgresql and mysql)")
 
 
 def hide_password(text: str | URL, url: URL | None = None) -> str:
@@ -126,8 +127,9 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 def is_missing_sqlite_file(engine: Engine) -> bool:
     """True for a SQLite database file that does not exist yet: reading it must not create it."""
     database = engine.url.database
-    return (engine.url.get_backend_name() == "sqlite" and bool(database) and database != ":memory:"
-            and not database.startswith("file:") and not os.path.exists(database))
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return False
+    return not database.startswith("file:") and not os.path.exists(database)
 
 
 def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | None = None) -> str:

@@ -63,4 +63,5 @@ class ExitCode(IntEnum):
     USAGE = 2  #: the command line is wrong
     PENDING = 3  #: checkdb: revisions are waiting to be applied
     DRIFT = 4  #: check: models and database differ
-    BRANCHES = 5  #: checkdb: a head no installed extension provides, a branch with several heads, an interrupted revision
+    #: checkdb: a head no installed extension provides, a branch with several heads, an interrupted revision
+    BRANCHES = 5

@@ -98,14 +98,14 @@ def from_pyproject(version_dir: Path) -> list[Hook]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ImportError:
-            if "janitoo_db" in path.read_text(encoding="utf-8", errors="replace"):
-                raise ConfigError(f"{path}: reading [tool.janitoo_db] needs Python 3.11 or the tomli package") from None
-            return {}
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:
+            import tomli as tomllib
+    except ImportError:  # Python 3.10 without tomli
+        if "janitoo_db" in path.read_text(encoding="utf-8", errors="replace"):
+            raise ConfigError(f"{path}: reading [tool.janitoo_db] needs Python 3.11 or the tomli package") from None
+        return {}
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

@@ -13,11 +13,11 @@ import os
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from alembic.operations import Operations
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script
 from alembic.script.revision import RevisionError as AlembicRevisionError
@@ -26,12 +26,26 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from janitoo_db import interrupted
 from janitoo_db.alembic_internals import downgrade_steps, migrate_writing_versions_once, stamp_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
-from janitoo_db.engine import connect, create_db_engine, describe_db_error, hide_password, is_missing_sqlite_file, parse_url
-from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, LockTimeoutError, MigrationError, RevisionError
-from janitoo_db import interrupted
+from janitoo_db.engine import (
+    connect,
+    create_db_engine,
+    describe_db_error,
+    hide_password,
+    is_missing_sqlite_file,
+    parse_url,
+)
+from janitoo_db.errors import (
+    ConfigError,
+    DatabaseError,
+    JanitooDbError,
+    LockTimeoutError,
+    MigrationError,
+    RevisionError,
+)
 from janitoo_db.registry import owning, record_branches, recorded_branches, recording_tables
 from janitoo_db.results import Step, first_line
 
@@ -79,7 +93,9 @@ def migration_connection(engine: Engine, timeout: float | None = None) -> Iterat
         if dialect == "sqlite":
             connection = connection.execution_options(sqlite_begin="IMMEDIATE")
             # On the driver's connection: through SQLAlchemy the PRAGMA would begin (and lock) at once.
-            connection.connection.driver_connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            driver_connection = connection.connection.driver_connection
+            assert driver_connection is not None  # the connection is open
+            driver_connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         if has_transactional_ddl_dialect(dialect):
             try:
                 transaction = connection.begin()
@@ -92,8 +108,8 @@ def migration_connection(engine: Engine, timeout: float | None = None) -> Iterat
                     _take_postgresql_lock(connection, engine, timeout)
                 yield connection
             return
-        name = connection.execute(text("SELECT CONCAT(:prefix, DATABASE())"), {"prefix": LOCK_NAME + ":"}).scalar()
-        name = name[:64]
+        name = cast(str, connection.execute(text("SELECT CONCAT(:prefix, DATABASE())"),
+                                            {"prefix": LOCK_NAME + ":"}).scalar())[:64]
         # GET_LOCK takes whole seconds; 1 means taken, 0 a timeout, NULL an error.
         taken = connection.execute(text("SELECT GET_LOCK(:name, :timeout)"),
                                    {"name": name, "timeout": math.ceil(timeout)}).scalar()
@@ -320,7 +336,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
         # Alembic passes these by keyword: the names matter.
         if step.is_stamp:
             return
-        revision = step.up_revision
+        revision = cast("Script | None", step.up_revision)  # the Scripts of janitoo_db's ScriptDirectory
         steps.append(Step(
             revision=step.up_revision_id or "",
             branches=tuple(sorted(revision.branch_labels)) if revision is not None else (),

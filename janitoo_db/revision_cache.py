@@ -128,7 +128,8 @@ def _read(cache: PrivateFile) -> dict[str, list[Any]]:
         content = json.loads(body) if body is not None else None
     except ValueError:
         return {}
-    if not isinstance(content, dict) or content.get("format") != CACHE_FORMAT or not isinstance(content.get("files"), dict):
+    if (not isinstance(content, dict) or content.get("format") != CACHE_FORMAT
+            or not isinstance(content.get("files"), dict)):
         return {}
     return content["files"]
 

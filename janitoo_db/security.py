@@ -27,7 +27,7 @@ CURRENT_METHOD = f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}"
 
 HashFunc = Union[str, Callable[..., Any], None]
 """A hashlib digest name or constructor (``"sha256"``, ``hashlib.sha256``), or None for sha1."""
-_ALT_SEPARATORS = [sep for sep in (os.path.sep, os.path.altsep) if sep not in (None, "/")]
+_ALT_SEPARATORS = [sep for sep in (os.path.sep, os.path.altsep) if sep is not None and sep != "/"]
 
 
 def _bytes(value: str | bytes) -> bytes:

@@ -42,7 +42,7 @@ class DatabaseNotMigratedError(DatabaseError, *_JANITOO_ERRORS):  # type: ignore
     """
 
 
-class JNTDBServer(_ServerBase):  # type: ignore[misc, valid-type]
+class JNTDBServer(_ServerBase):
     """A janitoo server with a database: checks or migrates it at start, then serves sessions.
 
     *options* is janitoo's options object (anything with

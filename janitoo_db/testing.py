@@ -21,12 +21,13 @@ tests of your own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
 import pytest
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Table
 
 __all__ = [
     "test_janitoo_branch_has_one_root_and_one_head",
@@ -158,7 +159,7 @@ def check_tables_registered(config: Config, name: str) -> None:
     for mapper in Base.registry.mappers:
         module = mapper.class_.__module__
         if module == extension.package or module.startswith(extension.package + "."):
-            table = mapper.local_table.name
+            table = cast("Table", mapper.local_table).name  # a declarative model's table
             assert table in registered, \
                 f"{mapper.class_.__name__} ({table}) is declared by {name} but was not added by its extend()"
 

@@ -91,8 +91,8 @@ def test_a_down_revision_cycle(tmp_path: Path, jnt_dbman: Callable[..., subproce
 
 
 @pytest.mark.parametrize("name", ["a@b", "x" * 300, "two words", "dir/name", "range:name"])
-def test_extension_names_that_cannot_be_branch_labels(tmp_path: Path, name: str,
-                                                      jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_extension_names_that_cannot_be_branch_labels(
+        tmp_path: Path, name: str, jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     dist = tmp_path / "odd-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: odd\nVersion: 1.0\n")

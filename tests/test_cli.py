@@ -266,7 +266,8 @@ def test_initdb_builds_every_branch_and_reports_each_revision(cli: Run, sqlite_u
     for branch in BRANCHES:
         assert_in_order(err, applied(branch))
     # acme_sensors' Readings depends on the core revision that creates core_users.
-    assert_in_order(err, ["Applied 1266567cc97f (janitoo): Initial import", "Applied 2b3c4d5e6f70 (acme_sensors): Readings"])
+    assert_in_order(err, ["Applied 1266567cc97f (janitoo): Initial import",
+                          "Applied 2b3c4d5e6f70 (acme_sensors): Readings"])
     assert table_names(sqlite_url, bookkeeping=False) == ALL_TABLES | {"alembic_version"}
     assert version_ids(sqlite_url) == set(HEADS.values())
 
@@ -293,7 +294,8 @@ def test_upgrade_to_a_revision_then_to_every_head(cli: Run, sqlite_url: str) -> 
 
     result = cli("upgrade", "-u", sqlite_url)  # default: heads
     assert result.exit_code == 0, result.stderr
-    assert sorted(revision_lines(result.stderr)) == sorted(applied("janitoo")[2:] + applied("acme_sensors") + applied("janitoo_template"))
+    assert sorted(revision_lines(result.stderr)) == sorted(
+        applied("janitoo")[2:] + applied("acme_sensors") + applied("janitoo_template"))
     assert version_ids(sqlite_url) == set(HEADS.values())
 
 
@@ -347,7 +349,8 @@ def test_downgrade_defaults_to_base(cli: Run, initialised: str) -> None:
     for branch in BRANCHES:
         assert_in_order(err, list(reversed(applied(branch, "Reverted"))))
     # acme's Readings goes before the core revision that created the table it points at.
-    assert_in_order(err, ["Reverted 2b3c4d5e6f70 (acme_sensors): Readings", "Reverted 1266567cc97f (janitoo): Initial import"])
+    assert_in_order(err, ["Reverted 2b3c4d5e6f70 (acme_sensors): Readings",
+                          "Reverted 1266567cc97f (janitoo): Initial import"])
     assert table_names(initialised, bookkeeping=False) == {"alembic_version"}
     assert version_ids(initialised) == set()
 
@@ -428,7 +431,8 @@ def test_createdb_makes_the_tables_and_stamps_heads(cli: Run, sqlite_url: str) -
 def test_createdb_refuses_a_database_under_migration_but_behind(cli: Run, sqlite_url: str) -> None:
     assert cli("upgrade", "1266567cc97f", "-q", "-u", sqlite_url).exit_code == 0
     line = assert_one_error_line(cli("createdb", "-u", sqlite_url))
-    assert line == "Error: the database is already versioned at 1266567cc97f; use 'jnt_dbman upgrade' instead of createdb"
+    assert line == ("Error: the database is already versioned at 1266567cc97f; "
+                    "use 'jnt_dbman upgrade' instead of createdb")
     assert table_names(sqlite_url, bookkeeping=False) == CORE_TABLES | {"alembic_version"}
 
 
@@ -447,7 +451,8 @@ def test_dropdb_yes_drops_every_table_and_alembic_version(cli: Run, initialised:
     assert set(dropped) >= ALL_TABLES | {"alembic_version"}
     result = cli("dropdb", option, "-u", initialised)
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stdout) == [f"Dropped {len(dropped)} tables: {', '.join(dropped[:8])} and {len(dropped) - 8} more"]
+    assert lines(result.stdout) == [
+        f"Dropped {len(dropped)} tables: {', '.join(dropped[:8])} and {len(dropped) - 8} more"]
     assert table_names(initialised) == set()
     assert_not_up_to_date(cli("checkdb", "-u", initialised).exit_code)
 

@@ -15,8 +15,8 @@ from typing import Callable
 import pytest
 from click.testing import Result
 
-from dbstate import rows, table_names, version_ids
 from conftest import revision_lines
+from dbstate import rows, table_names, version_ids
 
 Run = Callable[..., Result]
 
@@ -247,7 +247,8 @@ def test_a_pickle_that_would_run_code_stops_the_upgrade(cli: Run, original: str)
     assert version_ids(original) == {"33b95995b188"}
     assert table_names(original, sqlite_internal=True) == before  # no extension tables were left behind either
     assert rows(original, "SELECT value, typeof(value) FROM core_settings WHERE key = 'evil'") == [(evil, "blob")]
-    assert pickle.loads(rows(original, "SELECT value FROM core_settings WHERE key = 'project_title'")[0][0]) == "Janitoo"
+    project_title = rows(original, "SELECT value FROM core_settings WHERE key = 'project_title'")[0][0]
+    assert pickle.loads(project_title) == "Janitoo"
 
 
 def test_a_failed_upgrade_does_not_claim_rolled_back_revisions(cli: Run, original: str) -> None:

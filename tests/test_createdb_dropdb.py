@@ -81,7 +81,8 @@ def test_createdb_ignores_tables_no_model_declares(cli: Run, sqlite_url: str) ->
     assert table_names(sqlite_url, bookkeeping=False) == MODEL_TABLES | {"other_app", "alembic_version"}
 
 
-def test_dropdb_drops_tables_only_revisions_created(tmp_path: Path, jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_dropdb_drops_tables_only_revisions_created(
+        tmp_path: Path, jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     """A revision whose downgrade forgets its table: dropdb still removes it, and initdb works again."""
     root = write_extension(tmp_path / "ext", "relay", [
         ("e20000000001", ""),

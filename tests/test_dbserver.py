@@ -183,7 +183,8 @@ def test_options_from_a_conf_file(tmp_path: Path) -> None:
     options = as_options({"conf_file": conf, "service": "x"})
     assert isinstance(options, ConfFileOptions)
     assert options.data == {"conf_file": str(conf), "service": "x"}
-    assert options.get_options("database") == {"sqlalchemy.url": f"sqlite:///{tmp_path}/db.sqlite", "auto_migrate": "no"}
+    assert options.get_options("database") == {"sqlalchemy.url": f"sqlite:///{tmp_path}/db.sqlite",
+                                               "auto_migrate": "no"}
     assert options.get_option("database", "missing", 3) == 3
     options.set_option("database", "auto_migrate", True)
     assert options.get_option("database", "auto_migrate") is True

@@ -264,7 +264,8 @@ def test_a_package_that_cannot_be_found(tmp_path: Path) -> None:
 
 
 def _entry_point(name: str, value: str, dist: str | None) -> SimpleNamespace:
-    return SimpleNamespace(name=name, value=value, dist=None if dist is None else SimpleNamespace(metadata={"Name": dist}))
+    return SimpleNamespace(name=name, value=value,
+                           dist=None if dist is None else SimpleNamespace(metadata={"Name": dist}))
 
 
 def test_discover_puts_the_core_first_then_sorts_by_name() -> None:

@@ -37,7 +37,8 @@ def uninstalled(root: Path) -> None:
 @pytest.mark.parametrize("database", ["sqlite", "postgresql", "mysql"])
 def test_forget_an_uninstalled_extension(cli: Run, gone: Path, monkeypatch: pytest.MonkeyPatch,
                                          request: pytest.FixtureRequest, tmp_path: Path, database: str) -> None:
-    url = f"sqlite:///{tmp_path / 'gone.sqlite'}" if database == "sqlite" else request.getfixturevalue(f"{database}_url")
+    url = (f"sqlite:///{tmp_path / 'gone.sqlite'}" if database == "sqlite"
+           else request.getfixturevalue(f"{database}_url"))
     installed(gone, monkeypatch)
     assert cli("initdb", "-q", "-u", url).exit_code == 0
     # Alembic leaves out the core head: the extension's head depends on it.

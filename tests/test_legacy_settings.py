@@ -140,7 +140,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -189,7 +189,7 @@ def test_python2_settings_of_every_plain_type_become_json(cli: Run, original: st
         key: expected for key, (_, expected, _) in PY2_SETTINGS.items()}
     assert json.loads(found["when"][1]) == {"$decimal": "1.10"}
     for key, (value, _) in found.items():
-        json.loads(value, parse_constant=lambda word: pytest.fail(f"{key}: {word} is not JSON"))
+        json.loads(value, parse_constant=lambda word, key=key: pytest.fail(f"{key}: {word} is not JSON"))
         assert same(from_json_data(json.loads(value)), PY2_SETTINGS[key][2]), key
 
 
@@ -203,7 +203,7 @@ def test_downgrading_pickles_each_value_again_as_its_own_type(cli: Run, original
     result = cli("downgrade", ORIGINAL, "-q", "-u", original)
     assert result.exit_code == 0, result.stderr
     pickled = stored(original, PY2_SETTINGS)
-    for key, (value, extra) in pickled.items():
+    for key, (value, _) in pickled.items():
         assert isinstance(value, bytes), key
         # Only what the unpickler admits, so that the next upgrade reads it, and Python 2 too.
         assert globals_named(value) <= set(ALLOWED_GLOBALS), key

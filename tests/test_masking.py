@@ -27,7 +27,8 @@ SECRET = "S3cr3tPW"
     ("//u:p@ss@word@host/db", (), "//u:***@host/db"),
     ("postgresql://u@h/db?sslmode=off&password=S3cr3tPW", (), "postgresql://u@h/db?sslmode=off&password=***"),
     ("host=h PASSWD=S3cr3tPW user=u", (), "host=h PASSWD=*** user=u"),
-    ("the server echoed ab/cd, ab%2Fcd and ab%2fcd", ("postgresql://u:ab%2Fcd@h/db",), "the server echoed ***, *** and ***"),
+    ("the server echoed ab/cd, ab%2Fcd and ab%2fcd", ("postgresql://u:ab%2Fcd@h/db",),
+     "the server echoed ***, *** and ***"),
     ("bare S3cr3tPW in a message", ("mysql://u@h/db?password=S3cr3tPW",), "bare *** in a message"),
     ("using password: YES for user 'u'@'h'", ("mysql://u:x@h/db",), "using password: YES for user 'u'@'h'"),
 ])

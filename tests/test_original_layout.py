@@ -387,7 +387,8 @@ def test_without_an_installed_file_list_the_data_files_are_looked_for_under_sys_
 
     site, _ = _places(tmp_path, monkeypatch, "attic_norecord")
     expected = [Path(sys.prefix) / "config" / "models" / NAME]
-    assert Extension(NAME, "attic_norecord.models:extend", RecordedDistribution(site, None)).data_files_dirs() == expected
+    recorded = RecordedDistribution(site, None)
+    assert Extension(NAME, "attic_norecord.models:extend", recorded).data_files_dirs() == expected
     assert Extension(NAME, "attic_norecord.models:extend", "attic-norecord").data_files_dirs() == expected
 
 

@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from dbstate import rows
 from janitoo_db.base import Base
-from janitoo_db.errors import JanitooDbError
+from janitoo_db.errors import JanitooDbError, SecretKeyError, SessionRequiredError
 from janitoo_db.models import user as user_module
-from janitoo_db.errors import SecretKeyError, SessionRequiredError
 from janitoo_db.models.core import Group, Guest, Setting, SettingGroup, User
 
 Run = Callable[..., Result]
@@ -200,7 +199,8 @@ def test_unban_prefers_a_group_with_the_user_flag(session: Session, url: str) ->
     session.add(Group(name="Members", user=True))
     session.commit()
     assert alice.unban(Db(session)) is True
-    assert rows(url, "SELECT g.name FROM core_users u JOIN core_groups g ON g.id = u.primary_group_id") == [("Members",)]
+    primary = "SELECT g.name FROM core_users u JOIN core_groups g ON g.id = u.primary_group_id"
+    assert rows(url, primary) == [("Members",)]
 
 
 def test_save_and_delete_with_a_db_object(engine: Engine, url: str) -> None:

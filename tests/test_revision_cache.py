@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import jnt_dbman_path, subprocess_env, write_extension
 from dbstate import table_names, version_ids
-
 from janitoo_db.private_files import KEY_FILE
 
 CORE_HEAD = "5d2f0a8c91e3"

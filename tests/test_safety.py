@@ -62,7 +62,8 @@ def test_downgrades_within_a_branch_still_run(cli: Run, initialised: str) -> Non
     assert version_ids(initialised) == {"3b5854d25914", TEMPLATE_HEAD}
 
 
-def test_a_branch_step_that_another_extension_depends_on(tmp_path: Path, jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_a_branch_step_that_another_extension_depends_on(
+        tmp_path: Path, jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     """``acme_sensors@-1`` is refused while a third branch depends on acme's head."""
     root = write_extension(tmp_path / "ext", "relay", [
         ("e10000000001", ""),

@@ -15,8 +15,16 @@ import string
 import pytest
 
 from janitoo_db.security import (
-    DEFAULT_PBKDF2_ITERATIONS, SALT_CHARS, check_password_hash, gen_salt, generate_password_hash, needs_rehash,
-    pbkdf2_bin, pbkdf2_hex, safe_join, safe_str_cmp,
+    DEFAULT_PBKDF2_ITERATIONS,
+    SALT_CHARS,
+    check_password_hash,
+    gen_salt,
+    generate_password_hash,
+    needs_rehash,
+    pbkdf2_bin,
+    pbkdf2_hex,
+    safe_join,
+    safe_str_cmp,
 )
 
 

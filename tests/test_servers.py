@@ -20,8 +20,8 @@ CORE_HEAD = "5d2f0a8c91e3"
 TEMPLATE_HEAD = "c3e9b5a1d274"
 ACME_HEAD = "2b3c4d5e6f70"
 CORE_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings", "core_settings_group"}
-ALL_TABLES = CORE_TABLES | {"template_rooms", "template_sensors", "acme_readings", "alembic_version", "janitoo_db_branches",
-                            "janitoo_db_tables"}
+ALL_TABLES = CORE_TABLES | {"template_rooms", "template_sensors", "acme_readings", "alembic_version",
+                            "janitoo_db_branches", "janitoo_db_tables"}
 
 
 def ok(result: Result) -> Result:
@@ -119,8 +119,8 @@ def test_failing_revision_changes_nothing(backend: str, tmp_path: Path, request:
     assert version_ids(url) == before_versions
 
 
-def test_failing_revision_on_mysql_keeps_completed_ones(mysql_url: str, tmp_path: Path,
-                                                        jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_failing_revision_on_mysql_keeps_completed_ones(
+        mysql_url: str, tmp_path: Path, jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     """MariaDB commits DDL at once: alembic_version names exactly the revisions that completed."""
     env = _failing_extension_env(tmp_path)
     failed = jnt_dbman("initdb", "-u", mysql_url, env=env)

@@ -74,7 +74,8 @@ def test_downgrade_that_leaves_a_table_fails(pytester: pytest.Pytester, monkeypa
 
 def test_model_without_revision_fails(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
                                       tmp_path: Path) -> None:
-    root = write_extension(tmp_path / "ext", "lagging", [("e30000000001", "")], models=MODEL.format(table="lagging_rows"))
+    root = write_extension(tmp_path / "ext", "lagging", [("e30000000001", "")],
+                           models=MODEL.format(table="lagging_rows"))
     result = run_plugin(pytester, monkeypatch, root, "lagging", "-k", "models_match")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*table lagging_rows is in the models but not in the database*"])
