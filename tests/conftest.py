@@ -246,3 +246,13 @@ PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] ")
 def revision_lines(text: str) -> list[str]:
     """The Applied/Reverted lines a migration printed, without their ``[n/N]`` numbers; its summary left out."""
     return [PROGRESS.sub("", line) for line in text.splitlines() if PROGRESS.match(line)]
+
+
+def write_revision(directory: Path, revision: str, down_revision: str, doc: str = "Other",
+                   filename: str | None = None) -> Path:
+    """Add a revision that does nothing to *directory*: a second head, or one on another branch's revision."""
+    path = directory / (filename or f"{revision}_other.py")
+    path.write_text(f'"""{doc}"""\nrevision = "{revision}"\ndown_revision = "{down_revision}"\n'
+                    "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\n"
+                    "def downgrade():\n    pass\n")
+    return path

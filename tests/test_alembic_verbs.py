@@ -11,7 +11,7 @@ from typing import Callable
 import pytest
 from click.testing import Result
 
-from conftest import subprocess_env, write_extension
+from conftest import subprocess_env, write_extension, write_revision
 
 CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD = "5d2f0a8c91e3", "c3e9b5a1d274", "2b3c4d5e6f70"
 Cli = Callable[..., Result]
@@ -84,9 +84,7 @@ def test_merge_two_heads_of_one_branch(tmp_path: Path,
     """A branch that grew two heads (two authors at once) is merged back into one."""
     root = write_extension(tmp_path / "ext", "forked", [("c10000000001", ""), ("c10000000002", "")])
     versions = root / "forked" / "models" / "forked"
-    (versions / "c10000000003_other.py").write_text(
-        '"""Other head"""\nrevision = "c10000000003"\ndown_revision = "c10000000001"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    write_revision(versions, "c10000000003", "c10000000001", "Other head")
     env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
     url = f"sqlite:///{tmp_path / 'fork.sqlite'}"
     assert "c10000000002" in jnt_dbman("heads", "-u", url, env=env).stdout

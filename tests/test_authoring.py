@@ -19,7 +19,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import subprocess_env, write_extension
+from conftest import subprocess_env, write_extension, write_revision
 
 Proc = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -404,9 +404,7 @@ def test_a_module_hook_runs_with_this_interpreter(tmp_path: Path, jnt_dbman: Pro
 def test_merge_runs_the_hooks_and_takes_a_rev_id(tmp_path: Path, jnt_dbman: Proc) -> None:
     root = write_extension(tmp_path / "ext", "forked", [("e60000000001", ""), ("e60000000002", "")])
     directory = root / "forked" / "models" / "forked"
-    (directory / "e60000000003_other.py").write_text(
-        '"""Other"""\nrevision = "e60000000003"\ndown_revision = "e60000000001"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    write_revision(directory, "e60000000003", "e60000000001", "Other")
     env = env_with(root)
     conf = hook_conf(tmp_path, "format")
     done = jnt_dbman("merge", "e60000000002", "e60000000003", "-m", "Join", "--rev-id", "forked_join",

@@ -19,7 +19,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import EXTENSIONS_DIR, revision_lines, subprocess_env
+from conftest import EXTENSIONS_DIR, revision_lines, subprocess_env, write_revision
 from dbstate import table_names
 
 Jnt = Callable[..., subprocess.CompletedProcess]
@@ -150,9 +150,8 @@ def test_a_revision_for_another_branch_in_an_extensions_directory(tmp_path: Path
     """An extension may not grow the core's branch from its own directory: it would outlive its uninstall."""
     root = make_extension(tmp_path / "site", "grafter")
     versions = root / "grafter_pkg" / "models" / "grafter"
-    (versions / "e40000000001_core_extra.py").write_text(
-        '"""Extra core table"""\nrevision = "e40000000001"\ndown_revision = "5d2f0a8c91e3"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    write_revision(versions, "e40000000001", "5d2f0a8c91e3", "Extra core table",
+                   filename="e40000000001_core_extra.py")
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     for command in (["heads"], ["initdb"], ["checkdb"]):
         line = error_line(jnt_dbman(*command, "-u", url, env=env_with(root)))

@@ -11,7 +11,7 @@ from typing import Callable
 
 from click.testing import Result
 
-from conftest import subprocess_env, write_extension
+from conftest import subprocess_env, write_extension, write_revision
 from dbstate import version_ids
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -57,9 +57,7 @@ def test_database_from_a_newer_release(tmp_path: Path, jnt_dbman: Run) -> None:
 
 def test_branch_with_two_heads_exits_5(tmp_path: Path, jnt_dbman: Run) -> None:
     root = write_extension(tmp_path / "ext", "split", [("f30000000001", ""), ("f30000000002", "")])
-    (root / "split" / "models" / "split" / "f30000000003_other.py").write_text(
-        '"""Other"""\nrevision = "f30000000003"\ndown_revision = "f30000000001"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    write_revision(root / "split" / "models" / "split", "f30000000003", "f30000000001", "Other")
     url = f"sqlite:///{tmp_path / 'split.sqlite'}"
     assert jnt_dbman("initdb", "-q", "-u", url, env=env_with(root)).returncode == 0
     check = jnt_dbman("checkdb", "-u", url, env=env_with(root))

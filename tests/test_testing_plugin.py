@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXTENSIONS_DIR, write_extension
+from conftest import EXTENSIONS_DIR, write_extension, write_revision
 
 CREATE = "op.create_table('{table}', sa.Column('id', sa.Integer, primary_key=True))"
 DROP = "op.drop_table('{table}')"
@@ -54,9 +54,7 @@ def test_a_given_database_url_is_used_and_left_empty(pytester: pytest.Pytester, 
 
 def test_two_heads_fail(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     root = healthy(tmp_path / "ext", "forked")
-    (root / "forked" / "models" / "forked" / "e10000000003_fork.py").write_text(
-        '"""Fork"""\nrevision = "e10000000003"\ndown_revision = "e10000000001"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    write_revision(root / "forked" / "models" / "forked", "e10000000003", "e10000000001", "Fork")
     result = run_plugin(pytester, monkeypatch, root, "forked", "-k", "one_root_and_one_head")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*branch forked has 2 heads*"])

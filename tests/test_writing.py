@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 from click.testing import Result
 
-from conftest import subprocess_env, write_extension
+from conftest import subprocess_env, write_extension, write_revision
 
 Run = Callable[..., Result]
 Proc = Callable[..., subprocess.CompletedProcess[str]]
@@ -81,9 +81,7 @@ def test_a_failing_autogenerate_leaves_nothing(garden: tuple[Path, dict[str, str
 def test_merge_writes_into_the_first_revisions_directory(tmp_path: Path, jnt_dbman: Proc) -> None:
     root = write_extension(tmp_path / "ext", "forked", [("d20000000001", ""), ("d20000000002", "")])
     directory = root / "forked" / "models" / "forked"
-    (directory / "d20000000003_other.py").write_text(
-        '"""Other"""\nrevision = "d20000000003"\ndown_revision = "d20000000001"\n'
-        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    write_revision(directory, "d20000000003", "d20000000001", "Other")
     env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
     url = f"sqlite:///{tmp_path / 'forked.sqlite'}"
     merged = jnt_dbman("merge", "d20000000002", "d20000000003", "-m", 'join """ them', "-u", url, env=env)
