@@ -33,6 +33,7 @@ from janitoo_db.migration import (
     lock_timeout,
     migration_connection,
     read_current,
+    read_database,
     run_alembic,
     run_locked,
     run_stamp,
@@ -78,14 +79,7 @@ def _in_branch_order(config: Config, infos: list[RevisionInfo]) -> list[Revision
 
 
 def _recorded(config: Config) -> dict[str, str]:
-    engine = engine_for(config)
-    if is_missing_sqlite_file(engine):
-        return {}
-    try:
-        with connect(engine) as connection:
-            return recorded_branches(connection)
-    except SQLAlchemyError as error:
-        raise DatabaseError(f"cannot read the database: {describe_db_error(error, engine.url)}") from None
+    return read_database(config, recorded_branches, {}, "read the database")
 
 
 def _load_models() -> tuple[MetaData, dict[str, tuple[str, ...]]]:
@@ -405,14 +399,8 @@ _CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?([`\"\[]?[\w$]+
 
 
 def _table_names(config: Config) -> list[str]:
-    engine = engine_for(config)
-    if is_missing_sqlite_file(engine):
-        return []
-    try:
-        with connect(engine) as connection:
-            return sorted(inspect(connection).get_table_names())
-    except SQLAlchemyError as error:
-        raise DatabaseError(f"cannot list the tables: {describe_db_error(error, engine.url)}") from None
+    return read_database(config, lambda connection: sorted(inspect(connection).get_table_names()), [],
+                         "list the tables")
 
 
 # -- reading revisions and the database --------------------------------------
@@ -511,14 +499,9 @@ def checkdb(config: Config) -> CheckResult:
 
 def interrupted_revisions(config: Config) -> list[interrupted.Interrupted]:
     """Revisions a MySQL/MariaDB migration started and never finished (never any elsewhere)."""
-    engine = engine_for(config)
-    if has_transactional_ddl_dialect(engine.dialect.name):
+    if has_transactional_ddl_dialect(engine_for(config).dialect.name):
         return []
-    try:
-        with connect(engine) as connection:
-            return interrupted.find(connection)
-    except SQLAlchemyError as error:
-        raise DatabaseError(f"cannot read the database: {describe_db_error(error, engine.url)}") from None
+    return read_database(config, interrupted.find, [], "read the database")
 
 
 def repair(config: Config, *, applied: bool = False) -> list[interrupted.Repaired]:

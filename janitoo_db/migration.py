@@ -13,7 +13,7 @@ import os
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, cast
+from typing import Any, Callable, Iterator, TypeVar, cast
 
 from alembic.config import Config
 from alembic.operations import Operations
@@ -48,6 +48,8 @@ from janitoo_db.errors import (
 )
 from janitoo_db.registry import owning, record_branches, recorded_branches, recording_tables
 from janitoo_db.results import Step, first_line
+
+T = TypeVar("T")
 
 #: Key of the PostgreSQL advisory lock and prefix of the MySQL named lock.
 LOCK_NAME = "janitoo_db.migrate"
@@ -312,16 +314,25 @@ def engine_for(config: Config) -> Engine:
     return config.attributes["engine"]
 
 
-def read_current(config: Config) -> tuple[str, ...]:
-    """The revision ids in the database's ``alembic_version`` table."""
+def read_database(config: Config, read: Callable[[Connection], T], missing: T, what: str) -> T:
+    """*read* on a connection of its own; *missing* for a SQLite file that does not exist, which is not created.
+
+    A failure is a :class:`DatabaseError` saying "cannot *what*".
+    """
     engine = engine_for(config)
     if is_missing_sqlite_file(engine):
-        return ()
+        return missing
     try:
         with connect(engine) as connection:
-            return tuple(MigrationContext.configure(connection).get_current_heads())
+            return read(connection)
     except SQLAlchemyError as error:
-        raise DatabaseError(f"cannot read the database version: {describe_db_error(error, engine.url)}") from None
+        raise DatabaseError(f"cannot {what}: {describe_db_error(error, engine.url)}") from None
+
+
+def read_current(config: Config) -> tuple[str, ...]:
+    """The revision ids in the database's ``alembic_version`` table."""
+    return read_database(config, lambda connection: tuple(MigrationContext.configure(connection).get_current_heads()),
+                         (), "read the database version")
 
 
 def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Step], None] | None = None) -> list[Step]:
