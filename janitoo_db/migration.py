@@ -392,7 +392,7 @@ def alembic_errors(otherwise: Callable[[Exception], JanitooDbError] | None = Non
         raise otherwise(error) from None
 
 
-def _failing_revision(config: Config, error: BaseException) -> Script | None:
+def failing_revision(config: Config, error: BaseException) -> Script | None:
     """The revision whose file raised *error*, found from the traceback."""
     by_path = {str(Path(s.path).resolve()): s for s in script_for(config).walk_revisions()}
     tb, found = error.__traceback__, None
@@ -403,7 +403,7 @@ def _failing_revision(config: Config, error: BaseException) -> Script | None:
 
 
 def _migration_error(config: Config, error: Exception) -> MigrationError:
-    failing = _failing_revision(config, error)
+    failing = failing_revision(config, error)
     engine = engine_for(config)
     if isinstance(error, SQLAlchemyError):
         reason = describe_db_error(error, engine.url)
