@@ -9,8 +9,8 @@ and says so there.)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol, cast
 
 from alembic.runtime.migration import HeadMaintainer, MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
@@ -89,8 +89,19 @@ class _HeadsInMemory(HeadMaintainer):
         self.heads.add(to_)
 
 
+class AutocommitBlocks(Protocol):
+    """What a run inside one transaction does around a revision's ``autocommit_block()``."""
+
+    def block(self, step: Any, write_versions: Callable[[], None]) -> AbstractContextManager[None]:
+        """Commit what ran before (its versions written by *write_versions*), then run the block outside."""
+
+    def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
+        """The revision whose block ran has finished: record and commit it."""
+
+
 def migrate_writing_versions_once(migration_context: MigrationContext, before: tuple[str, ...],
-                                  steps: Callable[[Any, Any], Iterable[Any]]) -> None:
+                                  steps: Callable[[Any, Any], Iterable[Any]],
+                                  autocommit: AutocommitBlocks | None = None) -> None:
     """Alembic's ``run_migrations``, writing ``alembic_version`` once, at the end.
 
     Inside one transaction nobody sees the rows in between, yet Alembic writes
@@ -98,24 +109,68 @@ def migrate_writing_versions_once(migration_context: MigrationContext, before: t
     a thousand revisions, 12 to 17 % of an ``initdb``.  For databases whose
     DDL commits by itself (MySQL/MariaDB) Alembic's own loop runs instead, so
     the table stays true after each revision.
+
+    A revision's ``op.get_context().autocommit_block()`` runs in
+    ``autocommit.block``, which commits what ran before it: the versions so
+    far are written first, and again once that revision is done.
     """
     if not before:
         migration_context._ensure_version_table()
     heads = _HeadsInMemory(migration_context, before)
-    migration_context.impl.start_migrations()
-    for step in steps(before, migration_context):
-        step.migration_fn()
-        heads.update_to_step(step)
-        for callback in migration_context.on_version_apply_callbacks:
-            callback(ctx=migration_context, step=step.info, heads=set(heads.heads), run_args={})
     version_table = migration_context._version
     connection = migration_context.connection
     assert connection is not None
-    removed, added = set(before) - heads.heads, heads.heads - set(before)
-    if removed:
-        connection.execute(version_table.delete().where(version_table.c.version_num.in_(sorted(removed))))
-    if added:
-        connection.execute(version_table.insert(), [{"version_num": revision} for revision in sorted(added)])
+    written = set(before)
+
+    def write_versions() -> None:
+        nonlocal written
+        removed, added = written - heads.heads, heads.heads - written
+        if removed:
+            connection.execute(version_table.delete().where(version_table.c.version_num.in_(sorted(removed))))
+        if added:
+            connection.execute(version_table.insert(), [{"version_num": revision} for revision in sorted(added)])
+        written = set(heads.heads)
+
+    migration_context.impl.start_migrations()
+    for step in steps(before, migration_context):
+        blocks: list[Any] = []
+
+        def block(step: Any = step, blocks: list[Any] = blocks) -> AbstractContextManager[None]:
+            assert autocommit is not None
+            blocks.append(step)
+            return autocommit.block(step, write_versions)
+
+        with replacing_autocommit_block(migration_context, block if autocommit is not None else None):
+            step.migration_fn()
+        heads.update_to_step(step)
+        for callback in migration_context.on_version_apply_callbacks:
+            callback(ctx=migration_context, step=step.info, heads=set(heads.heads), run_args={})
+        if blocks and autocommit is not None:
+            autocommit.revision_done(step, write_versions)
+    write_versions()
+
+
+# -- autocommit blocks ------------------------------------------------------------
+# MigrationContext.autocommit_block commits the transaction Alembic's
+# begin_transaction() began; janitoo_db begins the transaction itself (it
+# holds the lock, writes alembic_version once, and records its bookkeeping in
+# the same transaction), so Alembic finds none and fails an assertion.  The
+# method is replaced on the one MigrationContext of the run, which is how a
+# revision reaches it (op.get_context()).  Tests: test_autocommit_block.py.
+
+
+@contextmanager
+def replacing_autocommit_block(migration_context: MigrationContext,
+                               block: Callable[[], AbstractContextManager[None]] | None) -> Iterator[None]:
+    """Make ``op.get_context().autocommit_block()`` run *block()* while inside (None: Alembic's own)."""
+    if block is None:
+        yield
+        return
+    migration_context.autocommit_block = block  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        del migration_context.autocommit_block
 
 
 def record_step(context: MigrationContext, script: ScriptDirectory, revision: Script, current: Iterable[str], *,

@@ -75,6 +75,14 @@ def _error(ctx: click.Context, message: str, exit_code: int) -> None:
         click.echo(f"Error: {message}", err=True)
 
 
+def _notice(message: str) -> None:
+    """A line about what a command waits for, as it happens: on stderr, passwords hidden like errors."""
+    from janitoo_db.masking import mask_secrets
+
+    ctx = click.get_current_context()
+    click.echo(f"Note: {mask_secrets(message, *ctx.meta.get(URLS_KEY, ()))}", err=True)
+
+
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     if value:
         ctx.meta[DEBUG_KEY] = True
@@ -144,6 +152,7 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
             config.attributes["conf_file"] = conf_file  # generate and merge read its post-write hooks
         if lock_timeout is not None:
             config.attributes["lock_timeout"] = lock_timeout
+        config.attributes["on_notice"] = _notice
         try:
             return func(config, *args, **kwargs)
         finally:
@@ -151,6 +160,34 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
             engine = config.attributes.get("engine")
             if engine is not None:
                 engine.dispose()
+
+    return wrapper
+
+
+def statement_limit_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The PostgreSQL limits of a migration's own statements, and its retries; kept in the Config's attributes."""
+
+    @click.option("--ddl-lock-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                  envvar="JANITOO_DB_DDL_LOCK_TIMEOUT", callback=_finite,
+                  help="PostgreSQL: give up a statement that waits longer than this for a lock held by others "
+                       "(lock_timeout), roll back and try again; live servers queue behind a waiting ALTER TABLE. "
+                       "Default: the server's setting.")
+    @click.option("--statement-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                  envvar="JANITOO_DB_STATEMENT_TIMEOUT", callback=_finite,
+                  help="PostgreSQL: give up any statement of the migration that runs longer than this "
+                       "(statement_timeout); not retried. Default: the server's setting.")
+    @click.option("--retries", type=click.IntRange(min=0), metavar="N", envvar="JANITOO_DB_RETRIES",
+                  help="How many times to try again after a lock timeout. Default: 3.")
+    @click.option("--retry-wait", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                  envvar="JANITOO_DB_RETRY_WAIT", callback=_finite,
+                  help="Pause before the first retry; each next one is twice as long (60 s at most). Default: 1.")
+    @functools.wraps(func)
+    def wrapper(config: Config, *args: Any, ddl_lock_timeout: float | None, statement_timeout: float | None,
+                retries: int | None, retry_wait: float | None, **kwargs: Any) -> Any:
+        given = {"ddl_lock_timeout": ddl_lock_timeout, "statement_timeout": statement_timeout,
+                 "retries": retries, "retry_wait": retry_wait}
+        config.attributes.update({key: value for key, value in given.items() if value is not None})
+        return func(config, *args, **kwargs)
 
     return wrapper
 
@@ -195,7 +232,7 @@ def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool) -> None:
     try:
         steps = run(progress)
     except MigrationError as error:
-        progress.failed(error.rolled_back)
+        progress.failed(error.rolled_back, error.committed_partway)
         raise
     progress.finish(steps)
 
@@ -234,6 +271,10 @@ Environment:
   JANITOO_DB_URL           database URL when neither -u nor -c is given
   JANITOO_DB_LOCK_TIMEOUT  seconds to wait for another migration's lock
                            (default 600)
+  JANITOO_DB_DDL_LOCK_TIMEOUT, JANITOO_DB_STATEMENT_TIMEOUT,
+  JANITOO_DB_RETRIES, JANITOO_DB_RETRY_WAIT
+                           PostgreSQL limits of a migration's statements
+                           (see --ddl-lock-timeout)
   JANITOO_DB_CACHE_DIR     where revision headers are remembered between runs
                            (default ~/.cache/janitoo_db; empty: not at all)
 """
@@ -283,6 +324,7 @@ def version_locations(config: Config) -> None:
 
 @main.command()
 @database_command
+@statement_limit_options
 @quiet_option
 def initdb(config: Config, quiet: bool) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions."""
@@ -300,6 +342,7 @@ plan_option = click.option("--plan", is_flag=True,
 
 @main.command()
 @database_command
+@statement_limit_options
 @click.argument("revision", default="heads")
 @quiet_option
 @sql_option
@@ -315,6 +358,7 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -
 
 @main.command()
 @database_command
+@statement_limit_options
 @click.argument("revision", default="base")
 @quiet_option
 @sql_option
@@ -372,6 +416,7 @@ def createdb(config: Config) -> None:
 
 @main.command()
 @database_command
+@statement_limit_options
 @yes_option
 def dropdb(config: Config, yes: bool) -> None:
     """Drop every table the revisions or the models know, and alembic_version."""
@@ -468,7 +513,8 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
 
     Exit 0 when it is, 3 when revisions are pending, 5 when it holds a head no
     installed extension provides (orphaned), a branch has several heads, or a
-    MySQL/MariaDB migration was interrupted in the middle of a revision.
+    migration was interrupted in the middle of a revision (MySQL/MariaDB, or
+    after a revision's autocommit block).
     """
     from janitoo_db import commands
     from janitoo_db.errors import ExitCode
@@ -601,12 +647,13 @@ def merge(config: Config, revisions: tuple[str, ...], message: str | None, rev_i
               help="The interrupted revision was finished by hand: record it as done instead of undoing it.")
 @yes_option
 def repair(config: Config, applied: bool, yes: bool) -> None:
-    """Bring a MySQL/MariaDB database whose migration was interrupted back to a known state.
+    """Bring a database whose migration was interrupted in a revision back to a known state.
 
-    MySQL and MariaDB keep each DDL statement a killed migration had run. By
+    MySQL and MariaDB keep each DDL statement a killed migration had run;
+    elsewhere a revision's autocommit block commits what ran before it. By
     default repair runs the interrupted revision's downgrade, skipping what
     the interruption never created, and records it as not applied: the next
-    initdb applies it again. PostgreSQL and SQLite never need it.
+    initdb applies it again.
     """
     from janitoo_db import commands
 

@@ -29,9 +29,7 @@ from janitoo_db.extensions import Extension, discover
 from janitoo_db.migration import (
     alembic_errors,
     engine_for,
-    has_transactional_ddl_dialect,
-    lock_timeout,
-    migration_connection,
+    locked_connection,
     read_current,
     read_database,
     run_alembic,
@@ -300,7 +298,7 @@ def createdb(config: Config) -> Created:
     script = script_for(config)
     engine = engine_for(config)
     try:
-        with migration_connection(engine, lock_timeout(config)) as connection:
+        with locked_connection(config) as connection:
             context = MigrationContext.configure(connection)
             current, heads = set(context.get_current_heads()), set(script.get_heads())
             if current and not heads <= graph.applied(script, current):
@@ -498,9 +496,10 @@ def checkdb(config: Config) -> CheckResult:
 
 
 def interrupted_revisions(config: Config) -> list[interrupted.Interrupted]:
-    """Revisions a MySQL/MariaDB migration started and never finished (never any elsewhere)."""
-    if has_transactional_ddl_dialect(engine_for(config).dialect.name):
-        return []
+    """Revisions a migration started and never finished.
+
+    Only on MySQL/MariaDB, or around a revision's autocommit block elsewhere.
+    """
     return read_database(config, interrupted.find, [], "read the database")
 
 
@@ -514,7 +513,7 @@ def repair(config: Config, *, applied: bool = False) -> list[interrupted.Repaire
     if is_missing_sqlite_file(engine):
         return []
     try:
-        with migration_connection(engine, lock_timeout(config)) as connection:
+        with locked_connection(config) as connection:
             repaired = interrupted.repair(connection, script, applied=applied)
             if repaired:
                 record_branches(connection, script)
@@ -560,7 +559,7 @@ def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten
     if is_missing_sqlite_file(engine):
         raise RevisionError(f"the database holds nothing of {name}: {engine.url.database} does not exist")
     try:
-        with migration_connection(engine, lock_timeout(config)) as connection:
+        with locked_connection(config) as connection:
             current = MigrationContext.configure(connection).get_current_heads()
             recorded = recorded_branches(connection)
             heads = [r for r in current if recorded.get(r) == name and graph.find(script, r) is None]

@@ -121,7 +121,8 @@ def _make_sqlite_transactional(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode:  # None: each statement on its own (a revision's autocommit block)
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def is_missing_sqlite_file(engine: Engine) -> bool:

@@ -41,10 +41,17 @@ class DatabaseError(JanitooDbError):
 class MigrationError(DatabaseError):
     """A revision failed while it was being applied."""
 
-    def __init__(self, message: str, *, rolled_back: bool = False) -> None:
+    def __init__(self, message: str, *, rolled_back: bool = False, lock_timed_out: bool = False,
+                 failing: str = "", committed_partway: bool = False) -> None:
         super().__init__(message)
+        #: True when a revision's autocommit block committed part of the work before the failure.
+        self.committed_partway = committed_partway
+        #: The revision that failed, as "revision ID (branch)", when known.
+        self.failing = failing
         #: True when the database's transaction undid everything the command had done.
         self.rolled_back = rolled_back
+        #: True when a statement gave up waiting for a lock (PostgreSQL's lock_timeout): worth trying again.
+        self.lock_timed_out = lock_timed_out
 
 
 class LockTimeoutError(DatabaseError):

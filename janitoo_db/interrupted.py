@@ -1,4 +1,4 @@
-"""Revisions a MySQL/MariaDB migration was running when it stopped, and the way back to a known state.
+"""Revisions a migration was running when it stopped half-way, and the way back to a known state.
 
 MySQL and MariaDB commit every DDL statement by itself: a migration killed
 half-way through a revision leaves the statements it ran, while
@@ -10,7 +10,10 @@ that records the revision's version.  A row found later names a revision that
 was interrupted: migrations refuse to run over it, ``checkdb`` reports it, and
 :func:`repair` brings the database back to where it was before that revision.
 
-PostgreSQL and SQLite need none of this: a killed migration rolls back whole.
+On PostgreSQL and SQLite a killed migration rolls back whole, except around
+a revision's ``autocommit_block()``: what ran before the block is committed,
+so the row is written in that commit and deleted in the one that records
+the revision.
 """
 from __future__ import annotations
 
@@ -28,13 +31,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from janitoo_db.alembic_internals import ddl_executed_by, record_step
+from janitoo_db.alembic_internals import ddl_executed_by, record_step, replacing_autocommit_block
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import MigrationError, RevisionError
+from janitoo_db.locking import has_transactional_ddl_dialect, in_autocommit, outside_transaction
 from janitoo_db.registry import PROGRESS_TABLE
 
 #: MySQL errors that mean "that is not there": the undo of a half-done revision skips those statements.
 ALREADY_GONE = {1051, 1091, 1146}  # unknown table; can't drop column or key; table doesn't exist
+#: The same, as PostgreSQL's SQLSTATEs: undefined table, column, object (an index).
+ALREADY_GONE_SQLSTATES = {"42P01", "42703", "42704"}
+#: And as SQLite says it.
+ALREADY_GONE_SQLITE = ("no such table", "no such column", "no such index")
 
 _metadata = sa.MetaData()
 progress_table = sa.Table(
@@ -73,12 +81,30 @@ def refuse_if_any(connection: Connection) -> None:
     """Stop a migration from running over a half-done revision."""
     found = find(connection)
     if found:
-        raise MigrationError(f"{found[0].describe()}; MySQL/MariaDB kept the statements it had run. "
-                             "Run 'jnt_dbman repair' to undo them, then migrate again")
+        kept = ("MySQL/MariaDB kept the statements it had run" if connection.dialect.name in ("mysql", "mariadb")
+                else "its autocommit block committed what it had run")
+        raise MigrationError(f"{found[0].describe()}; {kept}. Run 'jnt_dbman repair' to undo them, "
+                             "then migrate again")
+
+
+def mark_started(connection: Connection, step: RevisionStep) -> None:
+    """Record that *step*'s revision is under way (committed with the next commit)."""
+    progress_table.create(connection, checkfirst=True)
+    revision = step.revision
+    connection.execute(progress_table.insert().values(
+        revision=revision.revision, branch=", ".join(sorted(revision.branch_labels)) or "no branch",
+        direction="upgrade" if step.is_upgrade else "downgrade",
+        started=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        process=f"{socket.gethostname()} pid {os.getpid()}"))
+
+
+def mark_done(connection: Connection, step: RevisionStep) -> None:
+    """Record that *step*'s revision finished: in the transaction that records its version."""
+    connection.execute(progress_table.delete().where(progress_table.c.revision == step.revision.revision))
 
 
 def marking(steps: Iterable[Any], connection: Connection) -> list[Any]:
-    """*steps*, each recording that its revision is under way before it runs, and done after."""
+    """*steps*, each recording that its revision is under way before it runs, and done after (MySQL/MariaDB)."""
     steps = list(steps)
     if steps:
         progress_table.create(connection, checkfirst=True)
@@ -89,19 +115,14 @@ def marking(steps: Iterable[Any], connection: Connection) -> list[Any]:
 
 def _marked(step: RevisionStep, connection: Connection) -> Any:
     run = step.migration_fn
-    revision = step.revision
 
     @functools.wraps(run)
     def marked(**kw: Any) -> Any:
         # Committed by the revision's first DDL statement at the latest, as MySQL commits before any DDL.
-        connection.execute(progress_table.insert().values(
-            revision=revision.revision, branch=", ".join(sorted(revision.branch_labels)) or "no branch",
-            direction="upgrade" if step.is_upgrade else "downgrade",
-            started=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            process=f"{socket.gethostname()} pid {os.getpid()}"))
+        mark_started(connection, step)
         result = run(**kw)
         # In the transaction Alembic commits with the revision's version.
-        connection.execute(progress_table.delete().where(progress_table.c.revision == revision.revision))
+        mark_done(connection, step)
         return result
 
     return marked
@@ -156,18 +177,39 @@ def _known(script: ScriptDirectory, found: Interrupted) -> Any:
 
 def _undo(context: MigrationContext, revision: Any, skipped: list[str]) -> None:
     """Run *revision*'s downgrade, skipping the statements that remove what is not there."""
+    connection = context.connection
+    assert connection is not None
+    # Where DDL is transactional a failed statement spoils the transaction: each runs in a savepoint.
+    transactional = has_transactional_ddl_dialect(connection.dialect.name)
+
     def tolerant(execute: Callable[..., Any]) -> Callable[..., Any]:
         def run(construct: Any, *args: Any, **kwargs: Any) -> Any:
+            savepoint = connection.begin_nested() if transactional and not in_autocommit(connection) else None
             try:
-                return execute(construct, *args, **kwargs)
+                result = execute(construct, *args, **kwargs)
             except DBAPIError as error:
-                code = getattr(error.orig, "args", (None,))[0]
-                if code not in ALREADY_GONE:
+                if savepoint is not None:
+                    savepoint.rollback()
+                if not _already_gone(error):
                     raise
                 skipped.append(" ".join(str(construct).split()))
                 return None
+            if savepoint is not None:
+                savepoint.commit()
+            return result
 
         return run
 
-    with ddl_executed_by(context, tolerant), Operations.context(context):
+    with ddl_executed_by(context, tolerant), Operations.context(context), \
+            replacing_autocommit_block(context, lambda: outside_transaction(connection)):
         revision.module.downgrade()
+
+
+def _already_gone(error: DBAPIError) -> bool:
+    """True when *error* says that what a statement removes is not there."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) in ALREADY_GONE_SQLSTATES:
+        return True
+    if getattr(original, "args", (None,))[0] in ALREADY_GONE:
+        return True
+    return str(original).startswith(ALREADY_GONE_SQLITE)

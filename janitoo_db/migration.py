@@ -8,10 +8,8 @@ commits by itself, Alembic runs one transaction per revision.
 from __future__ import annotations
 
 import configparser
-import math
-import os
-import zlib
-from contextlib import contextmanager
+import time
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar, cast
 
@@ -22,145 +20,56 @@ from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import interrupted
-from janitoo_db.alembic_internals import downgrade_steps, migrate_writing_versions_once, stamp_steps, upgrade_steps
+from janitoo_db import interrupted, locking
+from janitoo_db.alembic_internals import (
+    downgrade_steps,
+    migrate_writing_versions_once,
+    replacing_autocommit_block,
+    stamp_steps,
+    upgrade_steps,
+)
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
-from janitoo_db.engine import (
-    connect,
-    create_db_engine,
-    describe_db_error,
-    hide_password,
-    is_missing_sqlite_file,
-    parse_url,
-)
-from janitoo_db.errors import (
-    ConfigError,
-    DatabaseError,
-    JanitooDbError,
-    LockTimeoutError,
-    MigrationError,
-    RevisionError,
+from janitoo_db.engine import connect, create_db_engine, describe_db_error, is_missing_sqlite_file, parse_url
+from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
+from janitoo_db.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old home)
+    LOCK_KEY,
+    LOCK_NAME,
+    has_transactional_ddl_dialect,
+    migration_connection,
+    outside_transaction,
 )
 from janitoo_db.registry import owning, record_branches, recorded_branches, recording_tables
 from janitoo_db.results import Step, first_line
+from janitoo_db.timeouts import is_lock_timeout, statement_limits
 
 T = TypeVar("T")
 
-#: Key of the PostgreSQL advisory lock and prefix of the MySQL named lock.
-LOCK_NAME = "janitoo_db.migrate"
-LOCK_KEY = zlib.crc32(LOCK_NAME.encode())
-#: Seconds a migration waits for another one's lock, unless told otherwise.
-DEFAULT_LOCK_TIMEOUT = 600
-#: The environment variable that tells otherwise.
-LOCK_TIMEOUT_VARIABLE = "JANITOO_DB_LOCK_TIMEOUT"
+#: Where a command is told what it waits for, as it happens: ``config.attributes[NOTICE_KEY](line)``.
+NOTICE_KEY = "on_notice"
 
 
-def has_transactional_ddl_dialect(name: str) -> bool:
-    """False for MySQL and MariaDB, whose DDL statements commit by themselves."""
-    return name not in ("mysql", "mariadb")
+def notify(config: Config, message: str) -> None:
+    """Tell whoever runs the command what it waits for (jnt_dbman prints it on stderr)."""
+    listener = config.attributes.get(NOTICE_KEY)
+    if listener is not None:
+        listener(message)
 
 
 def lock_timeout(config: Config | None = None) -> float:
     """Seconds a migration waits for another one's lock: the config's, else ``$JANITOO_DB_LOCK_TIMEOUT``, else 600."""
-    value = config.attributes.get("lock_timeout") if config is not None else None
-    if value is None:
-        value = os.environ.get(LOCK_TIMEOUT_VARIABLE) or DEFAULT_LOCK_TIMEOUT
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if not (seconds >= 0 and math.isfinite(seconds)):
-        raise ConfigError(f"the lock timeout must be a number of seconds, not {value!r} ({LOCK_TIMEOUT_VARIABLE})")
-    return seconds
+    return locking.lock_timeout(config.attributes.get("lock_timeout") if config is not None else None)
 
 
-@contextmanager
-def migration_connection(engine: Engine, timeout: float | None = None) -> Iterator[Connection]:
-    """A connection holding the migration lock; its work is committed on success.
-
-    With transactional DDL the connection is inside one transaction that is
-    rolled back on any error; otherwise it is outside any transaction so that
-    Alembic can commit after each revision.  Waiting for another migration's
-    lock lasts *timeout* seconds at most (:func:`lock_timeout`), then fails
-    with :class:`LockTimeoutError`, naming the holder where the database can.
-    """
-    timeout = lock_timeout() if timeout is None else timeout
-    with connect(engine) as connection:
-        dialect = connection.dialect.name
-        if dialect == "sqlite":
-            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-            # On the driver's connection: through SQLAlchemy the PRAGMA would begin (and lock) at once.
-            driver_connection = connection.connection.driver_connection
-            assert driver_connection is not None  # the connection is open
-            driver_connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        if has_transactional_ddl_dialect(dialect):
-            try:
-                transaction = connection.begin()
-            except OperationalError as error:
-                if "locked" not in str(error.orig):
-                    raise
-                raise LockTimeoutError(_lock_timeout_message(engine, timeout, "another process")) from None
-            with transaction:
-                if dialect == "postgresql":
-                    _take_postgresql_lock(connection, engine, timeout)
-                yield connection
-            return
-        name = cast(str, connection.execute(text("SELECT CONCAT(:prefix, DATABASE())"),
-                                            {"prefix": LOCK_NAME + ":"}).scalar())[:64]
-        # GET_LOCK takes whole seconds; 1 means taken, 0 a timeout, NULL an error.
-        taken = connection.execute(text("SELECT GET_LOCK(:name, :timeout)"),
-                                   {"name": name, "timeout": math.ceil(timeout)}).scalar()
-        if taken != 1:
-            holder = connection.execute(text(
-                "SELECT CONCAT('MySQL connection ', ID, ', user ', USER, ', from ', HOST, ', for ', TIME, ' s') "
-                "FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(:name)"), {"name": name}).scalar()
-            connection.rollback()
-            raise LockTimeoutError(_lock_timeout_message(engine, timeout, holder or "another migration"))
-        connection.commit()
-        try:
-            yield connection
-            if connection.in_transaction():
-                connection.commit()
-        finally:
-            if connection.in_transaction():
-                connection.rollback()
-            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
-            connection.commit()
-
-
-def _take_postgresql_lock(connection: Connection, engine: Engine, timeout: float) -> None:
-    """The transaction-level advisory lock, waiting *timeout* seconds at most."""
-    configured = connection.execute(text("SELECT current_setting('lock_timeout')")).scalar()
-    # lock_timeout 0 would mean no limit at all: the shortest wait is a millisecond.
-    wait = f"{max(1, int(timeout * 1000))}ms"
-    connection.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": wait})
-    savepoint = connection.begin_nested()
-    try:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    except OperationalError as error:
-        if getattr(error.orig, "sqlstate", None) != "55P03":  # lock_not_available
-            raise
-        savepoint.rollback()
-        holder = connection.execute(text(
-            "SELECT format('PostgreSQL process %s, user %s, from %s, since %s', a.pid, a.usename, "
-            "coalesce(host(a.client_addr), 'local socket'), to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS')) "
-            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"),
-            {"key": LOCK_KEY}).scalar()
-        raise LockTimeoutError(_lock_timeout_message(engine, timeout, holder or "another migration")) from None
-    savepoint.commit()
-    # The migration's own statements wait as the server is configured to.
-    connection.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": configured})
-
-
-def _lock_timeout_message(engine: Engine, timeout: float, holder: str) -> str:
-    return (f"another migration holds the lock of {hide_password(engine.url)} ({holder}); gave up after "
-            f"{timeout:g} s (--lock-timeout, ${LOCK_TIMEOUT_VARIABLE})")
+def locked_connection(config: Config) -> AbstractContextManager[Connection]:
+    """:func:`janitoo_db.locking.migration_connection` for *config*'s database, with its limits and notices."""
+    engine = engine_for(config)
+    return migration_connection(engine, lock_timeout(config), lambda line: notify(config, line),
+                                statement_limits(config.attributes).settings(engine.dialect.name))
 
 
 def _configure_logging(config: Any) -> None:
@@ -280,29 +189,78 @@ def run_environment(context: Any) -> None:
         return
     engine = create_db_engine(url)
     try:
-        with migration_connection(engine) as connection:
+        settings = statement_limits(config.attributes).settings(engine.dialect.name)
+        with migration_connection(engine, lock_timeout(config), settings=settings) as connection:
             _run_online(context, connection, options)
     finally:
         engine.dispose()
 
 
 def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
-    if not has_transactional_ddl_dialect(connection.dialect.name):
-        interrupted.refuse_if_any(connection)
+    interrupted.refuse_if_any(connection)
     context.configure(connection=connection, **options)
     migration_context = context.get_context()
     before = migration_context.get_current_heads()
     steps = context.config.attributes.get("steps")
-    with recording_tables(connection):
+    with recording_tables(connection) as record_tables_so_far:
+
+        def settle() -> None:
+            """Make janitoo_db's bookkeeping true of what ran so far."""
+            record_tables_so_far()
+            after = migration_context.get_current_heads()
+            if after != before or (after and not recorded_branches(connection)):
+                record_branches(connection, context.script)
+
+        autocommit = _Autocommit(context.config, connection, settle)
         if steps is not None and connection.in_transaction() and has_transactional_ddl_dialect(connection.dialect.name):
             with Operations.context(migration_context):
-                migrate_writing_versions_once(migration_context, before, steps)
+                migrate_writing_versions_once(migration_context, before, steps, autocommit)
         else:
-            with context.begin_transaction():
-                context.run_migrations()
-    after = migration_context.get_current_heads()
-    if after != before or (after and not recorded_branches(connection)):
-        record_branches(connection, context.script)
+            # Alembic's own loop writes the versions (and MySQL's progress marks) after each revision.
+            with replacing_autocommit_block(migration_context, lambda: autocommit.block(None, lambda: None)):
+                with context.begin_transaction():
+                    context.run_migrations()
+    settle()
+
+
+#: ``config.attributes[COMMITTED_KEY]`` is True once a run committed part of its work (an autocommit block).
+COMMITTED_KEY = "committed_partway"
+
+
+class _Autocommit:
+    """What a revision's ``autocommit_block()`` does: commit what ran before it, then run it outside a transaction.
+
+    The versions and bookkeeping of the revisions already run are written and
+    committed first, with a mark saying that the running revision is under
+    way (see :mod:`janitoo_db.interrupted`), so the database is true to
+    itself if the rest fails; once that revision is done its version is
+    committed with the mark taken away.  The migration lock stays held:
+    PostgreSQL's is a session lock, MySQL's a named lock, SQLite's kept by
+    its exclusive locking mode.
+    """
+
+    def __init__(self, config: Config, connection: Connection, settle: Callable[[], None]) -> None:
+        self.config, self.connection, self.settle = config, connection, settle
+        self.dialect = connection.dialect.name
+        self.marked: set[str] = set()
+
+    @contextmanager
+    def block(self, step: Any, write_versions: Callable[[], None]) -> Iterator[None]:
+        write_versions()
+        self.settle()
+        if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
+            interrupted.mark_started(self.connection, step)
+            self.marked.add(step.revision.revision)
+            self.config.attributes[COMMITTED_KEY] = True
+        with outside_transaction(self.connection):
+            yield
+
+    def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
+        write_versions()
+        interrupted.mark_done(self.connection, step)
+        self.settle()
+        self.connection.commit()
+        self.connection.begin()
 
 
 # -- running Alembic commands for jnt_dbman ---------------------------------
@@ -360,17 +318,43 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
             on_step(steps[-1])
 
     script_for(config)
+    waits = statement_limits(config.attributes).waits()
+    config.attributes["retried"] = 0
     config.attributes["on_version_apply"] = record
     try:
-        with alembic_errors(lambda error: _migration_error(config, error)):
-            with migration_connection(engine_for(config), lock_timeout(config)) as connection:
-                config.attributes["connection"] = connection
-                action()
+        while True:
+            try:
+                with alembic_errors(lambda error: _migration_error(config, error)):
+                    with locked_connection(config) as connection:
+                        config.attributes["connection"] = connection
+                        action()
+                return steps
+            except MigrationError as error:
+                wait = next(waits, None) if error.lock_timed_out else None
+                if wait is None:
+                    raise
+                _retrying(config, error, wait)
+                steps.clear()
+                time.sleep(wait)
+            finally:
+                config.attributes.pop("connection", None)
+                config.attributes.pop(COMMITTED_KEY, None)
     finally:
-        config.attributes.pop("connection", None)
         config.attributes.pop("on_version_apply", None)
         config.attributes.pop("planned", None)
-    return steps
+
+
+def _retrying(config: Config, error: MigrationError, wait: float) -> None:
+    """Say that a statement gave up waiting for a lock, what was undone, and when the next try is."""
+    limits = statement_limits(config.attributes)
+    tries = config.attributes["retried"] = config.attributes["retried"] + 1
+    waited = f" {limits.lock_timeout:g} s" if limits.lock_timeout is not None else ""
+    undone = ("rolled back" if error.rolled_back else
+              "what ran before its autocommit block stays" if has_transactional_ddl_dialect(
+                  engine_for(config).dialect.name) else "what it ran stays")
+    notify(config, f"{error.failing or 'a statement'} waited{waited} for a lock other sessions hold and gave up "
+                   f"(lock_timeout, --ddl-lock-timeout); {undone}; trying again in {wait:g} s "
+                   f"(retry {tries} of {limits.retries}, --retries)")
 
 
 @contextmanager
@@ -413,14 +397,21 @@ def _migration_error(config: Config, error: Exception) -> MigrationError:
         left_at = ", ".join(read_current(config)) or "base (empty)"
     except JanitooDbError:
         left_at = "unknown"
-    if has_transactional_ddl_dialect(engine.dialect.name):
+    rolled_back = has_transactional_ddl_dialect(engine.dialect.name) and not config.attributes.get(COMMITTED_KEY)
+    if rolled_back:
         left_at = f"rolled back, so nothing this command did was kept: the database is at {left_at}"
+    elif has_transactional_ddl_dialect(engine.dialect.name):
+        left_at = (f"the database is at {left_at} (an autocommit block committed what ran before it; "
+                   "the rest was rolled back)")
     else:
         left_at = (f"the database is at {left_at} (MySQL/MariaDB commit each DDL statement: "
                    "what the failing revision did before the error stays)")
-    rolled_back = has_transactional_ddl_dialect(engine.dialect.name)
+    timed_out = is_lock_timeout(error)
+    partway = bool(config.attributes.get(COMMITTED_KEY))
     if failing is None:
-        return MigrationError(f"{reason}; {left_at}", rolled_back=rolled_back)
+        return MigrationError(f"{reason}; {left_at}", rolled_back=rolled_back, lock_timed_out=timed_out,
+                              committed_partway=partway)
     branch = ", ".join(sorted(failing.branch_labels)) or "no branch"
     return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}",
-                          rolled_back=rolled_back)
+                          rolled_back=rolled_back, lock_timed_out=timed_out, committed_partway=partway,
+                          failing=f"revision {failing.revision} ({branch})")

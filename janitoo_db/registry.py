@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -79,6 +79,9 @@ def recorded_branches(connection: Connection) -> dict[str, str]:
 
 # -- which branch made which table --------------------------------------------------
 
+#: The name Alembic's batch mode gives the copy of a table it rebuilds (SQLite cannot alter it in place).
+BATCH_COPY_PREFIX = "_alembic_tmp_"
+
 _running_branch: ContextVar[str | None] = ContextVar("janitoo_db_running_branch", default=None)
 
 
@@ -101,27 +104,42 @@ def owning(steps: Iterable[Any]) -> list[Any]:
 
 
 @contextmanager
-def recording_tables(connection: Connection) -> Iterator[None]:
-    """Record in ``janitoo_db_tables`` the tables the revisions run inside create, and forget those they drop."""
+def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
+    """Record in ``janitoo_db_tables`` the tables the revisions run inside create, and forget those they drop.
+
+    Yields a function that records the changes seen so far at once (before
+    a commit in the middle of the run).
+    """
     changes: dict[str, str | None] = {}
 
+    def flush() -> None:
+        if changes:
+            record_tables(connection, dict(changes))
+            changes.clear()
+
+    rebuilding: set[str] = set()
+
     def created(table: sa.Table, *args: Any, **kw: Any) -> None:
-        if _running_branch.get():
+        if table.name.startswith(BATCH_COPY_PREFIX):
+            # Alembic's batch mode rebuilding a table (SQLite): the copy takes the table's name and owner.
+            rebuilding.add(table.name[len(BATCH_COPY_PREFIX):])
+        elif _running_branch.get():
             changes[table.name] = _running_branch.get()
 
     def dropped(table: sa.Table, *args: Any, **kw: Any) -> None:
-        if _running_branch.get():
+        if table.name in rebuilding:
+            rebuilding.discard(table.name)
+        elif _running_branch.get():
             changes[table.name] = None
 
     event.listen(sa.Table, "after_create", created)
     event.listen(sa.Table, "after_drop", dropped)
     try:
-        yield
+        yield flush
     finally:
         event.remove(sa.Table, "after_create", created)
         event.remove(sa.Table, "after_drop", dropped)
-    if changes:
-        record_tables(connection, {name: branch for name, branch in changes.items()})
+    flush()
 
 
 def record_tables(connection: Connection, owners: dict[str, str | None]) -> None:

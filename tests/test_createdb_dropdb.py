@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from conftest import jnt_dbman_path, subprocess_env, write_extension
 from dbstate import rows, table_names, version_ids
+from janitoo_db.locking import LOCK_KEY
 
 Run = Callable[..., Result]
 HEADS = {"5d2f0a8c91e3", "2b3c4d5e6f70", "c3e9b5a1d274"}
@@ -118,12 +119,15 @@ def test_dropdb_and_initdb_racing_on_postgresql(tmp_path: Path, postgresql_url: 
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(entered.exists, "dropdb to reach the revision's downgrade")
+        building_errors = (tmp_path / "building.err").open("w+")
         building = subprocess.Popen([script, "initdb", "-q", "-u", postgresql_url], env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: waiting_for_advisory_lock(postgresql_url), "initdb to wait for the migration lock")
+                                    stdout=subprocess.PIPE, stderr=building_errors, text=True)
+        wait_for(lambda: "Note: waiting for another migration's lock" in (tmp_path / "building.err").read_text(),
+                 "initdb to wait for the migration lock")
+        assert waiting_for_advisory_lock(postgresql_url)
         barrier.touch()
         assert dropping.wait(timeout=120) == 0, dropping.stderr.read()
-        assert building.wait(timeout=120) == 0, building.stderr.read()
+        assert building.wait(timeout=120) == 0, (tmp_path / "building.err").read_text()
     finally:
         barrier.touch()
         for process in (dropping,):
@@ -137,12 +141,14 @@ def test_dropdb_and_initdb_racing_on_postgresql(tmp_path: Path, postgresql_url: 
 
 
 def waiting_for_advisory_lock(url: str) -> bool:
+    """Another session holds the migration lock (the waiter asks for it between pauses, holding nothing)."""
     engine = create_engine(url)
     with engine.connect() as connection:
-        waiting = connection.execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
+        held = connection.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :key"),
+            {"key": LOCK_KEY}).scalar()
     engine.dispose()
-    return bool(waiting)
+    return bool(held)
 
 
 def wait_for(condition: Callable[[], bool], what: str, limit: float = 60) -> None:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import Result
 
 from conftest import write_extension
-from dbstate import table_names, version_ids
+from dbstate import rows, table_names, version_ids
 
 Run = Callable[..., Result]
 CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD = "5d2f0a8c91e3", "c3e9b5a1d274", "2b3c4d5e6f70"
@@ -99,3 +99,23 @@ def test_forget_an_extension_the_database_never_had(cli: Run, sqlite_url: str) -
     result = cli("forget", "never", "-u", sqlite_url)
     assert result.exit_code == 1
     assert result.stderr == "Error: the database holds nothing janitoo_db recorded as never's\n"
+
+
+def test_a_table_rebuilt_by_batch_mode_keeps_its_owner(cli: Run, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite rebuilds a table through a copy (_alembic_tmp_NAME): the record follows the table, not the copy.
+
+    Before, the core's own 5d2f0a8c91e3 left core_settings out of the record, and an
+    extension that altered a core table in batch mode was recorded as dropping it.
+    """
+    root = write_extension(tmp_path / "ext", "tweak", [
+        ("f60000000001", ""),
+        ("f60000000002", "with op.batch_alter_table('core_users', recreate='always') as batch:\n"
+                         "    batch.add_column(sa.Column('tweak', sa.Integer))"),
+    ], depends_on=CORE_HEAD)
+    installed(root, monkeypatch)
+    url = f"sqlite:///{tmp_path / 'tweak.sqlite'}"
+    assert cli("initdb", "-q", "-u", url).exit_code == 0
+    recorded = dict(rows(url, "SELECT table_name, branch FROM janitoo_db_tables"))
+    assert recorded["core_settings"] == "janitoo" and recorded["core_users"] == "janitoo"
+    assert not [name for name in recorded if name.startswith("_alembic_tmp_")]

@@ -82,7 +82,11 @@ def test_postgresql_names_the_process_holding_the_lock(cli: Run, postgresql_url:
         result = cli("initdb", "--lock-timeout", "0.5", "-u", postgresql_url)
         holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
     engine.dispose()
-    line = one_error(result)
+    note, line = result.stderr.splitlines()
+    # The wait is announced once, when it begins: a server's log shows why its start pauses.
+    assert note.startswith("Note: waiting for another migration's lock on postgresql+psycopg://postgres@")
+    assert f"(PostgreSQL process {pid}, user postgres, from " in note and note.endswith("), for 0.5 s at most")
+    assert result.exit_code == 1
     assert line.startswith("Error: another migration holds the lock of postgresql+psycopg://postgres@")
     assert f"(PostgreSQL process {pid}, user postgres, from " in line
     assert line.endswith("gave up after 0.5 s (--lock-timeout, $JANITOO_DB_LOCK_TIMEOUT)")
