@@ -125,29 +125,43 @@ class _Learner:
         self.sql: dict[str, str] = {}
         self.table_owner: dict[str, frozenset[str]] = {}
         self.columns: dict[str, dict[str, tuple[frozenset[str], str | None]]] = {}
+        #: Branch to the tables it owns or has columns in: a snapshot looks at those only.
+        self.involved: dict[str, set[str]] = {}
         self.tips: dict[str, set[str]] = {name: set() for name in branches}
 
     def after(self, applied: Applied, connection: Connection) -> None:
         revision = applied.revision
         labels = frozenset(revision.branch_labels)
         # SQLite rewrites a table's CREATE statement on every change: only changed tables are read again.
-        now = {name: sql for name, sql in connection.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table'") if name not in NOT_SCHEMA
-            and not name.startswith("sqlite_")}
+        # Through the driver: a thousand revisions read this a thousand times.
+        driver = connection.connection.driver_connection
+        assert driver is not None  # the replay's connection is open
+        now = {name: sql for name, sql in driver.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+               if name not in NOT_SCHEMA and not name.startswith("sqlite_")}
         for gone in set(self.sql) - set(now):
-            del self.columns[gone], self.table_owner[gone]
+            self._forget(gone)
         inspector = sa.inspect(connection)
         for table in [t for t, sql in now.items() if self.sql.get(t) != sql]:
             before = self.columns.get(table, {})
-            self.table_owner.setdefault(table, labels)
+            owner = self.table_owner.setdefault(table, labels)
+            self._forget(table)
+            self.table_owner[table] = owner
             self.columns[table] = {column["name"]: (before[column["name"]][0] if column["name"] in before else labels,
                                                     type_class(column["type"]))
                                    for column in inspector.get_columns(table)}
+            for label in owner.union(*(owners for owners, _ in self.columns[table].values())):
+                self.involved.setdefault(label, set()).add(table)
             for column, (owners, _) in self.columns[table].items():
                 self.schemas.column_owners.setdefault(table, {}).setdefault(column, set()).update(owners)
         self.sql = now
         for name in labels & set(self.schemas.branches):
             self._snapshot(self.schemas.branches[name], revision)
+
+    def _forget(self, table: str) -> None:
+        self.columns.pop(table, None)
+        self.table_owner.pop(table, None)
+        for tables in self.involved.values():
+            tables.discard(table)
 
     def _snapshot(self, branch: BranchSchemas, revision: Script) -> None:
         parents = set(graph.parents(revision))
@@ -155,8 +169,8 @@ class _Learner:
         self.tips[branch.name] = (self.tips[branch.name] - parents) | {revision.revision}
         tables: dict[str, dict[str, str | None]] = {}
         added: dict[str, dict[str, str | None]] = {}
-        for table, columns in self.columns.items():
-            mine = {name: kind for name, (owners, kind) in columns.items() if branch.name in owners}
+        for table in self.involved.get(branch.name, ()):
+            mine = {name: kind for name, (owners, kind) in self.columns[table].items() if branch.name in owners}
             if branch.name in self.table_owner[table]:
                 tables[table] = mine
                 branch.tables_ever.add(table)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from click.testing import Result
 
 import janitoo_db.cli
-from conftest import revision_lines, subprocess_env, write_extension
+from conftest import revision_lines, subprocess_env, write_extension, write_revision
 from dbstate import rows, table_names, version_ids
 
 Run = Callable[..., Result]
@@ -394,3 +394,57 @@ def test_json_lists_the_differences(cli: Run, tiers: Path, sqlite_url: str) -> N
     assert tiers_found["state"] == "unmatched" and tiers_found["revision"] == TIERS[2]
     assert tiers_found["differences"] == ["table tiers_b is missing"]
     assert version_ids(sqlite_url) == set() and "alembic_version" not in table_names(sqlite_url)
+
+
+def test_tables_that_changed_since_they_were_shown_are_not_stamped(cli: Run, tiers: Path, sqlite_url: str) -> None:
+    """What the user agreed to is what is stamped: the tables are examined again under the lock."""
+    from janitoo_db import commands
+    from janitoo_db.config import alembic_config
+    from janitoo_db.errors import RefusedError
+    from janitoo_db.extensions import discover
+
+    for target in (ORIGINAL, TIERS[0]):
+        assert cli("upgrade", "-q", target, "-u", sqlite_url).exit_code == 0
+    unversion(sqlite_url)
+    config = alembic_config(sqlite_url, discover())
+    try:
+        shown = commands.adopt(config)
+        assert shown.revisions == (ORIGINAL, TIERS[0])
+        # Meanwhile someone applies tiers' second revision by hand.
+        execute(sqlite_url, "ALTER TABLE tiers_a ADD COLUMN level INTEGER",
+                "CREATE TABLE tiers_b (id INTEGER PRIMARY KEY, payload BLOB)")
+        with pytest.raises(RefusedError, match="changed while adopt looked at them; nothing was stamped"):
+            commands.adopt(config, stamp=True, expected=shown)
+        assert "alembic_version" not in table_names(sqlite_url)
+        assert commands.adopt(config, stamp=True).stamped == (ORIGINAL, TIERS[1])
+    finally:
+        config.attributes["engine"].dispose()
+
+
+def test_a_branch_with_two_lines_of_revisions(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              sqlite_url: str) -> None:
+    """Two heads: neither one's schema holds the other's table, so adopt refuses; once merged, the merge matches."""
+    root = write_extension(tmp_path / "ext", "forked", [
+        ("c90000000001", "op.create_table('forked_a', sa.Column('id', sa.Integer, primary_key=True))"),
+        ("c90000000002", "op.create_table('forked_b', sa.Column('id', sa.Integer, primary_key=True))"),
+    ])
+    versions = root / "forked" / "models" / "forked"
+    (versions / "c90000000003_other_line.py").write_text(
+        '"""Other line"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        'revision = "c90000000003"\ndown_revision = "c90000000001"\nbranch_labels = None\ndepends_on = None\n\n\n'
+        "def upgrade():\n    op.create_table('forked_c', sa.Column('id', sa.Integer, primary_key=True))\n\n\n"
+        "def downgrade():\n    op.drop_table('forked_c')\n")
+    monkeypatch.syspath_prepend(str(root))
+    assert cli("upgrade", "-q", "heads", "-u", sqlite_url).exit_code == 0
+    unversion(sqlite_url)
+    refused = cli("adopt", "--dry-run", "-u", sqlite_url)
+    assert refused.exit_code == 1
+    assert "forked: its tables match none of its revisions" in refused.stdout
+
+    write_revision(versions, "c90000000004", "c90000000002", doc="Merge", filename="c90000000004_merge.py")
+    (versions / "c90000000004_merge.py").write_text(
+        (versions / "c90000000004_merge.py").read_text().replace('"c90000000002"', '("c90000000002", "c90000000003")'))
+    done = cli("adopt", "--yes", "-u", sqlite_url)
+    assert done.exit_code == 0, done.stderr
+    assert "forked: c90000000004 (Merge) matches its 3 tables: forked_a, forked_b, forked_c" in done.stdout
+    assert cli("checkdb", "-u", sqlite_url).exit_code == 0
