@@ -42,11 +42,13 @@ from janitoo_db.results import first_line, some
 from janitoo_db.revision_schemas import BranchSchemas, Columns, Schemas, Snapshot, read_tables
 
 MATCHED, ABSENT, UNMATCHED = "matched", "absent", "unmatched"
+#: The tables match a revision, but only revisions that need what other branches' tables show is not applied.
+CONFLICTING = "conflicting"
 
 
 @dataclass(frozen=True)
 class Finding:
-    """Where one branch's tables are: at a revision, absent, or at none."""
+    """Where one branch's tables are: at a revision, absent, at none, or at one it cannot be stamped at."""
 
     branch: str
     state: str
@@ -56,7 +58,8 @@ class Finding:
     tables: tuple[str, ...] = ()
     #: ``table.column`` it adds to other branches' tables, at that revision.
     columns: tuple[str, ...] = ()
-    #: Unmatched: how the database differs from the closest revision (``revision``).
+    #: Unmatched: how the database differs from the closest revision (``revision``);
+    #: conflicting: what the newest matching revision (``revision``) needs.
     differences: tuple[str, ...] = ()
 
     def describe(self) -> str:
@@ -68,6 +71,9 @@ class Finding:
             what = [f"its {count}: {some(list(self.tables))}"] if self.tables else []
             what += [f"its columns {some(list(self.columns))}"] if self.columns else []
             return f"{self.branch}: {at} matches {'; and '.join(what)}"
+        if self.state == CONFLICTING:
+            return (f"{self.branch}: its tables match {at}, which needs revisions of other branches "
+                    "that are not applied")
         if self.revision is None:
             return f"{self.branch}: its tables match none of its revisions"
         return (f"{self.branch}: its tables match none of its revisions; the closest is {at}, "
@@ -95,10 +101,14 @@ class Adoption:
     def refusal(self) -> str | None:
         """Why nothing may be stamped, or None."""
         unmatched = [f.branch for f in self.findings if f.state == UNMATCHED]
-        if not unmatched:
-            return None
-        return (f"the tables of {some(unmatched)} match none of their revisions (the differences are listed); "
-                "nothing was stamped: make the tables match a revision, or drop them, then run adopt again")
+        conflicting = [f.branch for f in self.findings if f.state == CONFLICTING]
+        if unmatched:
+            return (f"the tables of {some(unmatched)} match none of their revisions (the differences are listed); "
+                    "nothing was stamped: make the tables match a revision, or drop them, then run adopt again")
+        if conflicting:
+            return (f"the tables of {some(conflicting)} match only revisions that need revisions of other "
+                    "branches that are not applied (listed); nothing was stamped")
+        return None
 
     def owners(self) -> dict[str, str | None]:
         """Each table of a branch found at a revision, and that branch: for janitoo_db's registry."""
@@ -183,11 +193,7 @@ def _settle(script: ScriptDirectory, candidates: dict[str, list[Snapshot]]) -> d
         held = {name: graph.applied(script, [candidates[name][index].revision.revision])
                 for name, index in picks.items()}
         for name, index in list(picks.items()):
-            revision = candidates[name][index].revision
-            missing = [(needed, label) for needed in sorted(held[name])
-                       for label in [_branch_of(script, needed)]
-                       if label is not None and label != name and needed not in held.get(label, set())]
-            if not missing:
+            if not _missing(script, name, held[name], held):
                 continue
             moved = True
             if index + 1 < len(candidates[name]):
@@ -195,12 +201,22 @@ def _settle(script: ScriptDirectory, candidates: dict[str, list[Snapshot]]) -> d
                 continue
             del picks[name]
             newest = candidates[name][0].revision
-            conflicts[name] = Finding(name, UNMATCHED, newest.revision, first_line(newest.doc), differences=tuple(
-                f"{revision.revision} needs {needed} of {label}, which the tables of {label} show is not applied"
-                for needed, label in missing))
+            needs = graph.applied(script, [newest.revision])
+            conflicts[name] = Finding(name, CONFLICTING, newest.revision, first_line(newest.doc), differences=tuple(
+                f"{newest.revision} needs {needed} of {label}, which the tables of {label} show is not applied"
+                for needed, label in _missing(script, name, needs, held)))
             break
     found = {name: _matched(name, candidates[name][index]) for name, index in picks.items()}
     return {**found, **conflicts}
+
+
+def _missing(script: ScriptDirectory, name: str, needs: set[str],
+             held: Mapping[str, set[str]]) -> list[tuple[str, str]]:
+    """The newest revision of each other branch in *needs* that the other branch's match does not hold."""
+    missing = {revision: label for revision in needs for label in [_branch_of(script, revision)]
+               if label is not None and label != name and revision not in held.get(label, set())}
+    implied = set().union(*(graph.ancestors(script, revision) for revision in missing))
+    return sorted((revision, label) for revision, label in missing.items() if revision not in implied)
 
 
 def _branch_of(script: ScriptDirectory, revision: str) -> str | None:

@@ -448,3 +448,25 @@ def test_a_branch_with_two_lines_of_revisions(cli: Run, tmp_path: Path, monkeypa
     assert done.exit_code == 0, done.stderr
     assert "forked: c90000000004 (Merge) matches its 3 tables: forked_a, forked_b, forked_c" in done.stdout
     assert cli("checkdb", "-u", sqlite_url).exit_code == 0
+
+
+def test_a_match_that_needs_what_another_branch_lacks_is_refused(cli: Run, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  sqlite_url: str) -> None:
+    """late's table comes with a revision that needs the core's JSON head; the core's tables are older."""
+    monkeypatch.syspath_prepend(str(write_extension(tmp_path / "ext", "late", [
+        ("ab0000000001", ""),
+        ("ab0000000002", "op.create_table('late_t', sa.Column('id', sa.Integer, primary_key=True))"),
+    ], depends_on=CORE_HEAD)))
+    assert cli("upgrade", "-q", ORIGINAL, "-u", sqlite_url).exit_code == 0
+    execute(sqlite_url, "CREATE TABLE late_t (id INTEGER NOT NULL PRIMARY KEY)")
+    unversion(sqlite_url)
+    result = cli("adopt", "--yes", "-u", sqlite_url)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-2:] == [
+        "late: its tables match ab0000000002 (Step 1 of late), which needs revisions of other branches "
+        "that are not applied",
+        f"  ab0000000002 needs {CORE_HEAD} of janitoo, which the tables of janitoo show is not applied"]
+    assert result.stderr == ("Error: the tables of late match only revisions that need revisions of other branches "
+                             "that are not applied (listed); nothing was stamped\n")
+    assert "alembic_version" not in table_names(sqlite_url)
