@@ -96,6 +96,7 @@ class Adoption:
         return tuple(f.revision for f in self.findings if f.state == MATCHED and f.revision)
 
     def chosen(self) -> dict[str, str | None]:
+        """Each branch's revision, or its state: what must not change between showing and stamping."""
         return {f.branch: f.revision if f.state == MATCHED else f.state for f in self.findings}
 
     def refusal(self) -> str | None:
