@@ -416,6 +416,56 @@ def createdb(config: Config) -> None:
 
 @main.command()
 @database_command
+@click.option("-y", "--yes", is_flag=True, help="Stamp what was found without asking.")
+@click.option("--dry-run", is_flag=True, help="Only show what was found; change nothing.")
+@json_option
+@click.pass_context
+def adopt(ctx: click.Context, config: Config, yes: bool, dry_run: bool, as_json: bool) -> None:
+    """Stamp a database that has no alembic_version at the revisions its tables match.
+
+    For databases made by the original janitoo's createdb, or by hand. For
+    each branch it finds the newest revision whose tables and columns the
+    database has, shows it, and stamps them all after confirmation (--yes
+    without a terminal); 'jnt_dbman initdb' then runs the rest. When a
+    branch's tables match none of its revisions it lists the differences,
+    stamps nothing and exits with 1. Tables of no branch are left alone.
+    """
+    from janitoo_db import commands
+
+    found = commands.adopt(config, stamp=False)
+    problem = found.refusal()
+    if not as_json:
+        _print_adoption(found)
+    if problem is None and found.revisions and not dry_run:
+        try:
+            _confirm_dropping(config, yes, "stamp {where}", "Stamp {where} at these revisions?")
+        except click.ClickException as refused:
+            problem = f"{refused.message} (--dry-run only shows what was found)"
+        else:
+            found = commands.adopt(config, stamp=True, expected=found)
+    if as_json:
+        output.print_json({**found.as_dict(), **({"error": problem, "exit_code": 1} if problem else {})})
+    elif found.stamped:
+        click.echo(f"Stamped: the database is at {some(found.stamped)}; 'jnt_dbman initdb' brings it to every head.")
+    elif problem is None and not found.revisions:
+        click.echo("Nothing to stamp: no branch's tables are in the database; 'jnt_dbman initdb' creates them.")
+    if problem is not None:
+        if not as_json:
+            click.echo(f"Error: {problem}", err=True)
+        ctx.exit(1)
+
+
+def _print_adoption(found: Any) -> None:
+    for finding in found.findings:
+        click.echo(finding.describe())
+        for difference in finding.differences:
+            click.echo(f"  {difference}")
+    if found.other_tables:
+        click.echo(f"Tables of no branch, left alone: {some(list(found.other_tables))}")
+
+
+@main.command()
+@database_command
 @statement_limit_options
 @yes_option
 def dropdb(config: Config, yes: bool) -> None:

@@ -9,6 +9,7 @@ import io
 import re
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from alembic.config import Config
@@ -19,7 +20,8 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import drift, graph, interrupted, safety
+from janitoo_db import adopt as adopting
+from janitoo_db import drift, graph, interrupted, revision_schemas, safety
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -329,15 +331,62 @@ def _refuse_unversioned_tables(connection: Any, metadata: MetaData, extension_ta
     if absent:
         raise RefusedError(
             f"the database has no alembic_version but already holds {some(present)} and not "
-            f"{some(absent)}: createdb cannot tell which revisions made them; "
-            "upgrade it from the revision it is at ('jnt_dbman stamp REVISION', then 'jnt_dbman initdb')")
+            f"{some(absent)}: createdb cannot tell which revisions made them; 'jnt_dbman adopt' finds "
+            "the revision each branch's tables are at and stamps it; then run 'jnt_dbman initdb'")
     differences = drift.compare(connection, metadata, extension_tables).owned
     if differences:
         described = some([f"{d.table}: {d.description}" for d in differences], separator="; ")
         raise RefusedError(
             f"the database has no alembic_version and its tables differ from the models ({described}): "
-            "createdb will not mark it as up to date; stamp the revision it is at "
-            "('jnt_dbman stamp REVISION'), then run 'jnt_dbman initdb'")
+            "createdb will not mark it as up to date; 'jnt_dbman adopt' finds the revision each branch's "
+            "tables are at and stamps it; then run 'jnt_dbman initdb'")
+
+
+def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | None = None) -> adopting.Adoption:
+    """The revision each branch's tables are at, in a database without ``alembic_version``; with *stamp*, stamped.
+
+    See :mod:`janitoo_db.adopt` for the rules.  Without *stamp* nothing
+    changes.  With it, the database is examined again under the migration
+    lock, and the revisions found are stamped and their tables recorded in
+    one unit, unless a branch matches none of its revisions, or the findings
+    are no longer *expected* (what the caller showed before asking):
+    then :class:`RefusedError`, and nothing changes.
+    """
+    engine = engine_for(config)
+    if is_missing_sqlite_file(engine):
+        raise DatabaseError(f"nothing to adopt: {engine.url.database} does not exist")
+    _refuse_versioned(read_current(config))
+    script = script_for(config)
+    schemas = revision_schemas.learn(config)
+    found = read_database(config, lambda connection: adopting.examine(connection, script, schemas),
+                          adopting.Adoption((), ()), "read the tables")
+    if not stamp:
+        return found
+    refusal = found.refusal()
+    if refusal:
+        raise RefusedError(refusal)
+    if not found.revisions:
+        return found
+
+    def stamp_found() -> None:
+        connection = config.attributes["connection"]
+        _refuse_versioned(MigrationContext.configure(connection).get_current_heads())
+        again = adopting.examine(connection, script, schemas)
+        if again.chosen() != (expected or found).chosen():
+            raise RefusedError("the database's tables changed while adopt looked at them; nothing was stamped: "
+                               "run 'jnt_dbman adopt' again")
+        run_stamp(config, adopting.destination(script, again))
+        record_tables(connection, again.owners())
+
+    run_locked(config, stamp_found)
+    return replace(found, stamped=tuple(sorted(read_current(config))))
+
+
+def _refuse_versioned(current: Sequence[str]) -> None:
+    if current:
+        raise RefusedError(f"the database is already versioned (alembic_version holds {some(sorted(current))}); "
+                           "adopt is for a database without it: 'jnt_dbman checkdb' says where it stands "
+                           "and 'jnt_dbman initdb' upgrades it")
 
 
 def dropdb(config: Config) -> list[str]:

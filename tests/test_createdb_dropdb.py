@@ -67,10 +67,12 @@ def test_createdb_refuses_an_original_core_with_pickled_settings(cli: Run, sqlit
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: the database has no alembic_version but already holds core_groups")
     assert " and not " in result.stderr and "acme_readings" in result.stderr
+    assert "'jnt_dbman adopt' finds the revision each branch's tables are at" in result.stderr
     assert version_ids(sqlite_url) == set()
     assert rows(sqlite_url, "SELECT key, value FROM core_settings ORDER BY key") == settings
-    # The way out the message gives: stamp the revision it is at, then initdb converts the settings.
-    assert cli("stamp", "33b95995b188", "-u", sqlite_url).exit_code == 0
+    # The way out the message gives: adopt stamps the revision it is at, then initdb converts the settings.
+    assert cli("adopt", "--yes", "-u", sqlite_url).exit_code == 0
+    assert version_ids(sqlite_url) == {"33b95995b188"}
     assert cli("initdb", "-q", "-u", sqlite_url).exit_code == 0
     assert version_ids(sqlite_url) == HEADS
 
