@@ -26,7 +26,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from janitoo_db import interrupted
+from janitoo_db import checksums, interrupted
 from janitoo_db.alembic_internals import downgrade_steps, migrate_writing_versions_once, stamp_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
@@ -303,6 +303,9 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
     after = migration_context.get_current_heads()
     if after != before or (after and not recorded_branches(connection)):
         record_branches(connection, context.script)
+    # With nothing changed, only a database migrated before janitoo_db kept checksums needs them.
+    if after != before or (after and not checksums.kept(connection)):
+        checksums.announce(context.config, checksums.record(connection, context.script, before))
 
 
 # -- running Alembic commands for jnt_dbman ---------------------------------
