@@ -14,13 +14,16 @@ database migrated before janitoo_db kept them), and the command says so once
 once someone has reviewed the change (:func:`accept`).
 
 Recording rides on every migration that changes ``alembic_version``, in its
-transaction; a migration that changes nothing only asks whether the table
-exists, so that a server start stays cheap.  Rows of revisions no installed
+transaction (on MySQL/MariaDB, which commit each revision on its own, in the
+transaction of each revision's version: :func:`recording_each`); a migration
+that changes nothing only asks whether the table exists, so that a server
+start stays cheap.  Rows of revisions no installed
 extension provides (an uninstalled extension's) are kept: there is no file to
 compare them with.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -84,15 +87,14 @@ def _branch(revision: Script) -> str:
     return ", ".join(sorted(revision.branch_labels)) or "no branch"
 
 
-def _installed(script: ScriptDirectory, revision: str) -> Script | None:
-    """The installed revision with exactly this id (Alembic would also take it as a prefix of another)."""
-    found = graph.find(script, revision)
-    return found if found is not None and found.revision == revision else None
+def _installed(script: ScriptDirectory) -> dict[str, Script]:
+    """Every installed revision by its exact id (Alembic's lookup would also take an id as a prefix of another)."""
+    return {revision.revision: revision for revision in all_revisions(script)}
 
 
-def _applied(script: ScriptDirectory, heads: Iterable[str]) -> set[str]:
+def _applied(script: ScriptDirectory, installed: dict[str, Script], heads: Iterable[str]) -> set[str]:
     """The installed revisions a database at *heads* holds."""
-    return {r for r in graph.applied(script, heads) if _installed(script, r) is not None}
+    return {r for r in graph.applied(script, heads) if r in installed}
 
 
 def recorded(connection: Connection) -> dict[str, str]:
@@ -118,30 +120,70 @@ def record(connection: Connection, script: ScriptDirectory, before: Iterable[str
     be read gets no row: the next migration tries again.
     """
     after = MigrationContext.configure(connection).get_current_heads()
-    applied_before, applied_after = _applied(script, before), _applied(script, after)
+    installed = _installed(script)
+    applied_before, applied_after = _applied(script, installed, before), _applied(script, installed, after)
     rows = recorded(connection)
     newly = applied_after - applied_before
     missing = applied_after - newly - set(rows)
-    stale = ((applied_before - applied_after) | newly) & set(rows)
-    checksums_table.create(connection, checkfirst=True)
-    for start in range(0, len(stale), CHUNK):
-        chunk = sorted(stale)[start:start + CHUNK]
-        connection.execute(checksums_table.delete().where(checksums_table.c.revision.in_(chunk)))
-    new_rows = []
+    wanted = {}
     for revision in sorted(newly | missing):
-        found = _installed(script, revision)
-        assert found is not None  # _applied keeps installed revisions only
-        source = executed_source(found.module)
-        try:
-            checksum = source_checksum(source) if source is not None else file_checksum(found.path)
-        except (OSError, RevisionError):
-            if revision in missing:
-                missing.discard(revision)
-            continue
-        new_rows.append({"revision": revision, "branch": _branch(found), "checksum": checksum})
-    if new_rows:
-        connection.execute(checksums_table.insert(), new_rows)
-    return len(missing)
+        found = installed[revision]
+        checksum = _as_executed(found)
+        if checksum is not None and rows.get(revision) != checksum:
+            wanted[revision] = {"revision": revision, "branch": _branch(found), "checksum": checksum}
+    checksums_table.create(connection, checkfirst=True)
+    _delete(connection, ((applied_before - applied_after) | set(wanted)) & set(rows))
+    if wanted:
+        connection.execute(checksums_table.insert(), list(wanted.values()))
+    return len(missing & set(wanted))
+
+
+def _as_executed(revision: Script) -> str | None:
+    """The checksum of the bytes *revision*'s file was executed from, else of the file now; None if unreadable."""
+    source = executed_source(revision.module)
+    try:
+        return source_checksum(source) if source is not None else file_checksum(revision.path)
+    except (OSError, RevisionError):
+        return None
+
+
+def _delete(connection: Connection, revisions: Iterable[str]) -> None:
+    ordered = sorted(revisions)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start:start + CHUNK]
+        connection.execute(checksums_table.delete().where(checksums_table.c.revision.in_(chunk)))
+
+
+def recording_each(steps: list[Any], connection: Connection) -> list[Any]:
+    """*steps*, each recording its revision's checksum (or forgetting it) in the transaction of its version.
+
+    For MySQL/MariaDB, which commit each revision on its own: a migration that
+    fails or is killed half-way leaves the revisions it completed with their
+    checksums, as ``alembic_version`` lists them.  Elsewhere :func:`record`
+    writes them all at the end, in the migration's one transaction.
+    """
+    if steps:
+        checksums_table.create(connection, checkfirst=True)
+    for step in steps:
+        step.migration_fn = _recording(step, connection)
+    return steps
+
+
+def _recording(step: Any, connection: Connection) -> Any:
+    run, revision, is_upgrade = step.migration_fn, step.revision, step.is_upgrade
+
+    @functools.wraps(run)
+    def recording(**kw: Any) -> Any:
+        result = run(**kw)
+        # After the revision's DDL, which MySQL committed: Alembic commits this with the version row.
+        _delete(connection, [revision.revision])
+        checksum = _as_executed(revision) if is_upgrade else None
+        if checksum is not None:
+            connection.execute(checksums_table.insert().values(
+                revision=revision.revision, branch=_branch(revision), checksum=checksum))
+        return result
+
+    return recording
 
 
 def announce(config: Any, backfilled: int) -> None:
@@ -167,29 +209,31 @@ def take_notices(config: Any) -> list[str]:
 def _held(connection: Connection, script: ScriptDirectory) -> set[str]:
     """The installed revisions the database holds, with those only an orphaned head implied (from the registry)."""
     heads = MigrationContext.configure(connection).get_current_heads()
-    held = _applied(script, heads)
-    if any(_installed(script, head) is None for head in heads):
-        held |= _applied(script, [r for r in recorded_branches(connection) if _installed(script, r) is not None])
+    installed = _installed(script)
+    held = _applied(script, installed, heads)
+    if any(head not in installed for head in heads):
+        held |= _applied(script, installed, [r for r in recorded_branches(connection) if r in installed])
     return held
 
 
 def find_edited(connection: Connection, script: ScriptDirectory) -> list[Edited]:
     """The applied revisions whose file's checksum is not the one recorded, core first, then by branch."""
-    return _edited(connection, script, _held(connection, script), recorded(connection))
+    return _edited(script, _held(connection, script), recorded(connection))
 
 
-def _edited(connection: Connection, script: ScriptDirectory, held: set[str], rows: dict[str, str]) -> list[Edited]:
+def _edited(script: ScriptDirectory, held: set[str], rows: dict[str, str]) -> list[Edited]:
+    installed = _installed(script)
     found = []
     for revision, checksum in rows.items():
-        installed = _installed(script, revision) if revision in held else None
-        if installed is None:
-            continue
+        current = installed.get(revision) if revision in held else None
+        if current is None:
+            continue  # not applied (any more), or no installed extension provides it: no file to compare
         try:
-            now = file_checksum(installed.path)
+            now = file_checksum(current.path)
         except (OSError, RevisionError):
             now = None  # gone or no longer a file since the revisions were loaded: it changed
         if now != checksum:
-            found.append(Edited(revision, _branch(installed), installed.path))
+            found.append(Edited(revision, _branch(current), current.path))
     return sorted(found, key=lambda e: (e.branch != "janitoo", e.branch, e.path))
 
 
@@ -200,7 +244,7 @@ def accept(connection: Connection, script: ScriptDirectory, revisions: Sequence[
     and nothing is recorded.
     """
     held, rows = _held(connection, script), recorded(connection)
-    edited = {e.revision: e for e in _edited(connection, script, held, rows)}
+    edited = {e.revision: e for e in _edited(script, held, rows)}
     chosen = list(edited.values())
     if revisions:
         chosen = []
@@ -218,8 +262,13 @@ def accept(connection: Connection, script: ScriptDirectory, revisions: Sequence[
                                     f"was applied: there is nothing to accept{others}")
             chosen.append(edited[revision.revision])
     for one in chosen:
+        try:
+            checksum = file_checksum(one.path)
+        except OSError as error:
+            raise RevisionError(f"cannot read the file of revision {one.describe()}: {error.strerror}; "
+                                "nothing was accepted") from None
         connection.execute(checksums_table.update().where(checksums_table.c.revision == one.revision)
-                           .values(checksum=file_checksum(one.path), branch=one.branch))
+                           .values(checksum=checksum, branch=one.branch))
     return chosen
 
 
@@ -230,7 +279,7 @@ def _named(script: ScriptDirectory, name: str) -> Script:
     """
     if not re.fullmatch(r"\w+", name):
         raise RevisionError(f"{name!r} is not a revision id: give the id of an edited revision (letters, digits, _)")
-    exact = _installed(script, name)
+    exact = _installed(script).get(name)
     if exact is not None:
         return exact
     matching = [r for r in all_revisions(script) if r.revision.startswith(name)]

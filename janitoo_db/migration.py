@@ -222,7 +222,7 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
             return found
         found = owning(found)
         if not has_transactional_ddl_dialect(context.dialect.name):
-            return interrupted.marking(found, context.connection)
+            return checksums.recording_each(interrupted.marking(found, context.connection), context.connection)
         return found
 
     config.attributes["migrate_only"] = True

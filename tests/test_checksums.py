@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
 from click.testing import Result
 
-from conftest import subprocess_env, write_extension, write_revision
-from dbstate import connected, rows, table_names
+from conftest import jnt_dbman_path, subprocess_env, write_extension, write_revision
+from dbstate import connected, rows, table_names, version_ids
 
 Run = Callable[..., Result]
 CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD = "5d2f0a8c91e3", "c3e9b5a1d274", "2b3c4d5e6f70"
@@ -255,3 +257,42 @@ def test_through_the_real_jnt_dbman(tmp_path: Path, jnt_dbman: Callable[..., sub
     assert (accepted.returncode, accepted.stdout) == (0, f"Accepted {FIRST} (edits): {path}.\n")
     assert jnt_dbman("checkdb", "-u", url, env=env).returncode == 0
 
+
+
+@pytest.mark.server
+def test_mariadb_keeps_the_checksums_of_what_a_killed_migration_completed(tmp_path: Path, mysql_url: str) -> None:
+    """MariaDB commits each revision: its checksum goes with it, so a kill leaves none missing."""
+    entered, barrier = tmp_path / "entered", tmp_path / "go"
+    root = write_extension(tmp_path / "ext", "slow", [
+        ("e3a000000000", ""),
+        # Its DDL commits what came before (MariaDB commits before any DDL statement), then it waits.
+        ("e3b000000000", "op.create_table('slow_items', sa.Column('id', sa.Integer, primary_key=True))\n"
+                         f"open({str(entered)!r}, 'w').close()\n"
+                         f"while not os.path.exists({str(barrier)!r}):\n    time.sleep(0.05)",
+         "op.drop_table('slow_items')"),
+    ])
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    process = subprocess.Popen([jnt_dbman_path(), "initdb", "-q", "-u", mysql_url], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not entered.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert entered.exists(), "initdb never reached the middle of the revision"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert version_ids(mysql_url) == {"e3a000000000"}
+    assert recorded(mysql_url) == {"e3a000000000": "slow"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([jnt_dbman_path(), *args, "-u", mysql_url], env=env, capture_output=True, text=True,
+                              timeout=120, input="")
+
+    repaired = run("repair", "--yes")
+    assert (repaired.returncode, repaired.stderr) == (0, "")
+    barrier.touch()
+    rest = run("initdb", "-q")
+    assert (rest.returncode, rest.stderr) == (0, "")
+    assert set(recorded(mysql_url)) == BUILTIN | {"e3a000000000", "e3b000000000"}
+    assert run("checkdb").returncode == 0
