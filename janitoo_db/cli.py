@@ -154,7 +154,9 @@ def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
             config.attributes["lock_timeout"] = lock_timeout
         config.attributes["on_notice"] = _notice
         try:
-            return func(config, *args, **kwargs)
+            result = func(config, *args, **kwargs)
+            _print_notices(config)
+            return result
         finally:
             # Close the pooled connections here, not whenever the interpreter gets to them.
             engine = config.attributes.get("engine")
@@ -190,6 +192,14 @@ def statement_limit_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(config, *args, **kwargs)
 
     return wrapper
+
+
+def _print_notices(config: Config) -> None:
+    """Lines a command left to tell besides its result (checksums recorded for the first time), on stderr."""
+    from janitoo_db.checksums import take_notices
+
+    for notice in take_notices(config):
+        click.echo(notice, err=True)
 
 
 def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -265,6 +275,8 @@ Exit codes:
   4  check: models and database differ
   5  checkdb: orphaned head, a branch with more than one head,
      or an interrupted revision (see repair)
+  6  checkdb: an applied revision's file changed since it was
+     applied (see accept); only when neither 3 nor 5 applies
 
 \b
 Environment:
@@ -564,14 +576,16 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     Exit 0 when it is, 3 when revisions are pending, 5 when it holds a head no
     installed extension provides (orphaned), a branch has several heads, or a
     migration was interrupted in the middle of a revision (MySQL/MariaDB, or
-    after a revision's autocommit block).
+    after a revision's autocommit block). Exit 6 when none of those applies
+    but the file of an applied revision changed since it was applied: review
+    the change, then run accept.
     """
     from janitoo_db import commands
     from janitoo_db.errors import ExitCode
 
     result = commands.checkdb(config)
     code = ExitCode.BRANCHES if result.orphans or result.split_branches or result.interrupted else \
-        ExitCode.PENDING if result.pending else ExitCode.OK
+        ExitCode.PENDING if result.pending else ExitCode.EDITED if result.edited else ExitCode.OK
     if as_json:
         output.print_json(result.as_dict())
     elif result.up_to_date:
@@ -588,7 +602,40 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
             click.echo(f"Branch {branch} has more than one head: merge them with 'jnt_dbman merge'.")
         for found in result.interrupted:
             click.echo(f"The {found.describe()}: run 'jnt_dbman repair'.")
+    if result.edited and not as_json:
+        _print_edited(result.edited)
     ctx.exit(code)
+
+
+def _print_edited(edited: Any) -> None:
+    for one in edited[:SHOWN]:
+        click.echo(f"Edited since it was applied: {one.describe()}.")
+    if len(edited) > SHOWN:
+        click.echo(f"And {len(edited) - SHOWN} more edited revisions (--json lists them all).")
+    click.echo("Review the changes, then record the files as they are now with 'jnt_dbman accept'.")
+
+
+@main.command()
+@database_command
+@click.argument("revisions", nargs=-1)
+@json_option
+def accept(config: Config, revisions: tuple[str, ...], as_json: bool) -> None:
+    """Record the files of applied revisions edited since they were applied, as they are now.
+
+    checkdb reports such revisions (exit 6); run accept once the changes are
+    reviewed, and checkdb no longer reports them. With REVISIONS (ids, or
+    their first characters), only those: each must be applied and edited.
+    """
+    from janitoo_db import commands
+
+    accepted = commands.accept(config, revisions)
+    if as_json:
+        output.print_json([one.as_dict() for one in accepted])
+        return
+    if not accepted:
+        click.echo("Nothing to accept: no applied revision's file changed since it was applied.")
+    for one in accepted:
+        click.echo(f"Accepted {one.describe()}.")
 
 
 @main.command()

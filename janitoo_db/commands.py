@@ -21,7 +21,7 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import adopt as adopting
-from janitoo_db import drift, graph, interrupted, revision_schemas, safety
+from janitoo_db import checksums, drift, graph, interrupted, revision_schemas, safety
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -318,6 +318,7 @@ def createdb(config: Config) -> Created:
             for head in sorted(heads):
                 context.stamp(script, head)
             record_branches(connection, script)
+            checksums.record(connection, script, ())
             record_tables(connection, {t.name: drift.owners(extension_tables).get(t.name) for t in missing})
             return Created(tuple(t.name for t in missing), tuple(sorted(heads)))
     except SQLAlchemyError as error:
@@ -541,7 +542,33 @@ def checkdb(config: Config) -> CheckResult:
     heads_per_branch = Counter(label for h in head_ids for label in script.get_revision(h).branch_labels)
     split = tuple(name for name in _extensions(config) if heads_per_branch[name] > 1)
     return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split,
-                       interrupted=tuple(interrupted_revisions(config)))
+                       interrupted=tuple(interrupted_revisions(config)), edited=tuple(edited_revisions(config)))
+
+
+def edited_revisions(config: Config) -> list[checksums.Edited]:
+    """Applied revisions whose file changed since it was applied (or last accepted); see :mod:`janitoo_db.checksums`."""
+    script = script_for(config)
+    return read_database(config, lambda connection: checksums.find_edited(connection, script), [],
+                         "read the database")
+
+
+def accept(config: Config, revisions: Sequence[str] = ()) -> list[checksums.Edited]:
+    """Record the files of edited applied revisions as they are now (all, or *revisions*), after review.
+
+    ``checkdb`` then no longer reports them.  A named revision that is not
+    applied or not edited is an error, and nothing is recorded.
+    """
+    script = script_for(config)
+    engine = engine_for(config)
+    if is_missing_sqlite_file(engine):
+        if revisions:
+            raise RevisionError(f"revision {revisions[0]} is not applied: {engine.url.database} does not exist")
+        return []
+    try:
+        with locked_connection(config) as connection:
+            return checksums.accept(connection, script, revisions)
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"accept failed: {describe_db_error(error, engine.url)}") from None
 
 
 def interrupted_revisions(config: Config) -> list[interrupted.Interrupted]:
@@ -563,9 +590,11 @@ def repair(config: Config, *, applied: bool = False) -> list[interrupted.Repaire
         return []
     try:
         with locked_connection(config) as connection:
+            before = MigrationContext.configure(connection).get_current_heads()
             repaired = interrupted.repair(connection, script, applied=applied)
             if repaired:
                 record_branches(connection, script)
+                checksums.announce(config, checksums.record(connection, script, before))
             return repaired
     except SQLAlchemyError as error:
         raise DatabaseError(f"repair failed: {describe_db_error(error, engine.url)}; "

@@ -72,3 +72,5 @@ class ExitCode(IntEnum):
     DRIFT = 4  #: check: models and database differ
     #: checkdb: a head no installed extension provides, a branch with several heads, an interrupted revision
     BRANCHES = 5
+    #: checkdb: an applied revision's file changed since it was applied (3 and 5 come first)
+    EDITED = 6

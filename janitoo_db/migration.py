@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import interrupted, locking
+from janitoo_db import checksums, interrupted, locking
 from janitoo_db.alembic_internals import (
     downgrade_steps,
     migrate_writing_versions_once,
@@ -131,7 +131,7 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
             return found
         found = owning(found)
         if not has_transactional_ddl_dialect(context.dialect.name):
-            return interrupted.marking(found, context.connection)
+            return checksums.recording_each(interrupted.marking(found, context.connection), context.connection)
         return found
 
     config.attributes["migrate_only"] = True
@@ -210,6 +210,9 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
             after = migration_context.get_current_heads()
             if after != before or (after and not recorded_branches(connection)):
                 record_branches(connection, context.script)
+            # With nothing changed, only a database migrated before janitoo_db kept checksums needs them.
+            if after != before or (after and not checksums.kept(connection)):
+                checksums.announce(context.config, checksums.record(connection, context.script, before))
 
         autocommit = _Autocommit(context.config, connection, settle)
         if steps is not None and connection.in_transaction() and has_transactional_ddl_dialect(connection.dialect.name):

@@ -30,8 +30,10 @@ REGISTRY_TABLE = "janitoo_db_branches"
 PROGRESS_TABLE = "janitoo_db_in_progress"
 #: The branch whose revisions created each table.
 TABLES_TABLE = "janitoo_db_tables"
+#: The checksum of each applied revision's file (see janitoo_db.checksums).
+CHECKSUMS_TABLE = "janitoo_db_checksums"
 #: janitoo_db's own tables, beside Alembic's alembic_version: no model declares them.
-BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, TABLES_TABLE})
+BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, TABLES_TABLE, CHECKSUMS_TABLE})
 
 _metadata = sa.MetaData()
 branches_table = sa.Table(

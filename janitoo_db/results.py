@@ -153,6 +153,8 @@ class CheckResult:
     split_branches: tuple[str, ...] = field(default=())
     #: Revisions a MySQL/MariaDB migration started and never finished (see ``jnt_dbman repair``).
     interrupted: tuple[Any, ...] = field(default=())
+    #: Applied revisions whose file changed since (see ``jnt_dbman accept``); they do not make it out of date.
+    edited: tuple[Any, ...] = field(default=())
 
     @property
     def up_to_date(self) -> bool:

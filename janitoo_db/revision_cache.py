@@ -96,7 +96,24 @@ def execute_revision_file(path: str, source: bytes | None = None) -> ModuleType:
     module = ModuleType(re.sub(r"\W", "_", os.path.basename(path)))
     module.__file__ = path
     exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - it is a revision file
+    setattr(module, EXECUTED_SOURCE, source)
     return module
+
+
+#: The attribute of a revision module holding the bytes it was executed from (see janitoo_db.checksums).
+EXECUTED_SOURCE = "__janitoo_db_source__"
+
+
+def executed_source(module: Any) -> bytes | None:
+    """The bytes a revision file was executed from in this process; None when it was not (yet), or not by us.
+
+    A revision a migration applies is recorded with the file it ran as,
+    even if the file changed on disk since.
+    """
+    if isinstance(module, LazyRevisionModule):
+        module = module._module
+    source = getattr(module, EXECUTED_SOURCE, None) if module is not None else None
+    return source if isinstance(source, bytes) else None
 
 
 def read_source(path: str) -> bytes:

@@ -164,7 +164,8 @@ def test_a_database_built_by_revisions_is_stamped_where_each_branch_is(cli: Run,
         f"Stamped: the database is at {ACME_HEAD}, {ORIGINAL}, {TIERS[1]}; "
         "'jnt_dbman initdb' brings it to every head."]
     assert version_ids(any_url) == {ORIGINAL, ACME_HEAD, TIERS[1]}
-    assert table_names(any_url) - before == {"alembic_version", "janitoo_db_branches", "janitoo_db_tables"}
+    assert table_names(any_url) - before == {"alembic_version", "janitoo_db_branches", "janitoo_db_checksums",
+                                                "janitoo_db_tables"}
     assert dict(rows(any_url, "SELECT table_name, branch FROM janitoo_db_tables")) == {
         **dict.fromkeys(CORE_TABLES.split(", "), "janitoo"), "acme_readings": "acme_sensors",
         "tiers_a": "tiers", "tiers_b": "tiers"}

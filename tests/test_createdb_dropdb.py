@@ -96,7 +96,7 @@ def test_dropdb_drops_tables_only_revisions_created(
     assert jnt_dbman("initdb", "-q", "-u", url, env=env).returncode == 0
     dropped = jnt_dbman("dropdb", "--yes", "-u", url, env=env)
     assert dropped.returncode == 0, dropped.stderr
-    assert dropped.stdout.startswith("Dropped 12 tables: ")  # the eleven of every site, and relay_log
+    assert dropped.stdout.startswith("Dropped 13 tables: ")  # the twelve of every site, and relay_log
     assert table_names(url) == set()
     again = jnt_dbman("initdb", "-q", "-u", url, env=env)
     assert again.returncode == 0, again.stderr

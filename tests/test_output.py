@@ -43,8 +43,8 @@ def test_a_long_list_of_tables_ends_with_how_many_more(cli: Run, sqlite_url: str
     assert cli("initdb", "-q", "-u", sqlite_url).exit_code == 0
     dropped = cli("dropdb", "--yes", "-u", sqlite_url)
     assert dropped.exit_code == 0
-    assert dropped.stdout.startswith("Dropped 11 tables: ")
-    assert dropped.stdout.rstrip().endswith(" and 3 more")
+    assert dropped.stdout.startswith("Dropped 12 tables: ")
+    assert dropped.stdout.rstrip().endswith(" and 4 more")
 
 
 def test_errors_after_json_are_json_on_stdout(cli: Run) -> None:

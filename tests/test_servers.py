@@ -21,7 +21,7 @@ TEMPLATE_HEAD = "c3e9b5a1d274"
 ACME_HEAD = "2b3c4d5e6f70"
 CORE_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings", "core_settings_group"}
 ALL_TABLES = CORE_TABLES | {"template_rooms", "template_sensors", "acme_readings", "alembic_version",
-                            "janitoo_db_branches", "janitoo_db_tables"}
+                            "janitoo_db_branches", "janitoo_db_tables", "janitoo_db_checksums"}
 
 
 def ok(result: Result) -> Result:
