@@ -157,11 +157,11 @@ def ddl_executed_by(context: MigrationContext,
 # them, ``Operations.context()`` and ``with EnvironmentContext(...)``, always
 # install a plain Operations, and on leaving remove the functions instead of
 # putting back those of a migration already running.  The dry run of
-# janitoo_db.destructive needs a recording subclass of Operations, and runs
-# inside a migration's own context (the --no-destructive guard sees the steps
-# under the lock, before any runs): so it installs them as Alembic does, and
-# puts back exactly what was there.  Tests: test_destructive.py (a guarded
-# upgrade then runs its revisions through the real op and context).
+# janitoo_db.dry_run needs a recording subclass of Operations, and must leave
+# both modules as they were (a recorder left behind would silently swallow
+# the operations of whatever calls alembic.op next, a migration in progress
+# included): so it installs them as Alembic does, and puts back exactly what
+# was there.  Tests: test_destructive.py (op and context after a plan).
 
 
 @contextmanager

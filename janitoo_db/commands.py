@@ -190,11 +190,11 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
     (:mod:`janitoo_db.destructive`).
     """
     _known_branch_of(config, revision)
-    refusing = destructive.refusing(no_destructive)
+    check = destructive.guard(config, revision) if destructive.refusing(no_destructive) else None
 
     def run() -> None:
-        if refusing:
-            destructive.refuse(config, revision)
+        if check is not None:
+            check()
         run_alembic(config, revision, upgrade=True)
 
     return _migrating(config, run, on_step)

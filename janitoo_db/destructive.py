@@ -47,6 +47,7 @@ from janitoo_db import narrowing, sql_text
 from janitoo_db.alembic_internals import upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.dry_run import Batch, DryRunFailed, Runner, dry_runs
+from janitoo_db.engine import is_missing_sqlite_file
 from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, RefusedError
 from janitoo_db.migration import alembic_errors, engine_for, read_database
 from janitoo_db.results import Destructive, first_line, some
@@ -91,20 +92,35 @@ def marks(config: Config, steps: Sequence[Any]) -> Marks:
                          "count the rows of the tables at stake")
 
 
-def refuse(config: Config, revision: str) -> None:
-    """Raise :class:`RefusedError` when upgrading to *revision* would run a revision that can destroy data.
+def guard(config: Config, revision: str) -> Callable[[], None]:
+    """The check an upgrade to *revision* runs under the migration lock, before Alembic starts.
 
-    Run under the migration lock, on its connection, before Alembic starts:
-    on MySQL/MariaDB even creating ``alembic_version`` would commit.
+    It raises :class:`RefusedError` when a revision to run can destroy data.
+    Before Alembic starts, because on MySQL/MariaDB even creating
+    ``alembic_version`` would commit.  A SQLite file that does not exist is
+    checked at once, from base: connecting would create it.
     """
-    connection = config.attributes["connection"]
-    current = MigrationContext.configure(connection).get_current_heads()
+    from_base = is_missing_sqlite_file(engine_for(config))
+    if from_base:
+        _refuse(config, revision, (), None)
+
+    def under_lock() -> None:
+        connection = config.attributes["connection"]
+        current = tuple(MigrationContext.configure(connection).get_current_heads())
+        if not (from_base and not current):
+            _refuse(config, revision, current, connection)
+
+    return under_lock
+
+
+def _refuse(config: Config, revision: str, current: tuple[str, ...], connection: Connection | None) -> None:
     with alembic_errors():
         steps = upgrade_steps(script_for(config), revision, current)
     found = examine(config, steps)
     if not any(not mark.new_table for step_marks in found for mark in step_marks):
         return
-    found = counted(connection, found)
+    if connection is not None:
+        found = counted(connection, found)
     at_stake = [(step.revision, mark) for step, step_marks in zip(steps, found, strict=True) for mark in step_marks
                 if not mark.new_table]
     listed = [f"{r.revision} ({', '.join(sorted(r.branch_labels)) or 'no branch'}): {mark.describe()}"

@@ -12,7 +12,7 @@ import pytest
 from click.testing import Result
 
 from conftest import subprocess_env, write_extension
-from dbstate import rows, table_names, version_ids
+from dbstate import is_absent, rows, table_names, version_ids
 
 Run = Callable[..., Result]
 Proc = Callable[..., subprocess.CompletedProcess[str]]
@@ -196,6 +196,25 @@ def test_what_cannot_be_judged_is_refused_too(cli: Run, tmp_path: Path, monkeypa
     assert version_ids(sqlite_url) == {"e20000000001"}
 
 
+def test_a_new_database_is_left_untouched_by_a_refusal(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        any_url: str) -> None:
+    """On a new database only the revision that cannot be checked is at stake; refused before Alembic
+    starts, so not even alembic_version is made (MariaDB would commit it)."""
+    from janitoo_db.errors import RefusedError
+    from janitoo_db.migrate import Config
+
+    monkeypatch.syspath_prepend(str(write_extension(tmp_path / "ext", "oddities", ODDITIES)))
+    refused = cli("initdb", "--no-destructive", "-u", any_url)
+    assert refused.exit_code == 1
+    assert "1 of the 12 revisions to run can destroy data: e20000000004 (oddities): not checked" in refused.stderr
+    assert table_names(any_url) == set()
+    assert is_absent(any_url) == any_url.startswith("sqlite")  # a new SQLite file is not even created
+    monkeypatch.setenv("JANITOO_DB_NO_DESTRUCTIVE", "1")
+    with pytest.raises(RefusedError, match="e20000000004 .oddities.: not checked"):
+        Config(any_url).initdb()
+    assert table_names(any_url) == set()
+
+
 GROWER_MODEL = """
 class Item(Base):
     __tablename__ = "grower_items"
@@ -318,3 +337,20 @@ def test_sql_text_that_destroys_data(sql: str, found: list[str]) -> None:
     from janitoo_db.sql_text import effects
 
     assert [words for _, _, _, words in effects(sql)] == found
+
+
+def test_a_dry_run_leaves_alembic_op_as_it_was(shrinker: Path, sqlite_url: str) -> None:
+    """A recorder left behind would swallow the operations of whatever calls alembic.op next."""
+    from alembic import context, op
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    from janitoo_db import commands
+    from janitoo_db.config import alembic_config
+
+    environment = vars(context).get("_proxy")
+    with Operations.context(MigrationContext.configure(dialect_name="sqlite")) as running:
+        planned = commands.plan(alembic_config(sqlite_url), "heads")
+        assert [step.revision for step in planned if step.destructive] == [DROP_COLUMN, DROP_TABLE, NARROW, REBUILD,
+                                                                          CORE_HEAD]
+        assert vars(op)["_proxy"] is running and vars(context).get("_proxy") is environment
