@@ -49,7 +49,7 @@ from janitoo_db.config import script_for
 from janitoo_db.dry_run import Batch, DryRunFailed, Runner, dry_runs
 from janitoo_db.engine import is_missing_sqlite_file
 from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, RefusedError
-from janitoo_db.migration import alembic_errors, engine_for, read_database
+from janitoo_db.migration import KNOWN_STEPS, alembic_errors, engine_for, read_database
 from janitoo_db.results import Destructive, first_line, some
 from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, SQL
 
@@ -101,24 +101,24 @@ def guard(config: Config, revision: str) -> Callable[[], None]:
     checked at once, from base: connecting would create it.
     """
     from_base = is_missing_sqlite_file(engine_for(config))
-    if from_base:
-        _refuse(config, revision, (), None)
+    checked = _refuse(config, revision, (), None) if from_base else None
 
     def under_lock() -> None:
         connection = config.attributes["connection"]
         current = tuple(MigrationContext.configure(connection).get_current_heads())
-        if not (from_base and not current):
-            _refuse(config, revision, current, connection)
+        steps = checked if checked is not None and not current else _refuse(config, revision, current, connection)
+        config.attributes[KNOWN_STEPS] = ((revision, current), steps)  # Alembic need not work them out again
 
     return under_lock
 
 
-def _refuse(config: Config, revision: str, current: tuple[str, ...], connection: Connection | None) -> None:
+def _refuse(config: Config, revision: str, current: tuple[str, ...], connection: Connection | None) -> list[Any]:
+    """The steps from *current* to *revision*; raise RefusedError when one can destroy data."""
     with alembic_errors():
         steps = upgrade_steps(script_for(config), revision, current)
     found = examine(config, steps)
     if not any(not mark.new_table for step_marks in found for mark in step_marks):
-        return
+        return steps
     if connection is not None:
         found = counted(connection, found)
     at_stake = [(step.revision, mark) for step, step_marks in zip(steps, found, strict=True) for mark in step_marks

@@ -58,6 +58,9 @@ LOCK_KEY = zlib.crc32(LOCK_NAME.encode())
 DEFAULT_LOCK_TIMEOUT = 600
 #: The environment variable that tells otherwise.
 LOCK_TIMEOUT_VARIABLE = "JANITOO_DB_LOCK_TIMEOUT"
+#: Config attribute: ((revision, heads), the upgrade's steps), worked out under the lock before Alembic
+#: starts (janitoo_db.destructive); run_alembic takes them instead of working them out again.
+KNOWN_STEPS = "known_upgrade_steps"
 
 
 def has_transactional_ddl_dialect(name: str) -> bool:
@@ -214,7 +217,11 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revision!r}")
 
     def steps(current: Any, context: Any) -> Any:
-        found = (upgrade_steps if upgrade else downgrade_steps)(script, revision, current)
+        known = config.attributes.pop(KNOWN_STEPS, None)
+        if upgrade and known is not None and known[0] == (revision, tuple(current)):
+            found = known[1]
+        else:
+            found = (upgrade_steps if upgrade else downgrade_steps)(script, revision, current)
         if guard is not None:
             guard(found)
         config.attributes["planned"] = len(found)
@@ -370,6 +377,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
         config.attributes.pop("connection", None)
         config.attributes.pop("on_version_apply", None)
         config.attributes.pop("planned", None)
+        config.attributes.pop(KNOWN_STEPS, None)
     return steps
 
 
