@@ -8,10 +8,12 @@ and says so there.)
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, cast
 
+from alembic.operations import Operations
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import HeadMaintainer, MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import Revision
@@ -201,3 +203,38 @@ def ddl_executed_by(context: MigrationContext,
         yield
     finally:
         del impl._exec
+
+
+# -- standing in for alembic.op and alembic.context ----------------------------
+# A revision reaches Alembic through the modules ``alembic.op`` and
+# ``alembic.context``, which Alembic points at one Operations and one
+# EnvironmentContext (through ModuleClsProxy).  The only public ways to point
+# them, ``Operations.context()`` and ``with EnvironmentContext(...)``, always
+# install a plain Operations, and on leaving remove the functions instead of
+# putting back those of a migration already running.  The dry run of
+# janitoo_db.dry_run needs a recording subclass of Operations, and must leave
+# both modules as they were (a recorder left behind would silently swallow
+# the operations of whatever calls alembic.op next, a migration in progress
+# included): so it installs them as Alembic does, and puts back exactly what
+# was there.  Tests: test_destructive.py (op and context after a plan).
+
+
+@contextmanager
+def standing_in(operations: Operations, environment: EnvironmentContext) -> Iterator[None]:
+    """Make ``alembic.op`` call *operations* and ``alembic.context`` *environment*, then what they called before."""
+    saved: list[tuple[MutableMapping[str, Any], dict[str, Any], set[str]]] = []
+    for cls, stand_in in ((Operations, operations), (EnvironmentContext, environment)):
+        names, modules = cls._setups[cls]
+        for module_globals, _ in modules:
+            present = {name for name in (*names, "_proxy") if name in module_globals}
+            saved.append((module_globals, {name: module_globals[name] for name in present}, {*names, "_proxy"}))
+            module_globals["_proxy"] = stand_in
+            for name in names:
+                module_globals[name] = getattr(stand_in, name)
+    try:
+        yield
+    finally:
+        for module_globals, before, touched in saved:
+            for name in touched - before.keys():
+                module_globals.pop(name, None)
+            module_globals.update(before)

@@ -219,17 +219,23 @@ SHOWN = 8
 
 
 def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool,
-          cascade: bool = False) -> None:
+          cascade: bool = False, no_destructive: bool | None = None, as_json: bool = False) -> None:
     """upgrade and downgrade: plan, write the SQL script, or migrate."""
     from janitoo_db import commands
 
+    if as_json and not plan:
+        raise click.UsageError("--json goes with --plan")
+    if no_destructive is not None and (plan or sql):
+        raise click.UsageError("--no-destructive and --allow-destructive are for a migration that runs; "
+                               "--plan marks what can destroy data, --sql runs nothing")
     if plan:
-        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql, cascade=cascade))
+        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql, cascade=cascade), as_json)
     elif sql:
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
         click.echo(script(config, revision), nl=False)
     elif upgrade:
-        _migrate(lambda progress: commands.upgrade(config, revision, on_step=progress), quiet)
+        _migrate(lambda progress: commands.upgrade(config, revision, on_step=progress,
+                                                   no_destructive=no_destructive), quiet)
     else:
         _migrate(lambda progress: commands.downgrade(config, revision, cascade=cascade, on_step=progress), quiet)
 
@@ -289,6 +295,9 @@ Environment:
                            (see --ddl-lock-timeout)
   JANITOO_DB_CACHE_DIR     where revision headers are remembered between runs
                            (default ~/.cache/janitoo_db; empty: not at all)
+  JANITOO_DB_NO_DESTRUCTIVE
+                           1: initdb and upgrade refuse revisions that can
+                           destroy data, as with --no-destructive
 """
 
 
@@ -334,15 +343,23 @@ def version_locations(config: Config) -> None:
     click.echo("version_locations = " + os.pathsep.join(commands.version_locations(config)))
 
 
+no_destructive_option = click.option(
+    "--no-destructive/--allow-destructive", "no_destructive", default=None,
+    help="Refuse, changing nothing, when a revision to run can destroy data: it drops a table or column, "
+         "narrows a column's type, rebuilds a table, or cannot be checked (upgrade --plan marks them). "
+         "--allow-destructive runs them all the same. Default: $JANITOO_DB_NO_DESTRUCTIVE (1: refuse).")
+
+
 @main.command()
 @database_command
 @statement_limit_options
 @quiet_option
-def initdb(config: Config, quiet: bool) -> None:
+@no_destructive_option
+def initdb(config: Config, quiet: bool, no_destructive: bool | None) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions."""
     from janitoo_db import commands
 
-    _migrate(lambda progress: commands.initdb(config, on_step=progress), quiet)
+    _migrate(lambda progress: commands.initdb(config, on_step=progress, no_destructive=no_destructive), quiet)
 
 
 sql_option = click.option("--sql", is_flag=True,
@@ -350,6 +367,9 @@ sql_option = click.option("--sql", is_flag=True,
 plan_option = click.option("--plan", is_flag=True,
                            help="List, in order, the revisions that would run, and change nothing; "
                                 "with --sql, each with its SQL.")
+plan_json_option = click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                                help="With --plan: print the plan as JSON, each revision with what it can "
+                                     "destroy; an error too, on stdout.")
 
 
 @main.command()
@@ -359,13 +379,18 @@ plan_option = click.option("--plan", is_flag=True,
 @quiet_option
 @sql_option
 @plan_option
-def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -> None:
+@plan_json_option
+@no_destructive_option
+def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool,
+            no_destructive: bool | None) -> None:
     """Upgrade the database to REVISION (default: heads, the head of every branch).
 
     REVISION may be an id, NAME@head for one extension's branch, or NAME@+N
-    for N more revisions of it; with --sql, also START:END.
+    for N more revisions of it; with --sql, also START:END. --plan marks
+    each revision that can destroy data; --no-destructive refuses to run one.
     """
-    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=True)
+    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=True, no_destructive=no_destructive,
+          as_json=as_json)
 
 
 @main.command()
@@ -375,10 +400,12 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool) -
 @quiet_option
 @sql_option
 @plan_option
+@plan_json_option
 @click.option("--cascade", is_flag=True,
               help="Also undo the revisions of other branches that depend on what is removed (their data goes too).")
 @yes_option
-def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, cascade: bool, yes: bool) -> None:
+def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool, cascade: bool,
+              yes: bool) -> None:
     """Downgrade the database to REVISION (default: base, which empties every branch).
 
     REVISION may be an id, NAME@base to remove one extension's branch, or
@@ -392,7 +419,7 @@ def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool,
         if commands.downgrade_empties_database(config, revision):
             _confirm_dropping(config, yes, "downgrade every branch of {where} to base",
                               "Downgrade every branch of {where} to base, dropping their tables?")
-    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=False, cascade=cascade)
+    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=False, cascade=cascade, as_json=as_json)
 
 
 @main.command()
@@ -674,6 +701,8 @@ def _report_written(written: Any) -> None:
     click.echo(f"Generated {written.path}")
     if written.hooks:
         click.echo(f"Ran the post-write hooks {', '.join(written.hooks)} on it.", err=True)
+    for mark in getattr(written, "destructive", ()):
+        click.echo(f"Warning: it can destroy data: {mark.describe()}.", err=True)
 
 
 @main.command()

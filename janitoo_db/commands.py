@@ -21,7 +21,7 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import adopt as adopting
-from janitoo_db import checksums, drift, graph, interrupted, revision_schemas, safety
+from janitoo_db import checksums, destructive, drift, graph, interrupted, revision_schemas, safety
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -181,15 +181,28 @@ def _orphans_explained(config: Config) -> Iterator[None]:
         raise RevisionError(f"the database holds {first.describe()}; {advice}") from None
 
 
-def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | None = None) -> list[Step]:
-    """Upgrade the database to *revision*, every branch by default."""
+def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | None = None,
+            no_destructive: bool | None = None) -> list[Step]:
+    """Upgrade the database to *revision*, every branch by default.
+
+    With *no_destructive* (None: ``$JANITOO_DB_NO_DESTRUCTIVE``), refuse
+    before anything runs when a revision to run can destroy data
+    (:mod:`janitoo_db.destructive`).
+    """
     _known_branch_of(config, revision)
-    return _migrating(config, lambda: run_alembic(config, revision, upgrade=True), on_step)
+    check = destructive.guard(config, revision) if destructive.refusing(no_destructive) else None
+
+    def run() -> None:
+        if check is not None:
+            check()
+        run_alembic(config, revision, upgrade=True)
+
+    return _migrating(config, run, on_step)
 
 
-def initdb(config: Config, *, on_step: StepReporter | None = None) -> list[Step]:
+def initdb(config: Config, *, on_step: StepReporter | None = None, no_destructive: bool | None = None) -> list[Step]:
     """Build or bring the whole database to the head of every branch."""
-    return upgrade(config, "heads", on_step=on_step)
+    return upgrade(config, "heads", on_step=on_step, no_destructive=no_destructive)
 
 
 def downgrade(config: Config, revision: str = "base", *, cascade: bool = False,
@@ -214,19 +227,21 @@ def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool 
          cascade: bool = False) -> list[Step]:
     """The revisions an upgrade (or downgrade) to *revision* would run, in order; nothing is changed.
 
-    With *with_sql*, each step carries the SQL its revision would run.  A
-    downgrade that :func:`downgrade` would refuse is refused here too.
+    With *with_sql*, each step carries the SQL its revision would run.  Each
+    carries what it can destroy, with the rows of each table at stake
+    (:mod:`janitoo_db.destructive`).  A downgrade that :func:`downgrade`
+    would refuse is refused here too.
     """
     _, revision_steps = _revision_steps(config, revision, upgrade=upgrade)
     guard = None if upgrade else _loss_guard(config, revision, cascade)
     if guard is not None:
         guard(revision_steps)
     steps = []
-    for step in revision_steps:
+    for step, marks in zip(revision_steps, destructive.marks(config, revision_steps), strict=True):
         found = step.revision
         sql = _step_sql(config, found, step.is_upgrade) if with_sql else None
         steps.append(Step(found.revision, tuple(sorted(found.branch_labels)), first_line(found.doc),
-                          step.is_upgrade, sql))
+                          step.is_upgrade, sql, destructive=marks))
     return steps
 
 

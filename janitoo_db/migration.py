@@ -51,6 +51,9 @@ T = TypeVar("T")
 
 #: Where a command is told what it waits for, as it happens: ``config.attributes[NOTICE_KEY](line)``.
 NOTICE_KEY = "on_notice"
+#: Config attribute: ((revision, heads), the upgrade's steps), worked out under the lock before Alembic
+#: starts (janitoo_db.destructive); run_alembic takes them instead of working them out again.
+KNOWN_STEPS = "known_upgrade_steps"
 
 
 def notify(config: Config, message: str) -> None:
@@ -123,7 +126,11 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revision!r}")
 
     def steps(current: Any, context: Any) -> Any:
-        found = (upgrade_steps if upgrade else downgrade_steps)(script, revision, current)
+        known = config.attributes.pop(KNOWN_STEPS, None)
+        if upgrade and known is not None and known[0] == (revision, tuple(current)):
+            found = known[1]
+        else:
+            found = (upgrade_steps if upgrade else downgrade_steps)(script, revision, current)
         if guard is not None:
             guard(found)
         config.attributes["planned"] = len(found)
@@ -342,6 +349,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
             finally:
                 config.attributes.pop("connection", None)
                 config.attributes.pop(COMMITTED_KEY, None)
+                config.attributes.pop(KNOWN_STEPS, None)
     finally:
         config.attributes.pop("on_version_apply", None)
         config.attributes.pop("planned", None)

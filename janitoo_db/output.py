@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -104,12 +105,18 @@ def revision_details(info: RevisionInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_plan(steps: list[Step]) -> None:
+def print_plan(steps: list[Step], as_json: bool = False) -> None:
+    """Each revision on a line, what it can destroy on lines marked ``!`` under it, then its SQL if asked."""
+    if as_json:
+        print_json([asdict(step) for step in steps])
+        return
     if not steps:
         click.echo("Nothing to do: the database is already there.")
     for step in steps:
         verb = "upgrade" if step.is_upgrade else "downgrade"
         click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}")
+        for mark in step.destructive:
+            click.echo(f"  ! {mark.describe()}")
         if step.sql is not None:
             click.echo(step.sql.rstrip("\n") + "\n")
 

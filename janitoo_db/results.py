@@ -64,6 +64,34 @@ class RevisionInfo:
 
 
 @dataclass(frozen=True)
+class Destructive:
+    """Something a revision does that can destroy data; ``--plan`` marks it, ``--no-destructive`` refuses it.
+
+    Kinds: drop table, drop column, narrow type, rebuild table, SQL, and
+    not checked (the revision could not be dry-run: nobody knows).
+    """
+
+    kind: str
+    #: ``name`` or ``schema.name``; None when the SQL names no table, or the revision was not checked.
+    table: str | None
+    column: str | None
+    #: In words: ``drops column acme_readings.unit``.
+    description: str
+    #: How many rows the table holds now; None when not known (not connected, no such table yet).
+    rows: int | None = None
+    #: True when an earlier revision of the same run creates the table: none of the data it holds now is at stake.
+    new_table: bool = False
+    schema: str | None = None
+
+    def describe(self) -> str:
+        if self.new_table:
+            return f"{self.description} (table created earlier in this run)"
+        if self.rows is not None:
+            return f"{self.description} ({self.rows} row{'' if self.rows == 1 else 's'})"
+        return self.description
+
+
+@dataclass(frozen=True)
 class Step:
     """One revision applied, reverted, or planned by upgrade, downgrade or initdb."""
 
@@ -76,6 +104,8 @@ class Step:
     #: Its place in the command's run, and how many revisions the run has (0: not known).
     number: int = 0
     total: int = 0
+    #: With ``--plan``: what the revision does that can destroy data.
+    destructive: tuple[Destructive, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,13 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import rev_id as random_rev_id
 
-from janitoo_db import drift, hooks
+from janitoo_db import destructive, drift, hooks
 from janitoo_db.commands import _extensions, _known, _load_models, _require_heads, _revisions, table_creators
 from janitoo_db.config import UNSTARTED, branch_dirs, script_for
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.extensions import CORE, Extension
 from janitoo_db.migration import alembic_errors, run_locked
-from janitoo_db.results import Generated
+from janitoo_db.results import Destructive, Generated
 from janitoo_db.revision_cache import REVISION_FILE
 
 #: Prefix of the staging directory a revision is rendered into.
@@ -57,6 +57,8 @@ class Written(Generated):
     started: str | None = None
     #: True when that directory did not exist and generate created it.
     created: bool = False
+    #: What its upgrade can destroy (generate only; see :mod:`janitoo_db.destructive`).
+    destructive: tuple[Destructive, ...] = ()
 
 
 def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool = False,
@@ -120,7 +122,8 @@ def generate(config: Config, message: str, head: str = "janitoo", *, empty: bool
         if unchanged:
             return None
         raise RevisionError("Alembic did not write a revision")
-    return Written(written.path, tuple(inferred), written.hooks)
+    return Written(written.path, tuple(inferred), written.hooks,
+                   destructive=destructive.examine_file(config, written.path))
 
 
 def _start_branch(config: Config, extension: Extension, arguments: dict[str, Any]) -> Written:
