@@ -26,7 +26,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from janitoo_db import interrupted
+from janitoo_db import interrupted, squashed
 from janitoo_db.alembic_internals import downgrade_steps, migrate_writing_versions_once, stamp_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
@@ -289,6 +289,7 @@ def run_environment(context: Any) -> None:
 def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
     if not has_transactional_ddl_dialect(connection.dialect.name):
         interrupted.refuse_if_any(connection)
+    squashed.restamp(connection, context.script, context.config.attributes)
     context.configure(connection=connection, **options)
     migration_context = context.get_context()
     before = migration_context.get_current_heads()
