@@ -639,7 +639,7 @@ def squash(config: Config, name: str, message: str | None, replaced_release: str
                f"whose files were deleted: {some(list(done.removed))}.", err=True)
     click.echo(f"A database at {done.replaces[-1]} is re-stamped to {done.revision}; one at an earlier revision "
                f"must be upgraded with {done.replaced_release} first.", err=True)
-    tables = [f"{table} ({rows} rows)" if rows else table for table, rows in done.tables]
+    tables = [f"{table} ({rows} row{'' if rows == 1 else 's'})" if rows else table for table, rows in done.tables]
     click.echo(f"It creates {some(tables) or 'no table'}.", err=True)
     for dependency in done.depends_on:
         click.echo(f"It depends on {dependency}.", err=True)

@@ -25,7 +25,9 @@ import copy
 import hashlib
 import importlib.util
 import re
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,6 +36,7 @@ from alembic.ddl.base import AddColumn, ColumnName, RenameTable
 from alembic.script import Script
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import SAWarning
 from sqlalchemy.sql.elements import conv
 
 from janitoo_db.alembic_internals import BATCH_TABLE_PREFIX
@@ -83,10 +86,15 @@ class Learner:
             self.creators.update(dict.fromkeys(applied.created, revision.revision))
         self._snapshot = snapshot
         if revision.revision == self.head:
-            lineage, origins = _lineage(constructs for seen, constructs in self._executed if seen is connection)
-            self.tables = _final_tables(connection, self._own, lineage, origins, self.warnings)
-            self.rows = {table.name: read_rows(connection, table) for table in self.tables}
-            self.shapes = {table.name: shape(connection, table.name) for table in self.tables}
+            with quiet_reflection():
+                self._read_head(connection)
+
+    def _read_head(self, connection: Connection) -> None:
+        """The branch's tables, their rows and their shapes, once its head has run."""
+        lineage, origins = _lineage(constructs for seen, constructs in self._executed if seen is connection)
+        self.tables = _final_tables(connection, self._own, lineage, origins, self.warnings)
+        self.rows = {table.name: read_rows(connection, table) for table in self.tables}
+        self.shapes = {table.name: shape(connection, table.name) for table in self.tables}
 
 
 class _Watch:
@@ -221,8 +229,16 @@ def _named(name: str | None) -> conv | None:
     return conv(name) if name else None  # a name the naming convention must keep as it is
 
 
+@contextmanager
+def quiet_reflection() -> Iterator[None]:
+    """Silence SQLAlchemy's warning about indexes on expressions: squash names them itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index", SAWarning)
+        yield
+
+
 def _final_tables(connection: Connection, names: set[str], lineage: Lineage, origins: dict[str, sa.Table],
-                  warnings: list[str]) -> list[sa.Table]:
+                  notes: list[str]) -> list[sa.Table]:
     """The branch's tables as the database holds them, with the types their revisions wrote, parents first."""
     inspector = sa.inspect(connection)
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
@@ -242,11 +258,11 @@ def _final_tables(connection: Connection, names: set[str], lineage: Lineage, ori
             items.append(sa.UniqueConstraint(*unique["column_names"], name=_named(unique.get("name"))))
         for check in inspector.get_check_constraints(name):
             items.append(sa.CheckConstraint(check["sqltext"], name=_named(check.get("name"))))
-        for index in inspector.get_indexes(name):
-            if None in index["column_names"]:
-                warnings.append(f"the index {index['name']} on {name} is on an expression: the squashed "
-                                "revision does not create it")
-                continue
+        indexes = [i for i in inspector.get_indexes(name) if None not in i["column_names"]]
+        for skipped in sorted(_index_names(connection, name) - {i["name"] for i in indexes}):
+            notes.append(f"the index {skipped} on {name} is on an expression, which the squashed revision does "
+                            "not create")
+        for index in indexes:
             items.append(sa.Index(_named(index["name"]), *cast(list[str], index["column_names"]),
                                   unique=bool(index["unique"])))
         origin = origins.get(name)
@@ -254,6 +270,12 @@ def _final_tables(connection: Connection, names: set[str], lineage: Lineage, ori
         built[name] = sa.Table(name, metadata, *columns, *items, comment=origin.comment if origin is not None else None,
                                **options)
     return _parents_first(built)
+
+
+def _index_names(connection: Connection, table: str) -> set[str]:
+    """The indexes SQLite has on *table*, those on expressions too (SQLAlchemy does not reflect them)."""
+    return set(connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)).scalars())
 
 
 def _parents_first(tables: dict[str, sa.Table]) -> list[sa.Table]:
@@ -284,13 +306,51 @@ def read_rows(connection: Connection, table: sa.Table) -> list[tuple[dict[str, A
     typed = connection.execute(sa.select(table).order_by(*order)).mappings().all()
     raw: Any = connection.execute(sa.select(*[sa.column(c.name) for c in table.columns])
                              .select_from(sa.table(table.name)).order_by(*[sa.column(c.name) for c in order])).all()
-    return [(dict(values), {c.name for c, value in zip(table.columns, plain, strict=True) if value is None})
-            for values, plain in zip(typed, raw, strict=True)]
+    return _referred_first(table, [
+        (dict(values), {c.name for c, value in zip(table.columns, plain, strict=True) if value is None})
+        for values, plain in zip(typed, raw, strict=True)])
+
+
+Row = tuple[dict[str, Any], set[str]]
+
+
+def _referred_first(table: sa.Table, found: list[Row]) -> list[Row]:
+    """*found* ordered so that a row another row's foreign key points at (in the same table) comes first.
+
+    PostgreSQL and MariaDB check each row as it is inserted.  Rows that
+    point at each other in a cycle keep their order.
+    """
+    targets = [[(element.parent.name, *element.target_fullname.rsplit(".", 1)) for element in key.elements]
+               for key in table.foreign_key_constraints]
+    pairs = [[(local, remote) for local, _, remote in target] for target in targets
+             if all(referred == table.name for _, referred, _ in target)]
+    if not pairs:
+        return found
+    present = [{tuple(values[remote] for _, remote in pair) for values, _ in found} for pair in pairs]
+    placed: list[set[tuple[Any, ...]]] = [set() for _ in pairs]
+    ordered, waiting = [], list(found)
+    while waiting:
+        ready = [row for row in waiting if all(
+            None in needed or needed not in present[i] or needed in placed[i]
+            for i, needed in enumerate(tuple(row[0][local] for local, _ in pair) for pair in pairs))]
+        if not ready:
+            ordered.extend(waiting)
+            break
+        for row in ready:
+            ordered.append(row)
+            waiting.remove(row)
+            for i, pair in enumerate(pairs):
+                placed[i].add(tuple(row[0][remote] for _, remote in pair))
+    return ordered
 
 
 def shape(connection: Connection, name: str) -> dict[str, Any]:
     """Table *name* as SQLite describes it, constraint names left out (the naming convention may give them)."""
-    inspector = sa.inspect(connection)
+    with quiet_reflection():
+        return _shape(sa.inspect(connection), name)
+
+
+def _shape(inspector: Any, name: str) -> dict[str, Any]:
     return {
         "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in inspector.get_columns(name)],
         "primary key": inspector.get_pk_constraint(name)["constrained_columns"],
@@ -349,6 +409,6 @@ def _changes(before: Snapshot, after: Snapshot, own: set[str]) -> list[str]:
 
 def _reads_dialect(revision: Script) -> bool:
     try:
-        return re.search(r"\bdialect\b", Path(revision.path).read_text(encoding="utf-8")) is not None
+        return re.search(r"\.dialect\b", Path(revision.path).read_text(encoding="utf-8")) is not None
     except (OSError, UnicodeDecodeError):
         return False

@@ -296,6 +296,9 @@ GROVE = [
     ("f10000000002", "op.execute(\"INSERT INTO core_settings_group (key, name, description) \"\n"
                      "           \"VALUES ('grove', 'Grove', 'Its settings')\")\n"
                      "op.execute('CREATE VIEW grove_recent AS SELECT * FROM grove_log')\n"
+                     "op.execute('CREATE INDEX ix_grove_lower ON grove_log (lower(note))')\n"
+                     "op.execute('CREATE TRIGGER grove_stamp AFTER INSERT ON grove_log BEGIN SELECT 1; END')\n"
+                     "op.add_column('core_users', sa.Column('grove_tag', sa.String(10)))\n"
                      "if op.get_bind().dialect.name == 'sqlite':\n"
                      "    data = op.create_table('grove_data', sa.Column('id', sa.Integer, primary_key=True),\n"
                      "                           sa.Column('doc', sa.JSON))\n"
@@ -314,11 +317,13 @@ def grove(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_what_cannot_be_carried_over_is_named(cli: Run, grove: Path, any_url: str, tmp_path: Path) -> None:
     done = cli("squash", "grove", "--rev-id", SQUASHED, "-u", f"sqlite:///{tmp_path / 'unused.sqlite'}")
     assert done.exit_code == 0, done.output
-    assert done.stderr.splitlines()[-2:] == [
-        "Warning: revision f10000000002 changes the rows of core_settings_group, the view grove_recent, which "
-        "the squashed revision does not do.",
+    assert done.stderr.splitlines()[-3:] == [
+        "Warning: revision f10000000002 changes the rows of core_settings_group, the table core_users, "
+        "the trigger grove_stamp, the view grove_recent, which the squashed revision does not do.",
         "Warning: revision f10000000002 looks at the database's dialect: the squashed revision does what it did "
         "on SQLite.",
+        "Warning: the index ix_grove_lower on grove_log is on an expression, which the squashed revision does not "
+        "create.",
     ]
     # What it does carry over runs everywhere: a table made by raw SQL gets generic types.
     source = (grove / f"{SQUASHED}_squashed_grove.py").read_text()
@@ -385,3 +390,33 @@ def test_a_squashed_branch_squashed_again(cli: Run, orchard: Path, sqlite_url: s
     assert refused.exit_code == 1
     assert refused.stderr.startswith(f"Error: the database is at {D4} (orchard), which the squashed revision "
                                      f"5a0000000002 replaces: upgrade it to d10000000005 with orchard 2.0 first")
+
+
+HEDGE = [
+    ("c10000000001", "op.create_table('hedge_nodes', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "                sa.Column('parent_id', sa.Integer, sa.ForeignKey('hedge_nodes.id')),\n"
+                     "                sa.Column('label', sa.Unicode(20)), sa.Column('bits', sa.LargeBinary),\n"
+                     "                sa.Column('amount', sa.Numeric(8, 3)), sa.Column('day', sa.Date))"),
+    ("c10000000002", "nodes = sa.table('hedge_nodes', sa.column('id'), sa.column('parent_id'), sa.column('label'),\n"
+                     "                 sa.column('bits', sa.LargeBinary), sa.column('amount'),\n"
+                     "                 sa.column('day', sa.Date))\n"
+                     "op.bulk_insert(nodes, [\n"
+                     "    {'id': 1, 'parent_id': 2, 'label': 'caf\\u00e9 \"\\'\\\\', 'bits': b'\\x00\\xff',\n"
+                     "     'amount': 1.5, 'day': __import__('datetime').date(2024, 2, 29)},\n"
+                     "    {'id': 2, 'parent_id': None, 'label': None, 'bits': None, 'amount': None, 'day': None}])"),
+]
+
+
+def test_rows_of_every_kind_and_in_the_order_their_keys_need(cli: Run, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch, any_url: str) -> None:
+    from decimal import Decimal
+
+    for _ in installed(write_extension(tmp_path / "ext", "hedge", HEDGE), "hedge", monkeypatch):
+        done = cli("squash", "hedge", "-u", f"sqlite:///{tmp_path / 'unused.sqlite'}")
+        assert done.exit_code == 0, done.output
+        assert cli("initdb", "-q", "-u", any_url).exit_code == 0  # the parent (id 2) goes in first
+        found = rows(any_url, "SELECT id, parent_id, label, bits, amount, day FROM hedge_nodes ORDER BY id")
+        assert [(i, p, label, bytes(blob) if blob is not None else None, amount, str(day) if day else None)
+                for i, p, label, blob, amount, day in found] == [
+            (1, 2, 'café "\'\\', b"\x00\xff", Decimal("1.500"), "2024-02-29"),
+            (2, None, None, None, None, None)]
