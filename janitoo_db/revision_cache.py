@@ -213,11 +213,15 @@ def _header(module: ModuleType) -> Header | None:
     """A revision module's header as the cache keeps it, or None when the cache cannot stand in for it."""
     if hasattr(module, "_alembic_source_encoding"):
         return None
-    try:
-        return {name: _from_json(_plain(getattr(module, "__doc__" if name == "doc" else name, None)))
-                for name in HEADER_FIELDS}
-    except ValueError:
-        return None
+    header = {}
+    for name in HEADER_FIELDS:
+        try:
+            header[name] = _from_json(_plain(getattr(module, "__doc__" if name == "doc" else name, None)))
+        except ValueError:
+            if name not in SQUASH_FIELDS or getattr(module, "replaced_release", None) is not None:
+                return None
+            header[name] = None  # a variable of that name meaning something else: no squashed revision
+    return header
 
 
 def _revision_files(dirs: list[str]) -> Iterator[tuple[str, bytes]]:

@@ -41,20 +41,28 @@ from janitoo_db.results import Replaced, some
 RESTAMPED = "restamped"
 
 
-def replaced_ids(value: Any, where: str) -> tuple[str, ...]:
-    """A ``replaces`` value as a tuple of ids; anything else is refused, naming *where* it was found."""
-    if value is None:
+def replaced_ids(value: Any, release: Any, where: str) -> tuple[str, ...]:
+    """The ids a squashed revision replaces, from its ``replaces`` and ``replaced_release``.
+
+    A revision is a squashed one when it has both: a module variable named
+    ``replaces`` alone may mean anything in a data migration.  A squashed
+    revision whose values are not a tuple of ids and a release is refused,
+    naming *where* it was found.
+    """
+    if release is None:
         return ()
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+    if (isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value)
+            and isinstance(release, str)):
         return tuple(value)
-    raise RevisionError(f"{where}: replaces must be a tuple of the revision ids it replaces, not {value!r}")
+    raise RevisionError(f"{where}: a squashed revision needs replaces, a tuple of the revision ids it replaces, "
+                        f"and replaced_release, a release; not {value!r} and {release!r}")
 
 
 def refuse_replaced_files(headers: Mapping[str, Mapping[str, Any]]) -> None:
     """Refuse revision files whose id a squashed revision replaces; *headers* maps each file to its header."""
     by_id = {header.get("revision"): path for path, header in headers.items()}
     for path, header in headers.items():
-        ids = replaced_ids(header.get("replaces"), f"revision file {path}")
+        ids = replaced_ids(header.get("replaces"), header.get("replaced_release"), f"revision file {path}")
         left = [os.path.basename(by_id[i]) for i in ids if i in by_id]
         if left:
             raise RevisionError(
@@ -66,7 +74,9 @@ def refuse_replaced_files(headers: Mapping[str, Mapping[str, Any]]) -> None:
 
 def replaces(revision: Script) -> tuple[str, ...]:
     """The ids *revision* replaces, oldest first; empty for a revision that is not squashed."""
-    return replaced_ids(getattr(revision.module, "replaces", None), f"revision {revision.revision}")
+    module = revision.module
+    return replaced_ids(getattr(module, "replaces", None), getattr(module, "replaced_release", None),
+                        f"revision {revision.revision}")
 
 
 def replacements(script: ScriptDirectory) -> dict[str, Script]:
@@ -84,9 +94,8 @@ def find_replaced(script: ScriptDirectory, current: Iterable[str]) -> list[Repla
 
 
 def _replaced(revision: str, squashed: Script) -> Replaced:
-    release = getattr(squashed.module, "replaced_release", None)
     return Replaced(revision, ", ".join(sorted(squashed.branch_labels)), squashed.revision, replaces(squashed)[-1],
-                    release if isinstance(release, str) and release else "the release that has it")
+                    getattr(squashed.module, "replaced_release", None) or "the release that has it")
 
 
 def refusal(replaced: Replaced) -> RefusedError:

@@ -420,3 +420,31 @@ def test_rows_of_every_kind_and_in_the_order_their_keys_need(cli: Run, tmp_path:
                 for i, p, label, blob, amount, day in found] == [
             (1, 2, 'café "\'\\', b"\x00\xff", Decimal("1.500"), "2024-02-29"),
             (2, None, None, None, None, None)]
+
+
+def test_a_variable_named_replaces_alone_is_no_squashed_revision(cli: Run, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    root = write_extension(tmp_path / "ext", "meadow", [("b10000000001", ""), ("b10000000002", "pass")])
+    second = root / "meadow" / "models" / "meadow" / "b10000000002_step_1.py"
+    log = tmp_path / "executed.log"
+    second.write_text(second.read_text() + "\nreplaces = {'old': 'new'}  # a data migration's own table\n"
+                      f"open({str(log)!r}, 'a').write('x')\n")
+    for _ in installed(root, "meadow", monkeypatch):
+        for cache in ({"JANITOO_DB_CACHE_DIR": ""}, {}, {}):  # without the revision cache, then with it
+            assert cli("initdb", "-q", "-u", url, env=cache).exit_code == 0
+            assert cli("checkdb", "-u", url, env=cache).exit_code == 0
+        log.unlink()
+        assert cli("checkdb", "-u", url).exit_code == 0
+        assert not log.exists()  # its header is cached all the same
+        with connected(url) as connection:  # a head nobody provides: what replaces it is looked for
+            connection.execute(sa.text("INSERT INTO alembic_version VALUES ('ab0000000001')"))
+        for cache in ({"JANITOO_DB_CACHE_DIR": ""}, {}):
+            orphaned = cli("checkdb", "-u", url, env=cache)
+            assert orphaned.exit_code == 5 and "Orphaned head ab0000000001" in orphaned.stdout
+        second.write_text(second.read_text() + "replaced_release = 'meadow 1.0'\n")
+        done = cli("heads", "-u", url)
+        assert done.exit_code == 1
+        assert done.stderr == (f"Error: revision file {second}: a squashed revision needs replaces, a tuple of the "
+                               "revision ids it replaces, and replaced_release, a release; not {'old': 'new'} and "
+                               "'meadow 1.0'\n")
