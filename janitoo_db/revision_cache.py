@@ -2,7 +2,8 @@
 
 To build the revision graph Alembic executes each revision file, yet it only
 reads the file's header: ``revision``, ``down_revision``, ``branch_labels``,
-``depends_on`` and the docstring.  On a site with a thousand revisions that is
+``depends_on`` and the docstring (and a squashed revision's ``replaces`` and
+``replaced_release``, which every migration reads).  On a site with a thousand revisions that is
 most of what ``heads``, ``checkdb`` or an ``initdb`` with nothing to do spend.
 Here the headers are kept in a JSON file per set of version directories, each
 keyed by its file's path and a digest of its bytes (BLAKE2b): a file whose
