@@ -238,3 +238,13 @@ def standing_in(operations: Operations, environment: EnvironmentContext) -> Iter
             for name in touched - before.keys():
                 module_globals.pop(name, None)
             module_globals.update(before)
+
+
+# -- batch operations ---------------------------------------------------------------
+# On SQLite, batch_alter_table copies a table into a new one named with this
+# prefix, drops the old one and renames the copy; nothing documented names the
+# copy.  jnt_dbman squash follows a column's type through such copies to the
+# type its revision gave it.  Tests: test_squash.py.
+
+#: The prefix of the table a batch operation copies a table into.
+BATCH_TABLE_PREFIX = "_alembic_tmp_"

@@ -235,12 +235,13 @@ def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, 
         click.echo(script(config, revision), nl=False)
     elif upgrade:
         _migrate(lambda progress: commands.upgrade(config, revision, on_step=progress,
-                                                   no_destructive=no_destructive), quiet)
+                                                   no_destructive=no_destructive), quiet, config)
     else:
-        _migrate(lambda progress: commands.downgrade(config, revision, cascade=cascade, on_step=progress), quiet)
+        _migrate(lambda progress: commands.downgrade(config, revision, cascade=cascade, on_step=progress), quiet,
+                 config)
 
 
-def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool) -> None:
+def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, config: Config | None = None) -> None:
     """Run a migration, reporting each revision and a summary, or which listed revisions a failure kept."""
     from janitoo_db.errors import MigrationError
 
@@ -250,6 +251,9 @@ def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool) -> None:
     except MigrationError as error:
         progress.failed(error.rolled_back, error.committed_partway)
         raise
+    for replaced in config.attributes.pop("restamped", ()) if config is not None and not quiet else ():
+        click.echo(f"Re-stamped {replaced.revision} ({replaced.branch}) as {replaced.squashed}, the squashed "
+                   "revision that replaces it: nothing to run for it.", err=True)
     progress.finish(steps)
 
 
@@ -280,7 +284,8 @@ Exit codes:
   3  checkdb: revisions are pending
   4  check: models and database differ
   5  checkdb: orphaned head, a branch with more than one head,
-     or an interrupted revision (see repair)
+     an interrupted revision (see repair), or a revision a
+     squashed revision replaces that it cannot upgrade
   6  checkdb: an applied revision's file changed since it was
      applied (see accept); only when neither 3 nor 5 applies
 
@@ -359,7 +364,8 @@ def initdb(config: Config, quiet: bool, no_destructive: bool | None) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions."""
     from janitoo_db import commands
 
-    _migrate(lambda progress: commands.initdb(config, on_step=progress, no_destructive=no_destructive), quiet)
+    _migrate(lambda progress: commands.initdb(config, on_step=progress, no_destructive=no_destructive), quiet,
+             config)
 
 
 sql_option = click.option("--sql", is_flag=True,
@@ -600,18 +606,20 @@ def versiondb(config: Config, as_json: bool) -> None:
 def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     """Check that the database is at the head of every branch.
 
-    Exit 0 when it is, 3 when revisions are pending, 5 when it holds a head no
-    installed extension provides (orphaned), a branch has several heads, or a
-    migration was interrupted in the middle of a revision (MySQL/MariaDB, or
-    after a revision's autocommit block). Exit 6 when none of those applies
-    but the file of an applied revision changed since it was applied: review
-    the change, then run accept.
+    Exit 0 when it is, 3 when revisions are pending (also when a squashed
+    revision replaces the head it holds: the next initdb re-stamps it), 5
+    when it holds a head no installed extension provides (orphaned) or an
+    earlier revision a squashed one replaces, a branch has several heads, or
+    a migration was interrupted in the middle of a revision (MySQL/MariaDB,
+    or after a revision's autocommit block). Exit 6 when none of those
+    applies but the file of an applied revision changed since it was
+    applied: review the change, then run accept.
     """
     from janitoo_db import commands
     from janitoo_db.errors import ExitCode
 
     result = commands.checkdb(config)
-    code = ExitCode.BRANCHES if result.orphans or result.split_branches or result.interrupted else \
+    code = ExitCode.BRANCHES if result.orphans or result.split_branches or result.interrupted or result.refused else \
         ExitCode.PENDING if result.pending else ExitCode.EDITED if result.edited else ExitCode.OK
     if as_json:
         output.print_json(result.as_dict())
@@ -629,6 +637,8 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
             click.echo(f"Branch {branch} has more than one head: merge them with 'jnt_dbman merge'.")
         for found in result.interrupted:
             click.echo(f"The {found.describe()}: run 'jnt_dbman repair'.")
+        for replaced in result.replaced:
+            click.echo(f"Revision {replaced.describe()}.")
     if result.edited and not as_json:
         _print_edited(result.edited)
     ctx.exit(code)
@@ -765,6 +775,49 @@ def merge(config: Config, revisions: tuple[str, ...], message: str | None, rev_i
     from janitoo_db import writing
 
     _report_written(writing.merge(config, revisions, message, rev_id=rev_id))
+
+
+@main.command()
+@database_command
+@click.argument("name")
+@click.option("-m", "--message", help="What the revision is; also names its file. Default: 'Squashed NAME'.")
+@click.option("--replaced-release", metavar="'DIST VERSION'",
+              help="The release that has the revisions squashed, named to operators whose database is at an "
+                   "earlier one. Default: the installed distribution of NAME and its version.")
+@rev_id_option
+@json_option
+def squash(config: Config, name: str, message: str | None, replaced_release: str | None, rev_id: str | None,
+           as_json: bool) -> None:
+    """Replace the revisions of NAME's branch by one that builds its head.
+
+    The squashed revision creates the tables (and inserts the rows) NAME's
+    revisions leave, learned by running them on a scratch SQLite database;
+    the database is not read. It lists the revisions it replaces, whose files
+    are then deleted: ship it without them. A fresh database runs only it; a
+    database at the last revision replaced is re-stamped to it; one at an
+    earlier revision is refused, naming the release to upgrade with first.
+
+    Like generate, it runs the post-write hooks and writes nothing into an
+    installed, non-editable distribution. It warns about what the replaced
+    revisions did that it does not do (to other branches' tables, say).
+    """
+    from janitoo_db import squash as squashing
+
+    done = squashing.squash(config, name, message=message, rev_id=rev_id, replaced_release=replaced_release)
+    if as_json:
+        output.print_json(done.as_dict())
+        return
+    _report_written(done)
+    click.echo(f"It replaces {len(done.replaces)} revisions of {name} ({done.replaces[0]} to {done.replaces[-1]}), "
+               f"whose files were deleted: {some(list(done.removed))}.", err=True)
+    click.echo(f"A database at {done.replaces[-1]} is re-stamped to {done.revision}; one at an earlier revision "
+               f"must be upgraded with {done.replaced_release} first.", err=True)
+    tables = [f"{table} ({rows} row{'' if rows == 1 else 's'})" if rows else table for table, rows in done.tables]
+    click.echo(f"It creates {some(tables) or 'no table'}.", err=True)
+    for dependency in done.depends_on:
+        click.echo(f"It depends on {dependency}.", err=True)
+    for warning in done.warnings:
+        click.echo(f"Warning: {warning}.", err=True)
 
 
 @main.command()

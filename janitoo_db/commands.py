@@ -21,7 +21,7 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import adopt as adopting
-from janitoo_db import checksums, destructive, drift, graph, interrupted, revision_schemas, safety
+from janitoo_db import checksums, destructive, drift, graph, interrupted, revision_schemas, safety, squashed
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -106,6 +106,8 @@ def _trouble(state: CheckResult) -> str:
         return f"orphaned heads {some([o.revision for o in state.orphans])}"
     if state.split_branches:
         return f"branches with several heads: {some(state.split_branches)}"
+    if state.replaced:
+        return f"revisions replaced by a squashed revision: {some([r.revision for r in state.replaced])}"
     return f"interrupted revisions {some([i.revision for i in state.interrupted])}"
 
 
@@ -255,7 +257,7 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
     """The database's current revisions, and Alembic's steps from there to *revision*."""
     _known_branch_of(config, revision)
     script = script_for(config)
-    current = read_current(config)
+    current = squashed.as_if_restamped(script, read_current(config))
     with _orphans_explained(config), alembic_errors():
         if upgrade:
             return current, upgrade_steps(script, revision, current)
@@ -520,13 +522,17 @@ def current(config: Config) -> list[RevisionInfo]:
             found.append(RevisionInfo.from_script(script_revision))
     orphans = [RevisionInfo(o.revision, (), (o.branch,) if o.branch else (), o.reason(), "", False, False, False,
                             orphaned=True) for o in _orphans(config, current_ids)]
-    return _in_branch_order(config, found) + orphans
+    replaced = [RevisionInfo(r.revision, (), (r.branch,), r.reason(), "", False, False, False, replaced_by=r.squashed)
+                for r in squashed.find_replaced(script, current_ids)]
+    return _in_branch_order(config, found) + replaced + orphans
 
 
 def _orphans(config: Config, current_ids: Iterable[str]) -> list[Orphan]:
     """The heads among *current_ids* that no installed extension provides."""
     script = script_for(config)
     unknown = [revision for revision in current_ids if graph.find(script, revision) is None]
+    if unknown:  # a revision a squashed revision replaces is no orphan
+        unknown = [revision for revision in unknown if revision not in squashed.replacements(script)]
     if not unknown:
         return []
     recorded = _recorded(config)
@@ -557,7 +563,8 @@ def checkdb(config: Config) -> CheckResult:
     heads_per_branch = Counter(label for h in head_ids for label in script.get_revision(h).branch_labels)
     split = tuple(name for name in _extensions(config) if heads_per_branch[name] > 1)
     return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split,
-                       interrupted=tuple(interrupted_revisions(config)), edited=tuple(edited_revisions(config)))
+                       interrupted=tuple(interrupted_revisions(config)), edited=tuple(edited_revisions(config)),
+                       replaced=tuple(squashed.find_replaced(script, current_ids)))
 
 
 def edited_revisions(config: Config) -> list[checksums.Edited]:

@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
-from janitoo_db import narrowing, sql_text
+from janitoo_db import narrowing, sql_text, squashed
 from janitoo_db.alembic_internals import upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.dry_run import Batch, DryRunFailed, Runner, dry_runs
@@ -105,7 +105,9 @@ def guard(config: Config, revision: str) -> Callable[[], None]:
 
     def under_lock() -> None:
         connection = config.attributes["connection"]
-        current = tuple(MigrationContext.configure(connection).get_current_heads())
+        # A head a squashed revision replaces is re-stamped before anything runs: check from there.
+        current = squashed.as_if_restamped(script_for(config),
+                                           MigrationContext.configure(connection).get_current_heads())
         steps = checked if checked is not None and not current else _refuse(config, revision, current, connection)
         config.attributes[KNOWN_STEPS] = ((revision, current), steps)  # Alembic need not work them out again
 

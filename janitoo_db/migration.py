@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, interrupted, locking
+from janitoo_db import checksums, interrupted, locking, squashed
 from janitoo_db.alembic_internals import (
     downgrade_steps,
     migrate_writing_versions_once,
@@ -205,6 +205,7 @@ def run_environment(context: Any) -> None:
 
 def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
     interrupted.refuse_if_any(connection)
+    squashed.restamp(connection, context.script, context.config.attributes)
     context.configure(connection=connection, **options)
     migration_context = context.get_context()
     before = migration_context.get_current_heads()

@@ -86,13 +86,15 @@ def revision_line(info: RevisionInfo, with_parent: bool = False) -> str:
         text += " (mergepoint)"
     if info.orphaned:
         return f"{text} (orphaned): {info.message}"
+    if info.replaced_by:
+        return f"{text} (replaced): {info.message}"
     if with_parent and info.message:
         text += f", {info.message}"
     return text
 
 
 def revision_details(info: RevisionInfo) -> str:
-    if info.orphaned:
+    if info.orphaned or info.replaced_by:
         return revision_line(info) + "\n"
     lines = [f"Rev: {revision_line(info)}", f"Parent: {', '.join(info.down_revisions) or '<base>'}"]
     if info.depends_on:

@@ -24,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from janitoo_db import graph
+from janitoo_db.alembic_internals import BATCH_TABLE_PREFIX
 
 REGISTRY_TABLE = "janitoo_db_branches"
 #: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.interrupted).
@@ -81,9 +82,6 @@ def recorded_branches(connection: Connection) -> dict[str, str]:
 
 # -- which branch made which table --------------------------------------------------
 
-#: The name Alembic's batch mode gives the copy of a table it rebuilds (SQLite cannot alter it in place).
-BATCH_COPY_PREFIX = "_alembic_tmp_"
-
 _running_branch: ContextVar[str | None] = ContextVar("janitoo_db_running_branch", default=None)
 
 
@@ -122,9 +120,9 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
     rebuilding: set[str] = set()
 
     def created(table: sa.Table, *args: Any, **kw: Any) -> None:
-        if table.name.startswith(BATCH_COPY_PREFIX):
+        if table.name.startswith(BATCH_TABLE_PREFIX):
             # Alembic's batch mode rebuilding a table (SQLite): the copy takes the table's name and owner.
-            rebuilding.add(table.name[len(BATCH_COPY_PREFIX):])
+            rebuilding.add(table.name[len(BATCH_TABLE_PREFIX):])
         elif _running_branch.get():
             changes[table.name] = _running_branch.get()
 

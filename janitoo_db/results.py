@@ -39,6 +39,8 @@ class RevisionInfo:
     doc: str = ""
     #: In alembic_version, but no installed extension provides it.
     orphaned: bool = False
+    #: In alembic_version, and replaced by this squashed revision (see janitoo_db.squashed).
+    replaced_by: str = ""
 
     @classmethod
     def from_script(cls, script: Script) -> RevisionInfo:
@@ -130,6 +132,38 @@ class Orphan:
 
 
 @dataclass(frozen=True)
+class Replaced:
+    """A revision in alembic_version that an installed squashed revision replaces (see janitoo_db.squashed)."""
+
+    revision: str
+    branch: str
+    #: The squashed revision that replaces it.
+    squashed: str
+    #: The last revision it replaces: a database there is at the squashed revision's schema.
+    head: str
+    #: The release that still has the replaced revisions (the squashed revision's ``replaced_release``).
+    release: str
+
+    @property
+    def restamp(self) -> bool:
+        """True when the next migration re-stamps it to the squashed revision; False when it is refused."""
+        return self.revision == self.head
+
+    def reason(self) -> str:
+        if self.restamp:
+            return (f"replaced by the squashed revision {self.squashed}: the next migration re-stamps it, "
+                    "running nothing")
+        return (f"replaced by the squashed revision {self.squashed}, which cannot upgrade it: upgrade it to "
+                f"{self.head} with {self.release} first, then install this release again")
+
+    def describe(self) -> str:
+        return f"{self.revision} ({self.branch}) is {self.reason()}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "restamp": self.restamp}
+
+
+@dataclass(frozen=True)
 class Generated:
     """A revision file written by generate, and the dependencies inferred for it."""
 
@@ -185,13 +219,20 @@ class CheckResult:
     interrupted: tuple[Any, ...] = field(default=())
     #: Applied revisions whose file changed since (see ``jnt_dbman accept``); they do not make it out of date.
     edited: tuple[Any, ...] = field(default=())
+    #: Revisions in alembic_version that an installed squashed revision replaces.
+    replaced: tuple[Replaced, ...] = field(default=())
 
     @property
     def up_to_date(self) -> bool:
-        return not (self.pending or self.orphans or self.split_branches or self.interrupted)
+        return not (self.pending or self.orphans or self.split_branches or self.interrupted or self.replaced)
+
+    @property
+    def refused(self) -> tuple[Replaced, ...]:
+        """The replaced revisions no migration of this release takes: an earlier release must first."""
+        return tuple(r for r in self.replaced if not r.restamp)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "up_to_date": self.up_to_date}
+        return {**asdict(self), "replaced": [r.as_dict() for r in self.replaced], "up_to_date": self.up_to_date}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 To build the revision graph Alembic executes each revision file, yet it only
 reads the file's header: ``revision``, ``down_revision``, ``branch_labels``,
-``depends_on`` and the docstring.  On a site with a thousand revisions that is
+``depends_on`` and the docstring (and a squashed revision's ``replaces`` and
+``replaced_release``, which every migration reads).  On a site with a thousand revisions that is
 most of what ``heads``, ``checkdb`` or an ``initdb`` with nothing to do spend.
 Here the headers are kept in a JSON file per set of version directories, each
 keyed by its file's path and a digest of its bytes (BLAKE2b): a file whose
@@ -44,15 +45,18 @@ from alembic.script.revision import RevisionMap
 
 from janitoo_db.errors import RevisionError
 from janitoo_db.private_files import PrivateFile
+from janitoo_db.squashed import refuse_replaced_files
 
 CACHE_DIR_VARIABLE = "JANITOO_DB_CACHE_DIR"
 #: Bumped whenever what a cache file holds changes; other formats are ignored.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 #: The revision files Alembic loads from a version directory (its own rule for source files).
 REVISION_FILE = re.compile(r"(?!\.#|__init__).*\.py$")
 #: The fields of a header that shape the revision graph; the docstring is only shown.
 GRAPH_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
-HEADER_FIELDS = (*GRAPH_FIELDS, "doc")
+#: A squashed revision's (see :mod:`janitoo_db.squashed`): read on every migration, so cached too.
+SQUASH_FIELDS = ("replaces", "replaced_release")
+HEADER_FIELDS = (*GRAPH_FIELDS, *SQUASH_FIELDS, "doc")
 
 Header = dict[str, Any]
 
@@ -165,6 +169,8 @@ class LazyRevisionModule:
         self.down_revision = header["down_revision"]
         self.branch_labels = header["branch_labels"]
         self.depends_on = header["depends_on"]
+        self.replaces = header["replaces"]
+        self.replaced_release = header["replaced_release"]
         self.__doc__ = header["doc"]
         self._cache = cache
         self._module: ModuleType | None = None
@@ -225,11 +231,15 @@ def _header(module: ModuleType) -> Header | None:
     """A revision module's header as the cache keeps it, or None when the cache cannot stand in for it."""
     if hasattr(module, "_alembic_source_encoding"):
         return None
-    try:
-        return {name: _from_json(_plain(getattr(module, "__doc__" if name == "doc" else name, None)))
-                for name in HEADER_FIELDS}
-    except ValueError:
-        return None
+    header = {}
+    for name in HEADER_FIELDS:
+        try:
+            header[name] = _from_json(_plain(getattr(module, "__doc__" if name == "doc" else name, None)))
+        except ValueError:
+            if name not in SQUASH_FIELDS or getattr(module, "replaced_release", None) is not None:
+                return None
+            header[name] = None  # a variable of that name meaning something else: no squashed revision
+    return header
 
 
 def _revision_files(dirs: list[str]) -> Iterator[tuple[str, bytes]]:
@@ -283,6 +293,8 @@ def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Scri
     if not set().union(*map(_references, known)) <= set().union(*map(_names, known)):
         executed.update((path, _executed(path, files[path][0])) for path, h in remembered.items() if h is not None)
         remembered = dict.fromkeys(remembered)
+    refuse_replaced_files({**{path: h for path, h in remembered.items() if h is not None},
+                           **{path: h or vars(module) for path, (module, h) in executed.items()}})
     fresh: dict[str, list[Any]] = {}
     for path, (_, digest) in files.items():
         header = remembered[path]

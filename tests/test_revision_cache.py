@@ -18,6 +18,7 @@ import pytest
 from conftest import jnt_dbman_path, subprocess_env, write_extension
 from dbstate import table_names, version_ids
 from janitoo_db.private_files import KEY_FILE
+from janitoo_db.revision_cache import CACHE_FORMAT
 
 CORE_HEAD = "5d2f0a8c91e3"
 NOBODY = 65534
@@ -210,19 +211,21 @@ def test_a_damaged_cache_is_ignored_and_rewritten(site: Site) -> None:
     path = cache_file(site.cache)
     good = json.loads(path.read_bytes().partition(b"\n")[2])
     # Right signatures, wrong headers: what a half-edited or foreign file could hold.
-    wrong_headers = [{"format": 2, "files": {p: [signature, header] for p, (signature, _) in good["files"].items()}}
+    wrong_headers = [{"format": CACHE_FORMAT,
+                      "files": {p: [signature, header] for p, (signature, _) in good["files"].items()}}
                      for header in ({}, {"revision": 5}, {**dict.fromkeys(["down_revision", "branch_labels",
                                                                             "depends_on", "doc"]), "revision": []})]
     key = (site.cache / KEY_FILE).read_bytes()
     signed = [hmac.new(key, body.encode(), hashlib.sha256).hexdigest() + "\n" + body
               for body in ["{not json", "[]", json.dumps({"format": 1, "files": good["files"]}),
-                           json.dumps({"format": 2, "files": {str(p): "x" for p in site.root.rglob("*.py")}}),
+                           json.dumps({"format": CACHE_FORMAT,
+                                       "files": {str(p): "x" for p in site.root.rglob("*.py")}}),
                            *map(json.dumps, wrong_headers)]]
     for damage in ["{not json", "", "\n", json.dumps(good), *signed]:
         path.write_text(damage)
         result = site.run("history")
         assert (result.returncode, result.stdout, result.stderr) == (0, expected, "")
-        assert json.loads(path.read_bytes().partition(b"\n")[2])["format"] == 2
+        assert json.loads(path.read_bytes().partition(b"\n")[2])["format"] == CACHE_FORMAT
     site.loads()
     assert site.run("history").stdout == expected
     assert site.loads() == []
