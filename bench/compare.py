@@ -7,7 +7,9 @@ Run by hand from the project's virtual environment (it is not a test)::
 
 ``bench/run.py --janitoo-db DIR`` measures one checkout at a time, minutes
 apart: on a shared machine the load changes more than a small cost does.
-Here each run measures both checkouts moments apart, in an order that
+``--after-env NAME=VALUE`` sets a variable for the second checkout only
+(``JANITOO_DB_NO_DESTRUCTIVE=1``: what the checksums and the destructive
+check cost together).  Here each run measures both checkouts moments apart, in an order that
 alternates from run to run, on the same tree of ``--extensions`` x
 ``--revisions`` (``bench/make_tree.py``), each on a fresh database (a SQLite
 file in ``--work``, a PostgreSQL database ``jnt_bench_*`` dropped afterwards)
@@ -52,11 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite", help="sqlite and/or postgresql")
     parser.add_argument("--postgresql-url", default=DEFAULT_PG)
     parser.add_argument("--work", type=Path)
+    parser.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of the second checkout's runs only, such as "
+                             "JANITOO_DB_NO_DESTRUCTIVE=1 (repeatable)")
     args = parser.parse_args(argv)
     work = (args.work or Path(tempfile.mkdtemp(prefix="jnt_bench_"))).resolve()
     site = make_tree(work / "tree", args.extensions, args.revisions)
     sides = {name: measured_env(site, path.resolve(), work / f"cache-{name}")
              for name, path in (("before", args.before), ("after", args.after))}
+    for setting in args.after_env:
+        name, equals, value = setting.partition("=")
+        if not equals:
+            parser.error(f"--after-env takes NAME=VALUE, not {setting!r}")
+        sides["after"][name] = value
     time.sleep(SETTLE_SECONDS)  # the cache only remembers files that have been still for a while
     for env in sides.values():
         run_once([JNT_DBMAN, "heads"], env, work)
