@@ -133,22 +133,23 @@ def migrate_writing_versions_once(migration_context: MigrationContext, before: t
             connection.execute(version_table.insert(), [{"version_num": revision} for revision in sorted(added)])
         written = set(heads.heads)
 
+    running: list[Any] = []  # the step running now, once it opened an autocommit block
+
+    def block() -> AbstractContextManager[None]:
+        assert autocommit is not None
+        running.append(step)
+        return autocommit.block(step, write_versions)
+
     migration_context.impl.start_migrations()
-    for step in steps(before, migration_context):
-        blocks: list[Any] = []
-
-        def block(step: Any = step, blocks: list[Any] = blocks) -> AbstractContextManager[None]:
-            assert autocommit is not None
-            blocks.append(step)
-            return autocommit.block(step, write_versions)
-
-        with replacing_autocommit_block(migration_context, block if autocommit is not None else None):
+    with replacing_autocommit_block(migration_context, block if autocommit is not None else None):
+        for step in steps(before, migration_context):
             step.migration_fn()
-        heads.update_to_step(step)
-        for callback in migration_context.on_version_apply_callbacks:
-            callback(ctx=migration_context, step=step.info, heads=set(heads.heads), run_args={})
-        if blocks and autocommit is not None:
-            autocommit.revision_done(step, write_versions)
+            heads.update_to_step(step)
+            for callback in migration_context.on_version_apply_callbacks:
+                callback(ctx=migration_context, step=step.info, heads=set(heads.heads), run_args={})
+            if running and autocommit is not None:
+                autocommit.revision_done(step, write_versions)
+                running.clear()
     write_versions()
 
 

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -20,8 +20,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import adopt as adopting
-from janitoo_db import checksums, destructive, drift, graph, interrupted, revision_schemas, safety, squashed
+from janitoo_db import checksums, destructive, drift, graph, interrupted, safety, squashed
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -51,6 +50,9 @@ from janitoo_db.results import (
     first_line,
     some,
 )
+
+if TYPE_CHECKING:
+    from janitoo_db import adopt as adopting
 
 StepReporter = Callable[[Step], None]
 
@@ -370,6 +372,10 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     are no longer *expected* (what the caller showed before asking):
     then :class:`RefusedError`, and nothing changes.
     """
+    # Only adopt replays the revisions: servers starting need not import it.
+    from janitoo_db import adopt as adopting
+    from janitoo_db import revision_schemas
+
     engine = engine_for(config)
     if is_missing_sqlite_file(engine):
         raise DatabaseError(f"nothing to adopt: {engine.url.database} does not exist")
