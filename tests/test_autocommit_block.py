@@ -189,3 +189,38 @@ def test_the_python_api_runs_them_too(tmp_path: Path, monkeypatch: pytest.Monkey
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     Config(url=url).initdb()
     assert "ix_concur_name" in indexes(url)
+
+
+def test_the_lock_is_held_while_the_block_runs(any_url: str, tmp_path: Path) -> None:
+    """Between the commit before the block and the end of the run, no other migration gets in.
+
+    SQLite's write lock would be gone after that commit without its exclusive
+    locking mode; PostgreSQL's transaction-level lock would be too.  The
+    second initdb would then find revision c10000000002 under way and stop
+    on it (or run it again) instead of waiting.
+    """
+    entered, barrier = tmp_path / "entered", tmp_path / "go"
+    inside = ("with op.get_context().autocommit_block():\n"
+              f"    open({str(entered)!r}, 'w').close()\n"
+              f"    for _ in range(2400):\n        if os.path.exists({str(barrier)!r}):\n            break\n"
+              "        time.sleep(0.05)\n"
+              "    op.create_index('ix_concur_name', 'concur_items', ['name'], postgresql_concurrently=True)")
+    root = write_extension(tmp_path / "ext", "concur", [("c10000000001", ITEMS), ("c10000000002", inside)])
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    script = jnt_dbman_path()
+    first = subprocess.Popen([script, "initdb", "-q", "-u", any_url], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(entered.exists, "the first initdb to run its autocommit block")
+        second = subprocess.run([script, "initdb", "-q", "--lock-timeout", "0.5", "-u", any_url], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        assert "Error: another migration holds the lock of " in second.stderr, second.stderr
+        barrier.touch()
+        assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+    finally:
+        barrier.touch()
+        if first.poll() is None:
+            first.kill()
+    assert concur_at(any_url) == {"c10000000002"} and in_progress(any_url) == []
+    assert subprocess.run([script, "initdb", "-q", "-u", any_url], env=env).returncode == 0
