@@ -176,8 +176,10 @@ def _change_settings(connection: Connection, settings: Mapping[str, str]) -> dic
 def _release_postgresql_lock(connection: Connection, settings: Mapping[str, str]) -> None:
     """Put *settings* back and unlock.
 
-    A connection that cannot say it did is not given back to the pool still
-    holding the lock.
+    A connection that cannot do so (the server went away, which is often
+    why the migration failed) is closed instead of going back to the pool:
+    its session ends, and the lock and settings with it.  The migration's
+    own error, if any, is the one the caller sees.
     """
     try:
         if connection.in_transaction():
@@ -186,9 +188,8 @@ def _release_postgresql_lock(connection: Connection, settings: Mapping[str, str]
             connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value})
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
         connection.commit()
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever failed, closing the session releases everything
         connection.invalidate()
-        raise
 
 
 @contextmanager
@@ -244,9 +245,8 @@ def _release_sqlite_lock(connection: Connection) -> None:
         connection.exec_driver_sql("PRAGMA locking_mode = NORMAL")
         connection.exec_driver_sql("SELECT count(*) FROM sqlite_master")
         connection.rollback()
-    except Exception:
+    except Exception:  # noqa: BLE001 - closing the file's connection releases its lock
         connection.invalidate()
-        raise
 
 
 @contextmanager
