@@ -248,6 +248,20 @@ def revision_lines(text: str) -> list[str]:
     return [PROGRESS.sub("", line) for line in text.splitlines() if PROGRESS.match(line)]
 
 
+def install_extension(root: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put extension *name*, written under *root*, on the path as an editable install would; its version directory.
+
+    An earlier test may have installed an extension of the same name: its
+    module, and where this process found its revisions, are forgotten.
+    """
+    from janitoo_db.extensions import _version_dir
+
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    _version_dir.cache_clear()
+    return root / name / "models" / name
+
+
 def write_revision(directory: Path, revision: str, down_revision: str, doc: str = "Other",
                    filename: str | None = None) -> Path:
     """Add a revision that does nothing to *directory*: a second head, or one on another branch's revision."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -11,9 +10,8 @@ import pytest
 from click.testing import Result
 from sqlalchemy import create_engine, inspect, text
 
-from conftest import jnt_dbman_path, subprocess_env, write_extension
+from conftest import install_extension, jnt_dbman_path, subprocess_env, write_extension
 from dbstate import table_names, version_ids
-from janitoo_db.extensions import _version_dir
 from test_createdb_dropdb import wait_for
 
 Run = Callable[..., Result]
@@ -33,10 +31,7 @@ def concur(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, index: str = INDEX, 
         ("c10000000003", last or "op.create_table('concur_more', sa.Column('id', sa.Integer, primary_key=True))",
          "op.drop_table('concur_more')"),
     ])
-    monkeypatch.syspath_prepend(str(root))
-    # Another test's concur: its module, and where this process found its revisions.
-    monkeypatch.delitem(sys.modules, "concur", raising=False)
-    _version_dir.cache_clear()
+    install_extension(root, "concur", monkeypatch)
 
 
 def concur_at(url: str) -> set[str]:

@@ -13,7 +13,7 @@ from typing import Callable
 import pytest
 from click.testing import Result
 
-from conftest import jnt_dbman_path, subprocess_env, write_extension, write_revision
+from conftest import install_extension, jnt_dbman_path, subprocess_env, write_extension, write_revision
 from dbstate import connected, rows, table_names, version_ids
 
 Run = Callable[..., Result]
@@ -29,15 +29,6 @@ NOTICE = ("Recorded the checksums of {} applied revisions that had none (migrate
           "from their files as they are now: 'jnt_dbman checkdb' reports any later edit.")
 
 
-def install(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Put an extension written under *root* on the path, as installing it would."""
-    from janitoo_db.extensions import _version_dir
-
-    monkeypatch.syspath_prepend(str(root))
-    # The process remembers where each extension's revisions are: another test installed one of the same name.
-    _version_dir.cache_clear()
-
-
 @pytest.fixture
 def edits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An installed extension 'edits' of three revisions; returns its version directory."""
@@ -47,8 +38,7 @@ def edits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
          "op.drop_table('edits_items')"),
         (SECOND, ""),
     ])
-    install(root, monkeypatch)
-    return root / "edits" / "models" / "edits"
+    return install_extension(root, "edits", monkeypatch)
 
 
 def file_of(versions: Path, revision: str) -> Path:
@@ -144,7 +134,7 @@ def test_a_revision_is_recorded_as_it_ran(cli: Run, any_url: str, tmp_path: Path
         ("e2000000000a", ""),
         ("e2000000000b", "with open(__file__, 'a') as own:\n    own.write('# written while it ran\\n')"),
     ])
-    install(root, monkeypatch)
+    install_extension(root, "selfish", monkeypatch)
     assert cli("initdb", "-q", "-u", any_url).exit_code == 0
     path = os.path.realpath(next((root / "selfish" / "models" / "selfish").glob("e2000000000b_*.py")))
     check = cli("checkdb", "-u", any_url)

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
-from conftest import revision_lines, subprocess_env, write_extension
+from conftest import install_extension, revision_lines, subprocess_env, write_extension
 from dbstate import connected, rows, table_names, version_ids
 
 Run = Callable[..., Result]
@@ -54,10 +54,7 @@ def installed(root: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """
     from janitoo_db.extensions import _version_dir
 
-    monkeypatch.syspath_prepend(str(root))
-    sys.modules.pop(name, None)
-    _version_dir.cache_clear()
-    yield root / name / "models" / name
+    yield install_extension(root, name, monkeypatch)
     sys.modules.pop(name, None)
     _version_dir.cache_clear()
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -11,9 +10,8 @@ import pytest
 from click.testing import Result
 from sqlalchemy import create_engine, text
 
-from conftest import jnt_dbman_path, subprocess_env, write_extension
+from conftest import install_extension, jnt_dbman_path, subprocess_env, write_extension
 from dbstate import version_ids
-from janitoo_db.extensions import _version_dir
 from test_createdb_dropdb import wait_for
 
 Run = Callable[..., Result]
@@ -27,9 +25,7 @@ def busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second: str = ADD_COLU
         ("b20000000001", "op.create_table('busy_items', sa.Column('id', sa.Integer, primary_key=True))"),
         ("b20000000002", second),
     ])
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.delitem(sys.modules, "busy", raising=False)
-    _version_dir.cache_clear()
+    install_extension(root, "busy", monkeypatch)
     return root
 
 
