@@ -61,16 +61,17 @@ class JanitooGroup(click.Group):
             ctx.exit(1)
 
 
-def _error(ctx: click.Context, message: str, exit_code: int) -> None:
+def _error(ctx: click.Context, message: str, exit_code: int, found: dict[str, Any] | None = None) -> None:
     """Print one error line, with every password in it hidden: the URLs of this run's and any lookalike.
 
-    After --json, the error is JSON on stdout, where the script reads the answer.
+    After --json, the error is JSON on stdout, where the script reads the answer,
+    beside what the command *found* before it failed.
     """
     from janitoo_db.masking import mask_secrets
 
     message = mask_secrets(message, *ctx.meta.get(URLS_KEY, ()))
     if ctx.meta.get(JSON_KEY):
-        output.print_json({"error": message, "exit_code": exit_code})
+        output.print_json({**(found or {}), "error": message, "exit_code": exit_code})
     else:
         click.echo(f"Error: {message}", err=True)
 
@@ -488,16 +489,15 @@ def adopt(ctx: click.Context, config: Config, yes: bool, dry_run: bool, as_json:
             problem = f"{refused.message} (--dry-run only shows what was found)"
         else:
             found = commands.adopt(config, stamp=True, expected=found)
+    if problem is not None:
+        _error(ctx, problem, 1, found.as_dict())
+        ctx.exit(1)
     if as_json:
-        output.print_json({**found.as_dict(), **({"error": problem, "exit_code": 1} if problem else {})})
+        output.print_json(found.as_dict())
     elif found.stamped:
         click.echo(f"Stamped: the database is at {some(found.stamped)}; 'jnt_dbman initdb' brings it to every head.")
-    elif problem is None and not found.revisions:
+    elif not found.revisions:
         click.echo("Nothing to stamp: no branch's tables are in the database; 'jnt_dbman initdb' creates them.")
-    if problem is not None:
-        if not as_json:
-            click.echo(f"Error: {problem}", err=True)
-        ctx.exit(1)
 
 
 def _print_adoption(found: Any) -> None:
