@@ -878,6 +878,8 @@ def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
     if done.heads:
         click.echo(f"Forgot {name}: its heads {some(done.heads)} left alembic_version"
                    + (f", which now also records {some(done.restored)}." if done.restored else "."))
+    if done.stale:
+        click.echo(f"No longer in the database, so no longer recorded as {name}'s: {some(done.stale)}.")
     if done.tables and done.dropped:
         click.echo(f"Dropped its tables: {some(done.tables)}.")
     elif done.tables:

@@ -107,6 +107,10 @@ def owning(steps: Iterable[Any]) -> list[Any]:
 def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
     """Record in ``janitoo_db_tables`` the tables the revisions run inside create, and forget those they drop.
 
+    Only a table the CREATE made is recorded: ``if_not_exists`` on a table
+    that was already there (another branch's, another program's) records
+    nothing, so no command of janitoo_db will drop it for this branch.
+
     Yields a function that records the changes seen so far at once (before
     a commit in the middle of the run).
     """
@@ -118,11 +122,20 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
             changes.clear()
 
     rebuilding: set[str] = set()
+    existed: set[str] = set()
+
+    def creating(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:
+        # CREATE TABLE IF NOT EXISTS on a table that is there creates nothing: whoever made it keeps it.
+        if (_running_branch.get() and not table.name.startswith(BATCH_TABLE_PREFIX)
+                and sa.inspect(bind).has_table(table.name, schema=table.schema)):
+            existed.add(table.name)
 
     def created(table: sa.Table, *args: Any, **kw: Any) -> None:
         if table.name.startswith(BATCH_TABLE_PREFIX):
             # Alembic's batch mode rebuilding a table (SQLite): the copy takes the table's name and owner.
             rebuilding.add(table.name[len(BATCH_TABLE_PREFIX):])
+        elif table.name in existed:
+            existed.discard(table.name)
         elif _running_branch.get():
             changes[table.name] = _running_branch.get()
 
@@ -132,11 +145,13 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         elif _running_branch.get():
             changes[table.name] = None
 
+    event.listen(sa.Table, "before_create", creating)
     event.listen(sa.Table, "after_create", created)
     event.listen(sa.Table, "after_drop", dropped)
     try:
         yield flush
     finally:
+        event.remove(sa.Table, "before_create", creating)
         event.remove(sa.Table, "after_create", created)
         event.remove(sa.Table, "after_drop", dropped)
     flush()
