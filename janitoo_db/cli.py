@@ -514,7 +514,13 @@ def _print_adoption(found: Any) -> None:
 @statement_limit_options
 @yes_option
 def dropdb(config: Config, yes: bool) -> None:
-    """Drop every table the revisions or the models know, and alembic_version."""
+    """Drop every table janitoo_db made, its bookkeeping tables and alembic_version.
+
+    Each branch is downgraded to base first; then the tables janitoo_db
+    recorded as made by a revision or by createdb go, and nothing else.
+    Refused, dropping nothing, when another table has a foreign key into one
+    of them.
+    """
     from janitoo_db import commands
 
     _confirm_dropping(config, yes, "drop {where}", "Drop every janitoo table of {where}?")

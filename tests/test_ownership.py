@@ -302,3 +302,22 @@ def test_drop_refuses_before_dropping_anything(sqlite_url: str) -> None:
     finally:
         engine.dispose()
     assert table_names(sqlite_url) == {"ours", "theirs"}
+
+
+def test_a_revision_dropping_another_branchs_table_is_refused(cli: Run, any_url: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    keeper(tmp_path, monkeypatch)
+    assert cli("initdb", "-q", "-u", any_url).exit_code == 0
+    execute(any_url, "INSERT INTO keeper_items (id) VALUES (7)")
+    install_extension(write_extension(tmp_path / "thief", "thief", [
+        ("a80000000001", ""),
+        ("a80000000002", "op.drop_table('keeper_items')"),
+    ], depends_on="a10000000002"), "thief", monkeypatch)
+
+    refused = cli("initdb", "-q", "-u", any_url)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: revision a80000000002 (thief, ")
+    assert ("failed: ForeignTableDrop: refused to drop the table keeper_items, which janitoo_db recorded as made by "
+            "keeper's revisions: a revision of thief drops only thief's tables; ") in refused.stderr
+    assert count(any_url, "keeper_items") == 1 and ledger(any_url)["keeper_items"] == "keeper"
+    assert cli("checkdb", "-u", any_url).exit_code == 3  # thief's revision is pending, nothing to repair
