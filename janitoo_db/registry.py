@@ -82,6 +82,14 @@ def recorded_branches(connection: Connection) -> dict[str, str]:
 
 # -- which branch made which table --------------------------------------------------
 
+class ForeignTableDrop(Exception):
+    """Raised inside a revision that drops another branch's table.
+
+    Not a JanitooDbError on purpose: the migration's failure handling turns
+    it into a MigrationError naming the revision and the state it left.
+    """
+
+
 _running_branch: ContextVar[str | None] = ContextVar("janitoo_db_running_branch", default=None)
 
 
@@ -109,16 +117,25 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
 
     Only a table the CREATE made is recorded: ``if_not_exists`` on a table
     that was already there (another branch's, another program's) records
-    nothing, so no command of janitoo_db will drop it for this branch.
+    nothing, so no command of janitoo_db will drop it for this branch.  A
+    revision dropping a table recorded for another branch is refused
+    (:class:`ForeignTableDrop`) before its ``DROP`` runs.
 
     Yields a function that records the changes seen so far at once (before
     a commit in the middle of the run).
     """
     changes: dict[str, str | None] = {}
 
+    ledger: list[dict[str, str]] = []  # read at the first drop: most runs drop nothing
+
     def flush() -> None:
         if changes:
             record_tables(connection, dict(changes))
+            for name, branch in changes.items() if ledger else ():
+                if branch is None:
+                    ledger[0].pop(name, None)
+                else:
+                    ledger[0][name] = branch
             changes.clear()
 
     rebuilding: set[str] = set()
@@ -139,6 +156,17 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         elif _running_branch.get():
             changes[table.name] = _running_branch.get()
 
+    def dropping(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:
+        branch = _running_branch.get()
+        if not branch or table.name in rebuilding or table.name.startswith(BATCH_TABLE_PREFIX):
+            return
+        if not ledger:
+            ledger.append(recorded_tables(bind))
+        owner = changes[table.name] if table.name in changes else ledger[0].get(table.name)
+        if owner and owner != branch:
+            raise ForeignTableDrop(f"refused to drop the table {table.name}, which janitoo_db recorded as made "
+                                   f"by {owner}'s revisions: a revision of {branch} drops only {branch}'s tables")
+
     def dropped(table: sa.Table, *args: Any, **kw: Any) -> None:
         if table.name in rebuilding:
             rebuilding.discard(table.name)
@@ -147,12 +175,14 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
 
     event.listen(sa.Table, "before_create", creating)
     event.listen(sa.Table, "after_create", created)
+    event.listen(sa.Table, "before_drop", dropping)
     event.listen(sa.Table, "after_drop", dropped)
     try:
         yield flush
     finally:
         event.remove(sa.Table, "before_create", creating)
         event.remove(sa.Table, "after_create", created)
+        event.remove(sa.Table, "before_drop", dropping)
         event.remove(sa.Table, "after_drop", dropped)
     flush()
 
