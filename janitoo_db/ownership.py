@@ -29,6 +29,7 @@ from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import DropConstraint, sort_tables_and_constraints
 
 from janitoo_db.errors import RefusedError
 from janitoo_db.locking import has_transactional_ddl_dialect
@@ -103,17 +104,26 @@ def drop(connection: Connection, tables: Iterable[str], doing: str) -> list[str]
 
     Returns the tables dropped, in the order they went.
     """
-    names = list(dict.fromkeys(tables))
+    existing = set(sa.inspect(connection).get_table_names())
+    names = [name for name in dict.fromkeys(tables) if name in existing]
     if not names:
         return []
     refuse_foreign_references(connection, names, doing)
     metadata = sa.MetaData()
     metadata.reflect(connection, only=names, resolve_fks=False)
     _stand_ins(metadata, names)
-    ordered = [t for t in metadata.sorted_tables if t.name in names]
+    ordered, cycles = [], []
+    for table, keys in sort_tables_and_constraints(metadata.tables.values()):
+        if table is None:  # keys in a cycle among the tables: dropped before any table
+            cycles = [key for key in keys if key.table.name in names and key.name]
+        elif table.name in names:
+            ordered.append(table)
     ordered.reverse()  # dependents first
     last = [t for name in _LAST for t in ordered if t.name == name]
     ordered = [t for t in ordered if t not in last] + last
+    if connection.dialect.name != "sqlite":  # SQLite cannot drop a constraint, nor needs to
+        for key in cycles:
+            connection.execute(DropConstraint(key))
     dropped = []
     for table in ordered:
         _drop_one(connection, table)

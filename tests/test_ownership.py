@@ -321,3 +321,25 @@ def test_a_revision_dropping_another_branchs_table_is_refused(cli: Run, any_url:
             "keeper's revisions: a revision of thief drops only thief's tables; ") in refused.stderr
     assert count(any_url, "keeper_items") == 1 and ledger(any_url)["keeper_items"] == "keeper"
     assert cli("checkdb", "-u", any_url).exit_code == 3  # thief's revision is pending, nothing to repair
+
+
+def test_forget_drops_tables_whose_keys_point_at_each_other(cli: Run, any_url: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    loops = write_extension(tmp_path / "loops", "loops", [
+        ("a90000000001", ""),
+        ("a90000000002",
+         "op.create_table('loops_a', sa.Column('id', sa.Integer, primary_key=True), sa.Column('b_id', sa.Integer))\n"
+         "op.create_table('loops_b', sa.Column('id', sa.Integer, primary_key=True),\n"
+         "    sa.Column('a_id', sa.Integer, sa.ForeignKey('loops_a.id')))\n"
+         "if op.get_context().dialect.name != 'sqlite':\n"
+         "    op.create_foreign_key('loops_a_b', 'loops_a', 'loops_b', ['b_id'], ['id'])"),
+    ])
+    install_extension(loops, "loops", monkeypatch)
+    assert cli("initdb", "-q", "-u", any_url).exit_code == 0
+    execute(any_url, "INSERT INTO loops_a (id) VALUES (1)", "INSERT INTO loops_b (id, a_id) VALUES (2, 1)",
+            "UPDATE loops_a SET b_id = 2")
+    uninstall(loops)
+    done = cli("forget", "loops", "--drop-tables", "--yes", "-u", any_url)
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "Dropped its tables: loops_a, loops_b."
+    assert not {"loops_a", "loops_b"} & table_names(any_url) and "core_users" in table_names(any_url)
