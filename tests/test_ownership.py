@@ -65,27 +65,27 @@ def keeper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_forget_drops_only_its_table_not_the_tables_its_keys_point_at(cli: Run, any_url: str, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point 1: reflection used to load core_users and keeper_items through gone_items' keys, and drop them."""
+    """Point 1: reflection used to load core_users and keeper_items through stray_items' keys, and drop them."""
     keeper(tmp_path, monkeypatch)
-    gone = write_extension(tmp_path / "gone", "gone", [
+    stray = write_extension(tmp_path / "stray", "stray", [
         ("a20000000001", ""),
-        ("a20000000002", "op.create_table('gone_items', sa.Column('id', sa.Integer, primary_key=True),\n"
+        ("a20000000002", "op.create_table('stray_items', sa.Column('id', sa.Integer, primary_key=True),\n"
                          "    sa.Column('user_id', sa.Integer, sa.ForeignKey('core_users.id')),\n"
                          "    sa.Column('keeper_id', sa.Integer, sa.ForeignKey('keeper_items.id')))",
-         "op.drop_table('gone_items')"),
+         "op.drop_table('stray_items')"),
     ], depends_on="a10000000002")
-    install_extension(gone, "gone", monkeypatch)
+    install_extension(stray, "stray", monkeypatch)
     assert cli("initdb", "-q", "-u", any_url).exit_code == 0
     add_user(any_url)
     execute(any_url, "INSERT INTO keeper_items (id) VALUES (7)",
-            "INSERT INTO gone_items (id, user_id, keeper_id) VALUES (1, 1, 7)")
+            "INSERT INTO stray_items (id, user_id, keeper_id) VALUES (1, 1, 7)")
     groups = count(any_url, "core_groups")
-    uninstall(gone)
+    uninstall(stray)
 
-    done = cli("forget", "gone", "--drop-tables", "--yes", "-u", any_url)
+    done = cli("forget", "stray", "--drop-tables", "--yes", "-u", any_url)
     assert done.exit_code == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "Dropped its tables: gone_items."
-    assert "gone_items" not in table_names(any_url)
+    assert done.stdout.splitlines()[-1] == "Dropped its tables: stray_items."
+    assert "stray_items" not in table_names(any_url)
     kept = (count(any_url, "core_users"), count(any_url, "core_groups"), count(any_url, "keeper_items"))
     assert kept == (1, groups, 1)
     assert cli("checkdb", "-u", any_url).exit_code == 0
@@ -129,14 +129,14 @@ def test_dropdb_keeps_another_programs_table_an_extension_points_at(
         cli: Run, any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point 2: the table a foreign key of ours points at is not ours, whatever the downgrade left."""
     execute(any_url, "CREATE TABLE their_owners (id INTEGER PRIMARY KEY)", "INSERT INTO their_owners (id) VALUES (3)")
-    install_extension(write_extension(tmp_path / "linker", "linker", [
+    install_extension(write_extension(tmp_path / "chainer", "chainer", [
         ("a30000000001", ""),
         # Its downgrade forgets the table: dropdb's own drop, not the revision, removes it.
-        ("a30000000002", "op.create_table('linker_items', sa.Column('id', sa.Integer, primary_key=True),\n"
+        ("a30000000002", "op.create_table('chainer_items', sa.Column('id', sa.Integer, primary_key=True),\n"
                          "    sa.Column('owner_id', sa.Integer, sa.ForeignKey('their_owners.id')))", "pass"),
-    ]), "linker", monkeypatch)
+    ]), "chainer", monkeypatch)
     assert cli("initdb", "-q", "-u", any_url).exit_code == 0
-    execute(any_url, "INSERT INTO linker_items (id, owner_id) VALUES (1, 3)")
+    execute(any_url, "INSERT INTO chainer_items (id, owner_id) VALUES (1, 3)")
 
     dropped = cli("dropdb", "--yes", "-u", any_url)
     assert dropped.exit_code == 0, dropped.stderr
