@@ -31,6 +31,7 @@ comes first.
 """
 from __future__ import annotations
 
+import csv
 import functools
 import gc
 import importlib
@@ -41,7 +42,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, entry_points
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Callable, Iterable, Iterator
 
@@ -50,6 +51,21 @@ from janitoo_db.errors import ExtensionError
 ENTRY_POINT_GROUP = "janitoo.models"
 CORE_NAME = "janitoo"
 
+
+
+def _recorded_files(distribution: Distribution) -> list[str]:
+    """The paths the distribution's installed file list names, whether or not each file is still there.
+
+    ``Distribution.files`` leaves out missing files from Python 3.12 on; the
+    places they were installed to are what the error for a missing version
+    directory must name, so RECORD is read as written (an egg-info install
+    without one falls back on ``files``).
+    """
+    record = distribution.read_text("RECORD")
+    if record is not None:
+        return [row[0] for row in csv.reader(record.splitlines()) if row]
+    files = distribution.files
+    return [str(entry) for entry in files or ()]
 
 @dataclass(frozen=True)
 class Extension:
@@ -117,11 +133,11 @@ class Extension:
         ``--prefix``); without one, the original's own guess, ``sys.prefix``.
         """
         found: list[Path] = []
-        files = self.source.files if isinstance(self.source, Distribution) else None
-        for entry in files or ():
-            if entry.suffix == ".py" and entry.parts[-4:-1] == ("config", "models", self.name):
+        for entry in _recorded_files(self.source) if isinstance(self.source, Distribution) else ():
+            parts = PurePosixPath(entry).parts
+            if entry.endswith(".py") and parts[-4:-1] == ("config", "models", self.name):
                 # RECORD paths are relative to site-packages ("../../../config/..."): say where that is.
-                directory = Path(os.path.normpath(str(entry.locate()))).parent
+                directory = Path(os.path.normpath(str(self.source.locate_file(entry)))).parent
                 if directory not in found:
                     found.append(directory)
         return found or [Path(sys.prefix) / "config" / "models" / self.name]
