@@ -133,11 +133,12 @@ class Extension:
         ``--prefix``); without one, the original's own guess, ``sys.prefix``.
         """
         found: list[Path] = []
-        for entry in _recorded_files(self.source) if isinstance(self.source, Distribution) else ():
+        distribution = self.source if isinstance(self.source, Distribution) else None
+        for entry in _recorded_files(distribution) if distribution is not None else ():
             parts = PurePosixPath(entry).parts
             if entry.endswith(".py") and parts[-4:-1] == ("config", "models", self.name):
                 # RECORD paths are relative to site-packages ("../../../config/..."): say where that is.
-                directory = Path(os.path.normpath(str(self.source.locate_file(entry)))).parent
+                directory = Path(os.path.normpath(str(distribution.locate_file(entry)))).parent
                 if directory not in found:
                     found.append(directory)
         return found or [Path(sys.prefix) / "config" / "models" / self.name]
