@@ -132,16 +132,19 @@ class Extension:
         The installed file list knows the prefix pip used (a venv, ``--user``,
         ``--prefix``); without one, the original's own guess, ``sys.prefix``.
         """
+        guessed = [Path(sys.prefix) / "config" / "models" / self.name]
+        distribution = self.source
+        if not isinstance(distribution, Distribution):
+            return guessed
         found: list[Path] = []
-        distribution = self.source if isinstance(self.source, Distribution) else None
-        for entry in _recorded_files(distribution) if distribution is not None else ():
+        for entry in _recorded_files(distribution):
             parts = PurePosixPath(entry).parts
             if entry.endswith(".py") and parts[-4:-1] == ("config", "models", self.name):
                 # RECORD paths are relative to site-packages ("../../../config/..."): say where that is.
                 directory = Path(os.path.normpath(str(distribution.locate_file(entry)))).parent
                 if directory not in found:
                     found.append(directory)
-        return found or [Path(sys.prefix) / "config" / "models" / self.name]
+        return found or guessed
 
     def search_path(self) -> Iterator[Path]:
         """Every place the version directory may be, in the order it is looked for."""
