@@ -1,0 +1,167 @@
+"""A database without ``alembic_version`` that holds the branches' tables: adopted before an upgrade, or refused.
+
+The original janitoo's ``createdb`` made the tables from the models and never
+wrote ``alembic_version``.  Running the revisions on such a database fails on
+the first table that is already there, after MySQL/MariaDB has committed
+what ran before it.  So ``initdb`` and ``upgrade`` look first, under the
+migration lock and before writing anything: when the database has no
+version and holds tables a revision or a model declares, they examine it as
+``jnt_dbman adopt`` does and stamp what it finds (then upgrade from there),
+or refuse, naming ``adopt`` and the tables in the way.
+
+A versioned database, which every server start sees, pays for one read of
+``alembic_version``; only a database without a version and with tables
+pays for the revisions' replay (:mod:`janitoo_db.revision_schemas`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from janitoo_db.config import script_for
+from janitoo_db.errors import JanitooDbError, RefusedError
+from janitoo_db.migration import notify, run_stamp
+from janitoo_db.registry import BOOKKEEPING_TABLES, record_tables
+from janitoo_db.results import some
+
+if TYPE_CHECKING:
+    from janitoo_db.adopt import Adoption
+
+logger = logging.getLogger(__name__)
+
+#: What names no table of anyone's: Alembic's and janitoo_db's own.
+NOT_TABLES = BOOKKEEPING_TABLES | {"alembic_version"}
+#: How many tables a line names before "and N more".
+SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Unversioned:
+    """The tables of a database whose ``alembic_version`` is missing or empty."""
+
+    #: Tables a revision or a model of an installed branch declares.
+    declared: tuple[str, ...]
+    #: Every other table (another program's): never in the way.
+    others: tuple[str, ...]
+
+    def describe(self) -> str:
+        """What the database holds, for a message: never "empty" when it has tables."""
+        count = len(self.declared) + len(self.others)
+        tables = f"{count} table" + ("" if count == 1 else "s")
+        return f"no alembic_version ({tables}, none of them versioned)"
+
+
+def describe_base(connection: Connection) -> str:
+    """Where a database without a version stands, for a message: "base (no tables)", or how many it holds."""
+    tables = tables_unversioned(connection) or []
+    if not tables:
+        return "base (no tables)"
+    return f"base: {Unversioned((), tuple(tables)).describe()}"
+
+
+def tables_unversioned(connection: Connection) -> list[str] | None:
+    """The tables of a database without a version, none of Alembic's or janitoo_db's; None when it has one."""
+    if MigrationContext.configure(connection).get_current_heads():
+        return None
+    return sorted(t for t in inspect(connection).get_table_names() if t not in NOT_TABLES)
+
+
+def find(config: Config, connection: Connection) -> Unversioned | None:
+    """The tables of a database without a version, sorted into the branches' and the others'; None if versioned.
+
+    Which tables the branches declare is learnt by replaying their revisions,
+    and from their models.  When the replay fails, nothing can be told
+    apart: every table counts as declared (fail closed).
+    """
+    tables = tables_unversioned(connection)
+    if tables is None:
+        return None
+    if not tables:
+        return Unversioned((), ())
+    try:
+        declared = _declared(config)
+    except JanitooDbError as error:
+        logger.warning("cannot tell which tables the branches declare: %s", error)
+        return Unversioned(tuple(tables), ())
+    return Unversioned(tuple(t for t in tables if t in declared), tuple(t for t in tables if t not in declared))
+
+
+def _declared(config: Config) -> set[str]:
+    """Every table an installed branch's revisions ever make (or add columns to), and every model's table."""
+    from janitoo_db import revision_schemas
+    from janitoo_db.commands import _load_models
+
+    metadata, _ = _load_models()
+    return revision_schemas.learn(config).tables() | {t.name for t in metadata.sorted_tables}
+
+
+def adopt_or_refuse(config: Config, connection: Connection, revision: str,
+                    before_stamp: Callable[[Sequence[str]], None] | None = None) -> Adoption | None:
+    """Before an upgrade to *revision* writes anything: adopt an unversioned database holding declared tables.
+
+    Returns what was adopted (stamped, and the tables recorded, as
+    ``jnt_dbman adopt --yes`` does), or None when there was nothing to
+    adopt: the database is versioned, or none of its tables is declared.
+    Raises :class:`RefusedError`, having changed nothing, when adopt's
+    examination does not account for every declared table.  *before_stamp*
+    sees the revisions about to be stamped and may refuse them.
+    """
+    found = find(config, connection)
+    if found is None or not found.declared:
+        return None
+    from janitoo_db import adopt as adopting
+    from janitoo_db import revision_schemas
+
+    script = script_for(config)
+    try:
+        schemas = revision_schemas.learn(config)
+    except JanitooDbError as error:
+        reason = f"janitoo_db cannot learn the revisions' tables ({error})"
+        raise RefusedError(_refusal(found, found.declared, reason)) from None
+    adoption = adopting.examine(connection, script, schemas)
+    accounted = set(adoption.owners())
+    in_the_way = [t for t in found.declared if t not in accounted]
+    if adoption.refusal() is not None or in_the_way:
+        unmatched = [f for f in adoption.findings if f.state in (adopting.UNMATCHED, adopting.CONFLICTING)]
+        reason = "; ".join(_unmatched(f) for f in unmatched) or (
+            "no revision of any branch makes them (only the models declare them)")
+        raise RefusedError(_refusal(found, in_the_way or found.declared, reason))
+    destination = adopting.destination(script, adoption)
+    if before_stamp is not None:
+        before_stamp(destination)
+    stamp_adoption(config, connection, adoption)
+    matched = [f"{f.branch} {f.revision}" for f in adoption.findings if f.state == adopting.MATCHED]
+    message = (f"the database had no alembic_version; its tables match {', '.join(matched)}: adopted "
+               f"there (as 'jnt_dbman adopt' would); upgrading to {revision} from there.")
+    logger.info(message)
+    notify(config, message)
+    return adoption
+
+
+def stamp_adoption(config: Config, connection: Connection, adoption: Adoption) -> None:
+    """Stamp what adopt found and record its tables as their branches', under the lock *connection* holds."""
+    from janitoo_db import adopt as adopting
+
+    run_stamp(config, adopting.destination(script_for(config), adoption))
+    record_tables(connection, adoption.owners())
+
+
+def _unmatched(finding: Any) -> str:
+    """A branch adopt cannot stamp, with the first way its tables differ."""
+    if not finding.differences:
+        return finding.describe()
+    more = len(finding.differences) - 1
+    return f"{finding.describe()} ({finding.differences[0]}" + (f" and {more} more)" if more else ")")
+
+
+def _refusal(found: Unversioned, in_the_way: Sequence[str], reason: str) -> str:
+    return (f"the database has {found.describe()} and holds tables of the installed branches "
+            f"that cannot be adopted as they are: {reason}; tables in the way: {some(list(in_the_way), SHOWN)}. "
+            "Nothing was changed. 'jnt_dbman adopt --dry-run' shows how each branch's tables differ from its "
+            "revisions; make them match one (or drop them), then run 'jnt_dbman adopt'")
