@@ -146,3 +146,40 @@ def test_a_failure_on_a_database_with_tables_does_not_call_it_empty(
     assert "empty" not in failed.stderr
     assert ("rolled back, so nothing this command did was kept: the database is at base: no alembic_version "
             "(1 table, none of them versioned)") in failed.stderr
+
+
+# -- the original's Python API: servers starting, janitoo_db.migrate.Config -----------------------
+
+
+def test_a_server_starting_on_a_database_the_original_made_adopts_it(tmp_path: Path, sqlite_url: str) -> None:
+    from janitoo_db.server import JNTDBServer
+    from test_dbserver import write_conf
+
+    make_original(sqlite_url)
+    JNTDBServer({"conf_file": str(write_conf(tmp_path / "server.conf", sqlite_url))})
+    assert version_ids(sqlite_url) == HEADS
+    assert rows(sqlite_url, "SELECT id, username FROM core_users") == [(7, "bob")]
+
+
+def test_a_server_that_may_not_migrate_names_adopt(tmp_path: Path, sqlite_url: str) -> None:
+    from janitoo_db.server import DatabaseNotMigratedError, JNTDBServer
+    from test_dbserver import write_conf
+
+    make_original(sqlite_url)
+    expected = (r"no alembic_version, but tables of the installed branches \(core_groups, .*, core_users\): "
+                "it was made without a version table; 'jnt_dbman adopt'")
+    with pytest.raises(DatabaseNotMigratedError, match=expected):
+        JNTDBServer({"conf_file": str(write_conf(tmp_path / "server.conf", sqlite_url, "false"))})
+    assert version_ids(sqlite_url) == set()
+
+
+def test_migrate_config_initdb_refuses_an_altered_original_database(any_url: str) -> None:
+    from janitoo_db.errors import RefusedError
+    from janitoo_db.migrate import Config
+
+    make_original(any_url)
+    alter_extra_column(any_url)
+    before = snapshot(any_url)
+    with pytest.raises(RefusedError, match="tables in the way: core_groups, .*'jnt_dbman adopt'"):
+        Config(url=any_url).initdb()
+    assert snapshot(any_url) == before
