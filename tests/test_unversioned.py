@@ -8,6 +8,8 @@ tables is initdb'd as any other.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
-from conftest import revision_lines, write_extension
+from conftest import revision_lines, subprocess_env, write_extension
 from dbstate import rows, table_names, version_ids
 from test_adopt import ORIGINAL, add_pickled_setting, execute, legacy_setting, original_metadata
 
@@ -182,4 +184,23 @@ def test_migrate_config_initdb_refuses_an_altered_original_database(any_url: str
     before = snapshot(any_url)
     with pytest.raises(RefusedError, match="tables in the way: core_groups, .*'jnt_dbman adopt'"):
         Config(url=any_url).initdb()
+    assert snapshot(any_url) == before
+
+
+def test_a_table_only_a_model_declares_is_in_the_way(
+        tmp_path: Path, any_url: str, jnt_dbman: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """adopt accounts for the tables the revisions make: one only a model declares is not adopted, nor ignored."""
+    root = write_extension(tmp_path / "ext", "drafts", [("f50000000001", "")], models="""
+class Page(Base):
+    __tablename__ = "drafts_pages"
+    id = sa.Column(sa.Integer, primary_key=True)
+""")
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    make_original(any_url)
+    execute(any_url, "CREATE TABLE drafts_pages (id INTEGER PRIMARY KEY)")
+    before = snapshot(any_url)
+    refused = jnt_dbman("initdb", "-u", any_url, env=env)
+    assert refused.returncode == 1
+    assert ("cannot be adopted as they are: no revision of any branch makes them (only the models declare them); "
+            "tables in the way: drafts_pages. Nothing was changed.") in refused.stderr
     assert snapshot(any_url) == before
