@@ -53,8 +53,12 @@ def snapshot(url: str) -> dict[str, int]:
     return {table: rows(url, f"SELECT COUNT(*) FROM {table}")[0][0] for table in sorted(table_names(url))}
 
 
-def test_initdb_adopts_a_database_the_original_made_and_upgrades_it(cli: Run, any_url: str) -> None:
+@pytest.mark.parametrize("empty_version_table", [False, True])
+def test_initdb_adopts_a_database_the_original_made_and_upgrades_it(
+        cli: Run, any_url: str, empty_version_table: bool) -> None:
     make_original(any_url)
+    if empty_version_table:  # as a downgrade to base leaves it
+        execute(any_url, "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
 
     done = cli("initdb", "-u", any_url)
     assert done.exit_code == 0, done.stderr
