@@ -264,6 +264,8 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
     _known_branch_of(config, revision)
     script = script_for(config)
     current = squashed.as_if_restamped(script, read_current(config))
+    if upgrade and not current:  # a database the original made: planned from where initdb would adopt it
+        current = read_database(config, lambda c: unversioned.planned_from(config, c), (), "read the tables")
     with _orphans_explained(config), alembic_errors():
         if upgrade:
             return current, upgrade_steps(script, revision, current)

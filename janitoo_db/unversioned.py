@@ -114,16 +114,12 @@ def _declared(config: Config) -> set[str]:
     return revision_schemas.learn(config).tables() | {t.name for t in metadata.sorted_tables}
 
 
-def adopt_or_refuse(config: Config, connection: Connection, revision: str,
-                    before_stamp: Callable[[Sequence[str]], None] | None = None) -> Adoption | None:
-    """Before an upgrade to *revision* writes anything: adopt an unversioned database holding declared tables.
+def examine(config: Config, connection: Connection) -> Adoption | None:
+    """What adopt finds in an unversioned database holding declared tables; None when there is nothing to adopt.
 
-    Returns what was adopted (stamped, and the tables recorded, as
-    ``jnt_dbman adopt --yes`` does), or None when there was nothing to
-    adopt: the database is versioned, or none of its tables is declared.
-    Raises :class:`RefusedError`, having changed nothing, when adopt's
-    examination does not account for every declared table.  *before_stamp*
-    sees the revisions about to be stamped and may refuse them.
+    None for a versioned database, or one none of whose tables a branch
+    declares.  Raises :class:`RefusedError` when adopt's examination does
+    not account for every declared table; nothing is written either way.
     """
     found = find(config, connection)
     if found is None or not found.declared:
@@ -131,13 +127,12 @@ def adopt_or_refuse(config: Config, connection: Connection, revision: str,
     from janitoo_db import adopt as adopting
     from janitoo_db import revision_schemas
 
-    script = script_for(config)
     try:
         schemas = revision_schemas.learn(config)
     except JanitooDbError as error:
         reason = f"janitoo_db cannot learn the revisions' tables ({error})"
         raise RefusedError(_refusal(found, found.declared, reason)) from None
-    adoption = adopting.examine(connection, script, schemas)
+    adoption = adopting.examine(connection, script_for(config), schemas)
     accounted = set(adoption.owners())
     in_the_way = [t for t in found.declared if t not in accounted]
     if adoption.refusal() is not None or in_the_way:
@@ -145,23 +140,54 @@ def adopt_or_refuse(config: Config, connection: Connection, revision: str,
         reason = "; ".join(_unmatched(f) for f in unmatched) or (
             "no revision of any branch makes them (only the models declare them)")
         raise RefusedError(_refusal(found, in_the_way or found.declared, reason))
-    destination = adopting.destination(script, adoption)
+    return adoption
+
+
+def adopt_or_refuse(config: Config, connection: Connection, revision: str,
+                    before_stamp: Callable[[Sequence[str]], None] | None = None) -> Adoption | None:
+    """Before an upgrade to *revision* writes anything: adopt an unversioned database holding declared tables.
+
+    Returns what was adopted (stamped, and the tables recorded, as
+    ``jnt_dbman adopt --yes`` does), or None (see :func:`examine`, which
+    also says when it refuses).  *before_stamp* sees the revisions about
+    to be stamped and may refuse them.
+    """
+    adoption = examine(config, connection)
+    if adoption is None:
+        return None
     if before_stamp is not None:
-        before_stamp(destination)
+        before_stamp(destination(config, adoption))
     stamp_adoption(config, connection, adoption)
-    matched = [f"{f.branch} {f.revision}" for f in adoption.findings if f.state == adopting.MATCHED]
-    message = (f"the database had no alembic_version; its tables match {', '.join(matched)}: adopted "
+    message = (f"the database had no alembic_version; its tables match {_matched(adoption)}: adopted "
                f"there (as 'jnt_dbman adopt' would); upgrading to {revision} from there.")
     logger.info(message)
     notify(config, message)
     return adoption
 
 
-def stamp_adoption(config: Config, connection: Connection, adoption: Adoption) -> None:
-    """Stamp what adopt found and record its tables as their branches', under the lock *connection* holds."""
+def planned_from(config: Config, connection: Connection) -> tuple[str, ...]:
+    """Where an upgrade's plan starts on an unversioned database: where initdb would adopt it (said once)."""
+    adoption = examine(config, connection)
+    if adoption is None:
+        return ()
+    notify(config, f"the database has no alembic_version; its tables match {_matched(adoption)}: an upgrade "
+                   "adopts it there (as 'jnt_dbman adopt' would) and runs this plan from there.")
+    return tuple(destination(config, adoption))
+
+
+def destination(config: Config, adoption: Adoption) -> list[str]:
     from janitoo_db import adopt as adopting
 
-    run_stamp(config, adopting.destination(script_for(config), adoption))
+    return adopting.destination(script_for(config), adoption)
+
+
+def _matched(adoption: Adoption) -> str:
+    return ", ".join(f"{f.branch} {f.revision}" for f in adoption.findings if f.revision and f.state == "matched")
+
+
+def stamp_adoption(config: Config, connection: Connection, adoption: Adoption) -> None:
+    """Stamp what adopt found and record its tables as their branches', under the lock *connection* holds."""
+    run_stamp(config, destination(config, adoption))
     record_tables(connection, adoption.owners())
 
 

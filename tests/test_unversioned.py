@@ -208,3 +208,18 @@ class Page(Base):
     assert ("cannot be adopted as they are: no revision of any branch makes them (only the models declare them); "
             "tables in the way: drafts_pages. Nothing was changed.") in refused.stderr
     assert snapshot(any_url) == before
+
+
+def test_the_plan_of_an_upgrade_starts_where_it_would_adopt(cli: Run, any_url: str) -> None:
+    make_original(any_url)
+    before = snapshot(any_url)
+    planned = cli("upgrade", "--plan", "-u", any_url)
+    assert planned.exit_code == 0, planned.stderr
+    assert planned.stderr.splitlines() == [
+        f"Note: the database has no alembic_version; its tables match janitoo {ORIGINAL}: an upgrade adopts it "
+        "there (as 'jnt_dbman adopt' would) and runs this plan from there."]
+    assert [line.split(" (")[0] for line in planned.stdout.splitlines() if line.startswith("upgrade ")] == [
+        "upgrade 8f41c2d7a9b0", "upgrade c3e9b5a1d274", "upgrade 1a2b3c4d5e6f", "upgrade 2b3c4d5e6f70",
+        "upgrade 5d2f0a8c91e3"]  # from 33b95995b188: the core's own revisions before it are not planned
+    assert "! drops column core_settings.value (1 row)" in planned.stdout
+    assert snapshot(any_url) == before
