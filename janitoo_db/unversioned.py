@@ -50,6 +50,8 @@ class Unversioned:
     declared: tuple[str, ...]
     #: Every other table (another program's): never in the way.
     others: tuple[str, ...]
+    #: Why the branches' tables could not be told from the others' (then every table counts as declared).
+    unknown: str = ""
 
     def describe(self) -> str:
         """What the database holds, for a message: never "empty" when it has tables."""
@@ -100,8 +102,7 @@ def find(config: Config, connection: Connection) -> Unversioned | None:
     try:
         declared = _declared(config)
     except JanitooDbError as error:
-        logger.warning("cannot tell which tables the branches declare: %s", error)
-        return Unversioned(tuple(tables), ())
+        return Unversioned(tuple(tables), (), unknown=str(error))
     return Unversioned(tuple(t for t in tables if t in declared), tuple(t for t in tables if t not in declared))
 
 
@@ -127,12 +128,10 @@ def examine(config: Config, connection: Connection) -> Adoption | None:
     from janitoo_db import adopt as adopting
     from janitoo_db import revision_schemas
 
-    try:
-        schemas = revision_schemas.learn(config)
-    except JanitooDbError as error:
-        reason = f"janitoo_db cannot learn the revisions' tables ({error})"
-        raise RefusedError(_refusal(found, found.declared, reason)) from None
-    adoption = adopting.examine(connection, script_for(config), schemas)
+    if found.unknown:
+        reason = f"janitoo_db cannot tell which tables are the branches' ({found.unknown})"
+        raise RefusedError(_refusal(found, found.declared, reason))
+    adoption = adopting.examine(connection, script_for(config), revision_schemas.learn(config))
     accounted = set(adoption.owners())
     in_the_way = [t for t in found.declared if t not in accounted]
     if adoption.refusal() is not None or in_the_way:
@@ -176,13 +175,17 @@ def planned_from(config: Config, connection: Connection) -> tuple[str, ...]:
 
 
 def destination(config: Config, adoption: Adoption) -> list[str]:
+    """The revisions a stamp of *adoption* writes."""
     from janitoo_db import adopt as adopting
 
     return adopting.destination(script_for(config), adoption)
 
 
 def _matched(adoption: Adoption) -> str:
-    return ", ".join(f"{f.branch} {f.revision}" for f in adoption.findings if f.revision and f.state == "matched")
+    """Each branch adopted, with its revision: "janitoo 33b95995b188, ..."."""
+    from janitoo_db.adopt import MATCHED
+
+    return ", ".join(f"{f.branch} {f.revision}" for f in adoption.findings if f.revision and f.state == MATCHED)
 
 
 def stamp_adoption(config: Config, connection: Connection, adoption: Adoption) -> None:

@@ -223,3 +223,19 @@ def test_the_plan_of_an_upgrade_starts_where_it_would_adopt(cli: Run, any_url: s
         "upgrade 5d2f0a8c91e3"]  # from 33b95995b188: the core's own revisions before it are not planned
     assert "! drops column core_settings.value (1 row)" in planned.stdout
     assert snapshot(any_url) == before
+
+
+def test_when_the_revisions_cannot_be_replayed_every_table_is_in_the_way(
+        cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    """Fail closed: without the replay no table can be told to be another program's."""
+    monkeypatch.syspath_prepend(str(write_extension(tmp_path / "ext", "scratchless", [
+        ("f60000000001", "if not op.get_bind().engine.url.database:  # adopt's scratch database, in memory\n"
+                         "    raise RuntimeError('not on a scratch database')")])))
+    execute(sqlite_url, "CREATE TABLE other_app (id INTEGER PRIMARY KEY)")
+    before = snapshot(sqlite_url)
+    refused = cli("initdb", "-u", sqlite_url)
+    assert refused.exit_code == 1
+    assert ("cannot be adopted as they are: janitoo_db cannot tell which tables are the branches' (cannot run "
+            "revision f60000000001 (scratchless)") in refused.stderr
+    assert "tables in the way: other_app. Nothing was changed." in refused.stderr
+    assert snapshot(sqlite_url) == before
