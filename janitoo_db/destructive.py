@@ -114,6 +114,15 @@ def guard(config: Config, revision: str) -> Callable[[], None]:
     return under_lock
 
 
+def refuse_from(config: Config, revision: str, current: Sequence[str], connection: Connection) -> None:
+    """Raise RefusedError when an upgrade from *current* to *revision* would run a revision that can destroy data.
+
+    For a database about to be stamped at *current* (initdb adopting it): on
+    MySQL/MariaDB the stamp commits, so the check must come first.
+    """
+    _refuse(config, revision, tuple(current), connection)
+
+
 def _refuse(config: Config, revision: str, current: tuple[str, ...], connection: Connection | None) -> list[Any]:
     """The steps from *current* to *revision*; raise RefusedError when one can destroy data."""
     with alembic_errors():

@@ -398,6 +398,13 @@ def failing_revision(config: Config, error: BaseException) -> Script | None:
     return found
 
 
+def _at_base(config: Config) -> str:
+    """What a database without a version holds: it is not called empty when it has tables."""
+    from janitoo_db.unversioned import describe_base  # it runs upgrades: imported once needed
+
+    return read_database(config, describe_base, "base (no tables)", "list the tables")
+
+
 def _migration_error(config: Config, error: Exception) -> MigrationError:
     failing = failing_revision(config, error)
     engine = engine_for(config)
@@ -406,7 +413,7 @@ def _migration_error(config: Config, error: Exception) -> MigrationError:
     else:
         reason = f"{type(error).__name__}: {error}"
     try:
-        left_at = ", ".join(read_current(config)) or "base (empty)"
+        left_at = ", ".join(read_current(config)) or _at_base(config)
     except JanitooDbError:
         left_at = "unknown"
     rolled_back = has_transactional_ddl_dialect(engine.dialect.name) and not config.attributes.get(COMMITTED_KEY)
