@@ -45,6 +45,7 @@ from janitoo_db.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old 
 )
 from janitoo_db.registry import owning, record_branches, recorded_branches, recording_tables
 from janitoo_db.results import Step, first_line
+from janitoo_db.revision_cache import describe_raised
 from janitoo_db.timeouts import is_lock_timeout, statement_limits
 
 T = TypeVar("T")
@@ -370,11 +371,14 @@ def _retrying(config: Config, error: MigrationError, wait: float) -> None:
 
 
 @contextmanager
-def alembic_errors(otherwise: Callable[[Exception], JanitooDbError] | None = None) -> Iterator[None]:
+def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None) -> Iterator[None]:
     """Turn what an Alembic command raises into one of our errors.
 
     Ours pass through, Alembic's revision errors become :class:`RevisionError`,
     anything else becomes ``otherwise(error)``, or passes through without *otherwise*.
+    With *otherwise*, that includes ``SystemExit``, ``KeyboardInterrupt`` and any
+    other ``BaseException`` a revision raises: a migration they stop has failed,
+    and must never end the program with exit code 0.
     """
     try:
         yield
@@ -382,7 +386,7 @@ def alembic_errors(otherwise: Callable[[Exception], JanitooDbError] | None = Non
         raise
     except (CommandError, AlembicRevisionError) as error:
         raise RevisionError(str(error)) from None
-    except Exception as error:
+    except BaseException as error:
         if otherwise is None:
             raise
         raise otherwise(error) from None
@@ -398,13 +402,13 @@ def failing_revision(config: Config, error: BaseException) -> Script | None:
     return found
 
 
-def _migration_error(config: Config, error: Exception) -> MigrationError:
+def _migration_error(config: Config, error: BaseException) -> MigrationError:
     failing = failing_revision(config, error)
     engine = engine_for(config)
     if isinstance(error, SQLAlchemyError):
         reason = describe_db_error(error, engine.url)
     else:
-        reason = f"{type(error).__name__}: {error}"
+        reason = describe_raised(error)
     try:
         left_at = ", ".join(read_current(config)) or "base (empty)"
     except JanitooDbError:
