@@ -64,8 +64,8 @@ def _refuse_unescaped_at(text: str, url: URL) -> None:
     database = url.database or ""
     if ("@" in url.host or ("@" in database and f"/{database}" in text)
             or (not database and "@" in after_password)):
-        raise ConfigError(f"the database URL {hide_password(text)!r} holds an '@' where its password, host "
-                          "or database name are: write each '@' of a password as %40")
+        raise ConfigError(f"the database URL {hide_password(text)!r} has an '@' after the one that ends its "
+                          "password: write each '@' of a password (or of a host or database name) as %40")
 
 
 #: Where the password of a URL's text begins: after ``//user:``.

@@ -199,7 +199,11 @@ def test_a_url_with_an_escaped_at_is_not_refused(cli: Run) -> None:
     assert_no_piece(line)
 
 
-@pytest.mark.parametrize("password", CUT_PASSWORDS)
+#: Those SQLAlchemy can read, cut: a ":" in the tail reads as a port that is not a number, which reaches no driver.
+READABLE_CUT_PASSWORDS = [password for password in CUT_PASSWORDS if ":" not in password.partition("@")[2]]
+
+
+@pytest.mark.parametrize("password", READABLE_CUT_PASSWORDS)
 @pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
 def test_a_real_driver_echoing_a_cut_password_through_connect_is_masked(scheme: str, password: str) -> None:
     """Past our URL check (an engine a library caller made itself), the driver's own words are masked."""
@@ -208,11 +212,7 @@ def test_a_real_driver_echoing_a_cut_password_through_connect_is_masked(scheme: 
     from janitoo_db.engine import connect
     from janitoo_db.errors import DatabaseError
 
-    timeout = "connect_timeout=2"
-    try:
-        url = make_url(f"{scheme}://u:{password}@{NOWHERE}/db?{timeout}")
-    except ValueError:
-        pytest.skip("SQLAlchemy cannot read this URL: nothing reaches a driver")
+    url = make_url(f"{scheme}://u:{password}@{NOWHERE}/db?connect_timeout=2")
     engine = create_engine(url)
     try:
         with pytest.raises(DatabaseError) as raised:
