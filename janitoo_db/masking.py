@@ -53,6 +53,8 @@ def _meant_password(url: Any) -> str:
     """
     password = str(getattr(url, "password", None) or "")
     host, port, database = (getattr(url, name, None) for name in ("host", "port", "database"))
+    if not host:  # a SQLite file's path may hold an "@" of its own
+        return password
     after = f"{host or ''}{f':{port}' if port else ''}"
     if database:
         if "/" in database.rpartition("@")[2]:  # not a name written my%40db: a host and a database

@@ -199,8 +199,10 @@ def test_a_url_with_an_escaped_at_is_not_refused(cli: Run) -> None:
     assert_no_piece(line)
 
 
-#: Those SQLAlchemy can read, cut: a ":" in the tail reads as a port that is not a number, which reaches no driver.
-READABLE_CUT_PASSWORDS = [password for password in CUT_PASSWORDS if ":" not in password.partition("@")[2]]
+#: Those a driver is given a host ending in .invalid for: a ":" in the tail reads as a port that is not a
+#: number (no driver is reached), a "/" makes the host the piece before it, which a resolver might look up.
+READABLE_CUT_PASSWORDS = [password for password in CUT_PASSWORDS
+                          if not set(":/") & set(password.partition("@")[2])]
 
 
 @pytest.mark.parametrize("password", READABLE_CUT_PASSWORDS)
@@ -291,3 +293,9 @@ def test_a_cut_password_is_refused_and_masked_for_library_callers(caller: str, p
         _call_library(caller, f"postgresql://u:{password}@{NOWHERE}/db?connect_timeout=2")
     assert "%40" in str(raised.value)
     assert_no_piece(str(raised.value))
+
+
+def test_a_sqlite_path_holding_an_at_is_no_password() -> None:
+    url = "sqlite:////srv/me@home/data/janitoo.sqlite"
+    assert mask_secrets(f"unable to open {url[10:]}", url) == f"unable to open {url[10:]}"
+    assert mask_secrets("unable to open it", make_url(url)) == "unable to open it"
