@@ -164,9 +164,8 @@ def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | No
     message = lines[0] if lines else type(original).__name__
     # The server's own advice (PostgreSQL's "HINT: ...") is worth keeping on the one line.
     message += "".join(f" ({line})" for line in lines[1:] if line.startswith("HINT:"))
-    if url is not None:
-        message = hide_password(message, url)
-    return message
+    # Without *url*, what looks like a password in the message (//user:secret@, password=...) is still hidden.
+    return hide_password(message, url)
 
 
 def connect(engine: Engine) -> Connection:

@@ -55,7 +55,7 @@ def _meant_password(url: Any) -> str:
     host, port, database = (getattr(url, name, None) for name in ("host", "port", "database"))
     if not host:  # a SQLite file's path may hold an "@" of its own
         return password
-    after = f"{host or ''}{f':{port}' if port else ''}"
+    after = f"{host}{f':{port}' if port else ''}"
     if database:
         if "/" in database.rpartition("@")[2]:  # not a name written my%40db: a host and a database
             after += f"/{database}"
@@ -99,8 +99,6 @@ def _secrets_of(url: Any) -> set[str]:
     password = getattr(url, "password", None)
     if password:
         secrets |= spellings(str(password))
-    if not isinstance(url, str) and getattr(url, "drivername", None):
-        secrets |= spellings(_meant_password(url)) if _meant_password(url) else set()
     query = getattr(url, "query", None)
     if isinstance(query, dict):
         for key, value in query.items():
@@ -117,6 +115,7 @@ def _secrets_of(url: Any) -> set[str]:
 
 
 def _meant_passwords(url: Any) -> set[str]:
+    """The passwords *url* (a string or a SQLAlchemy URL) may have been meant to hold."""
     if isinstance(url, str):
         return _meant_passwords_of_text(url)
     if getattr(url, "drivername", None):
