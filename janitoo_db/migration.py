@@ -34,7 +34,14 @@ from janitoo_db.alembic_internals import (
 )
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
-from janitoo_db.engine import connect, create_db_engine, describe_db_error, is_missing_sqlite_file, parse_url
+from janitoo_db.engine import (
+    connect,
+    create_db_engine,
+    describe_db_error,
+    hide_password,
+    is_missing_sqlite_file,
+    parse_url,
+)
 from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
 from janitoo_db.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old home)
     LOCK_KEY,
@@ -407,8 +414,8 @@ def _migration_error(config: Config, error: BaseException) -> MigrationError:
     engine = engine_for(config)
     if isinstance(error, SQLAlchemyError):
         reason = describe_db_error(error, engine.url)
-    else:
-        reason = describe_raised(error)
+    else:  # a revision's own error may quote the URL it was given: hidden for library callers too
+        reason = hide_password(describe_raised(error), engine.url)
     try:
         left_at = ", ".join(read_current(config)) or "base (empty)"
     except JanitooDbError:

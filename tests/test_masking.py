@@ -299,3 +299,23 @@ def test_a_sqlite_path_holding_an_at_is_no_password() -> None:
     url = "sqlite:////srv/me@home/data/janitoo.sqlite"
     assert mask_secrets(f"unable to open {url[10:]}", url) == f"unable to open {url[10:]}"
     assert mask_secrets("unable to open it", make_url(url)) == "unable to open it"
+
+
+def test_a_revision_quoting_the_url_fails_with_the_password_hidden(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgresql_url: str) -> None:
+    """A library caller's MigrationError hides the password a revision's own error quotes."""
+    from conftest import install_extension, write_extension
+    from janitoo_db.errors import MigrationError
+    from janitoo_db.migrate import Config
+
+    root = write_extension(tmp_path / "ext", "quoter", [
+        ("e95000000001", "raise RuntimeError('cannot reach ' + str(op.get_bind().engine.url."
+                         "render_as_string(hide_password=False)))")])
+    install_extension(root, "quoter", monkeypatch)
+    # The test server trusts local connections: the password is never checked, only carried.
+    url = make_url(postgresql_url).set(password=SECRET).render_as_string(hide_password=False)
+    with pytest.raises(MigrationError) as raised:
+        Config(url=url).initdb()
+    assert "RuntimeError: cannot reach postgresql+psycopg://postgres:***@" in str(raised.value)
+    assert SECRET not in str(raised.value)
+
