@@ -69,7 +69,7 @@ def _refuse_unescaped_at(text: str, url: URL) -> None:
 
 
 #: Where the password of a URL's text begins: after ``//user:``.
-_USERINFO_START = re.compile(r"//[^\s/:@'\"]*:")
+_USERINFO_START = re.compile(r"//[^\s/:'\"]*:")
 
 #: Dialect+driver pairs known to exist: checking them would import a dialect module for nothing.
 BUILT_IN_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"} | {f"{backend}+{driver}"

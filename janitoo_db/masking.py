@@ -23,8 +23,9 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 MASK = "***"
 
 #: ``//user:secret@``: the credentials of anything URL-like, even when the rest does not parse.
-#: The secret runs to the last ``@`` of the word, since a password may hold an ``@`` of its own.
-_USERINFO = re.compile(r"(//[^\s/:@'\"]*:)\S*(?=@)")
+#: The secret runs to the last ``@`` of the word, since a password may hold an ``@`` of its own;
+#: the user name may hold one too (``user@server``, as Azure spells it).
+_USERINFO = re.compile(r"(//[^\s/:'\"]*:)\S*(?=@)")
 #: ``password=secret`` in a query string, a DSN or a message; ``pwd``, ``passwd``, ``sslpassword`` too.
 _KEYWORD = re.compile(r"((?:ssl)?(?:password|passwd|pwd)\s*=\s*)([^\s&;,'\")]+)", re.IGNORECASE)
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")

@@ -25,6 +25,8 @@ SECRET = "S3cr3tPW"
     ("not a database URL: 'postgresql//u:S3cr3tPW@127.0.0.1/db'", (), "'postgresql//u:***@127.0.0.1/db'"),
     ("Raw value: 'postgresql://u:S3cr3t%(foo)sPW@h/db'", (), "Raw value: 'postgresql://u:***@h/db'"),
     ("//u:p@ss@word@host/db", (), "//u:***@host/db"),
+    ("'postgresql://user@srv:S3cr3tPW@h:abc/db'", (), "'postgresql://user@srv:***@h:abc/db'"),
+    ("mysql://user@srv:S3cr3tPW@h/db", ("mysql://user@srv:S3cr3tPW@h/db",), "mysql://user@srv:***@h/db"),
     ("postgresql://u@h/db?sslmode=off&password=S3cr3tPW", (), "postgresql://u@h/db?sslmode=off&password=***"),
     ("host=h PASSWD=S3cr3tPW user=u", (), "host=h PASSWD=*** user=u"),
     ("the server echoed ab/cd, ab%2Fcd and ab%2fcd", ("postgresql://u:ab%2Fcd@h/db",),
