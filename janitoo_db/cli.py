@@ -59,6 +59,14 @@ class JanitooGroup(click.Group):
                 raise
             _error(ctx, f"unexpected {type(error).__name__}: {error} (rerun with --debug for details)", 1)
             ctx.exit(1)
+        except SystemExit as error:
+            # click ends a command with its own Exit, never SystemExit: this one comes from code a
+            # command ran (a revision, a hook), and a command it stopped has failed, whatever its code.
+            if ctx.meta.get(DEBUG_KEY):
+                raise
+            _error(ctx, f"unexpected SystemExit({error.code}) from code a command ran: the command did not "
+                        "finish (rerun with --debug for details)", 1)
+            ctx.exit(1)
 
 
 def _error(ctx: click.Context, message: str, exit_code: int, found: dict[str, Any] | None = None) -> None:

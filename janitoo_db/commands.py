@@ -50,6 +50,7 @@ from janitoo_db.results import (
     first_line,
     some,
 )
+from janitoo_db.revision_cache import describe_raised
 
 if TYPE_CHECKING:
     from janitoo_db import adopt as adopting
@@ -119,8 +120,7 @@ def _offline(config: Config, action: Callable[[], Any]) -> str:
     buffer = io.StringIO()
     config.output_buffer = buffer
     try:
-        with alembic_errors(lambda error: RevisionError(
-                f"cannot write the SQL script: {type(error).__name__}: {error}")):
+        with alembic_errors(lambda error: RevisionError(f"cannot write the SQL script: {describe_raised(error)}")):
             action()
     finally:
         config.output_buffer = None

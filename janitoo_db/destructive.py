@@ -197,9 +197,9 @@ class _Judge:
         """Dry-run the function *load* gives (loading the revision file); what it recorded, judged."""
         try:
             function = load()
-        except JanitooDbError:
+        except (JanitooDbError, KeyboardInterrupt):
             raise
-        except Exception as error:  # noqa: BLE001 - a revision file that cannot load is not checked
+        except BaseException as error:  # noqa: BLE001 - a revision file that cannot load (SystemExit too) is not checked
             return (self._unchecked(f"cannot load the revision file: {_error(error)}"),)
         try:
             recorded = run(function)

@@ -208,15 +208,29 @@ CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")
 
 
 #: What an extension name may be: it is a branch label (``NAME@head``, ``A:B`` ranges) and a directory name.
+#: Alembic reads ``@`` (``NAME@head``), ``:`` (ranges) and ``+`` (``+2``) in a revision argument: none is allowed.
 VALID_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+#: Alembic's own words for revisions (``heads``, ``NAME@base``), and ``current``, jnt_dbman's for the
+#: database's: a branch named so would be read as the word.  Refused in any case: ``HEAD`` beside ``head``
+#: would be two names an operator cannot tell apart.
+RESERVED_NAMES = frozenset({"base", "head", "heads", "current"})
+#: A "-" then a digit is a relative step to Alembic (``NAME@head-1``, ``sensor-2`` is "sensor, two back").
+RELATIVE_STEP = re.compile(r"-\d")
 
 
 def _check_name(extension: Extension) -> None:
+    """Refuse a name Alembic would read as something else than a branch, naming the extension."""
+    shown = extension.name if len(extension.name) <= 40 else extension.name[:40] + "..."
+    where = f"the extension name {shown!r} ({extension.target}, distribution {extension.distribution})"
     if not VALID_NAME.fullmatch(extension.name):
-        shown = extension.name if len(extension.name) <= 40 else extension.name[:40] + "..."
-        raise ExtensionError(
-            f"the extension name {shown!r} ({extension.target}, distribution {extension.distribution}) cannot be "
-            "a branch label: use letters, digits, '_', '.' and '-', at most 100 characters")
+        raise ExtensionError(f"{where} cannot be a branch label: use letters, digits, '_', '.' and '-', "
+                             "at most 100 characters")
+    if extension.name.lower() in RESERVED_NAMES:
+        raise ExtensionError(f"{where} cannot be a branch label: {extension.name.lower()!r} is a revision "
+                             f"symbol (reserved, in any case: {', '.join(sorted(RESERVED_NAMES))})")
+    if RELATIVE_STEP.search(extension.name):
+        raise ExtensionError(f"{where} cannot be a branch label: Alembic reads '-' followed by a digit as a "
+                             "relative step (head-1); use '_' instead")
 
 
 def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extension]:
