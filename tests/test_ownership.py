@@ -189,6 +189,7 @@ def test_createdb_records_each_table_for_the_extension_whose_module_declares_it(
 def test_if_not_exists_on_a_table_that_was_there_records_nothing(cli: Run, any_url: str, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Point 4: neither the core's core_settings nor another program's table becomes the squatter's."""
+    assert cli("initdb", "-q", "-u", any_url).exit_code == 0
     execute(any_url, "CREATE TABLE their_data (id INTEGER PRIMARY KEY)", "INSERT INTO their_data (id) VALUES (5)")
     squatter = write_extension(tmp_path / "squatter", "squatter", [
         ("a60000000001", ""),
