@@ -425,8 +425,8 @@ def dropdb(config: Config) -> list[str]:
     removes what it made, then :mod:`janitoo_db.ownership` drops what is left
     of the tables the owner ledger records, with the bookkeeping tables; no
     other migration can run in between and leave a table behind.  Refused,
-    before anything is dropped, when a table janitoo_db does not own has a
-    foreign key into one it would drop.
+    before anything is dropped, when a table it keeps has a foreign key into
+    one it would drop.
     """
     before = _table_names(config)
     if not before:

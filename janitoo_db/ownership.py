@@ -94,9 +94,8 @@ def refuse_foreign_references(connection: Connection, tables: Iterable[str], doi
     """Raise :class:`RefusedError` when a table outside *tables* has a foreign key into them."""
     found = foreign_references(connection, tables)
     if found:
-        raise RefusedError(f"{doing} refused, nothing was dropped: a table janitoo_db does not own has a foreign "
-                           f"key into one it would drop ({some(found, separator='; ')}); drop that key or "
-                           "table first")
+        raise RefusedError(f"{doing} refused, nothing was dropped: a table it keeps has a foreign key into one "
+                           f"it would drop ({some(found, separator='; ')}); drop that key or table first")
 
 
 def drop(connection: Connection, tables: Iterable[str], doing: str) -> list[str]:

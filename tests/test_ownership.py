@@ -103,7 +103,7 @@ def test_forget_refuses_when_a_table_it_does_not_own_points_into_its_tables(
     refused = cli("forget", "keeper", "--drop-tables", "--yes", "-u", any_url)
     assert refused.exit_code == 1
     assert refused.stderr.startswith("Error: forget keeper --drop-tables refused, nothing was dropped: a table "
-                                     "janitoo_db does not own has a foreign key into one it would drop "
+                                     "it keeps has a foreign key into one it would drop "
                                      "(their_notes.item_id (their_notes_item) -> keeper_items.id)")
     assert table_names(any_url) == before and version_ids(any_url) == versions
     assert ledger(any_url)["keeper_items"] == "keeper"
@@ -155,7 +155,7 @@ def test_dropdb_refuses_when_another_programs_table_points_at_ours(cli: Run, any
 
     refused = cli("dropdb", "--yes", "-u", any_url)
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("Error: dropdb refused, nothing was dropped: a table janitoo_db does not own "
+    assert refused.stderr.startswith("Error: dropdb refused, nothing was dropped: a table it keeps "
                                      "has a foreign key into one it would drop "
                                      "(their_audit.user_id (their_audit_user) -> core_users.id)")
     assert table_names(any_url) == before and version_ids(any_url) == versions
