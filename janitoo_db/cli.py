@@ -528,7 +528,13 @@ def _print_adoption(found: Any) -> None:
 @statement_limit_options
 @yes_option
 def dropdb(config: Config, yes: bool) -> None:
-    """Drop every table the revisions or the models know, and alembic_version."""
+    """Drop every table janitoo_db made, its bookkeeping tables and alembic_version.
+
+    Each branch is downgraded to base first; then the tables janitoo_db
+    recorded as made by a revision or by createdb go, and nothing else.
+    Refused, dropping nothing, when another table has a foreign key into one
+    of them.
+    """
     from janitoo_db import commands
 
     _confirm_dropping(config, yes, "drop {where}", "Drop every janitoo table of {where}?")
@@ -900,6 +906,8 @@ def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
     if done.heads:
         click.echo(f"Forgot {name}: its heads {some(done.heads)} left alembic_version"
                    + (f", which now also records {some(done.restored)}." if done.restored else "."))
+    if done.stale:
+        click.echo(f"No longer in the database, so no longer recorded as {name}'s: {some(done.stale)}.")
     if done.tables and done.dropped:
         click.echo(f"Dropped its tables: {some(done.tables)}.")
     elif done.tables:

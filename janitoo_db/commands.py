@@ -20,7 +20,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, destructive, drift, graph, interrupted, safety, squashed, unversioned
+from janitoo_db import checksums, destructive, drift, graph, interrupted, ownership, safety, squashed, unversioned
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -37,7 +37,7 @@ from janitoo_db.migration import (
     run_locked,
     run_stamp,
 )
-from janitoo_db.registry import BOOKKEEPING_TABLES, record_branches, record_tables, recorded_branches, recorded_tables
+from janitoo_db.registry import record_branches, record_tables, recorded_branches
 from janitoo_db.results import (
     Branch,
     CheckResult,
@@ -419,27 +419,26 @@ def _refuse_versioned(current: Sequence[str]) -> None:
 
 
 def dropdb(config: Config) -> list[str]:
-    """Drop every table the revisions or the models know, and janitoo_db's bookkeeping tables.
+    """Drop every table janitoo_db owns, and its bookkeeping tables.
 
     One locked unit: each branch is downgraded to base, so each revision
-    removes what it made, then whatever is left of the models' tables and of
-    the tables any revision creates goes too; no other migration can run in
-    between and leave a table behind.
+    removes what it made, then :mod:`janitoo_db.ownership` drops what is left
+    of the tables the owner ledger records, with the bookkeeping tables; no
+    other migration can run in between and leave a table behind.  Refused,
+    before anything is dropped, when a table it keeps has a foreign key into
+    one it would drop.
     """
-    metadata, _ = _load_models()
-    ours = {t.name for t in metadata.sorted_tables} | set(table_creators(config))
-    ours |= {"alembic_version", *BOOKKEEPING_TABLES}
     before = _table_names(config)
     if not before:
         return []
 
     def drop_everything() -> None:
         connection = config.attributes["connection"]
+        # Refused before anything runs: the downgrade would drop what a foreign table still points at.
+        ownership.refuse_foreign_references(connection, ownership.janitoo_tables(connection).tables, "dropdb")
         if MigrationContext.configure(connection).get_current_heads():
             run_alembic(config, "base", upgrade=False)
-        left = MetaData()
-        left.reflect(connection, only=[name for name in inspect(connection).get_table_names() if name in ours])
-        left.drop_all(connection)
+        ownership.drop(connection, ownership.janitoo_tables(connection).tables, "dropdb")
 
     run_locked(config, drop_everything)
     after = set(_table_names(config))
@@ -663,8 +662,10 @@ def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten
     Its heads leave ``alembic_version``; what they implied of other branches
     (a core revision they depend on) is written there instead, from
     janitoo_db's registry.  The tables janitoo_db recorded as made by its
-    revisions stay, listed, unless *drop_tables*.  Refused while *name* is
-    installed: then ``downgrade NAME@base`` removes it properly.
+    revisions stay, listed, unless *drop_tables*: then exactly those go
+    (:mod:`janitoo_db.ownership`), each with its record.  Records of its
+    tables that are no longer in the database are removed.  Refused while
+    *name* is installed: then ``downgrade NAME@base`` removes it properly.
     """
     if name in _extensions(config):
         raise RefusedError(f"{name} is installed: remove its branch with 'jnt_dbman downgrade {name}@base', "
@@ -678,20 +679,20 @@ def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten
             current = MigrationContext.configure(connection).get_current_heads()
             recorded = recorded_branches(connection)
             heads = [r for r in current if recorded.get(r) == name and graph.find(script, r) is None]
-            tables = sorted(t for t, branch in recorded_tables(connection).items() if branch == name
-                            and inspect(connection).has_table(t))
-            if not heads and not tables:
+            owned = ownership.branch_tables(connection, name, _extensions(config))
+            if not heads and not owned.tables and not owned.stale:
                 known = sorted({b for r, b in recorded.items() if graph.find(script, r) is None})
                 raise RevisionError(f"the database holds nothing janitoo_db recorded as {name}'s"
                                     + (f"; uninstalled extensions it knows: {some(known)}" if known else ""))
+            if drop_tables:
+                ownership.refuse_foreign_references(connection, owned.tables, f"forget {name} --drop-tables")
             restored = _restore_implied(connection, script, current, heads, recorded)
-            if drop_tables and tables:
-                gone = MetaData()
-                gone.reflect(connection, only=tables)
-                gone.drop_all(connection)
-                record_tables(connection, dict.fromkeys(tables))
             record_branches(connection, script)
-            return Forgotten(name, tuple(heads), restored, tuple(tables), drop_tables)
+            # A record whose table is gone could later claim a table someone else makes under that name.
+            ownership.forget_records(connection, owned.stale)
+            if drop_tables:
+                ownership.drop(connection, owned.tables, f"forget {name} --drop-tables")
+            return Forgotten(name, tuple(heads), restored, owned.tables, drop_tables, owned.stale)
     except SQLAlchemyError as error:
         raise DatabaseError(f"forget failed: {describe_db_error(error, engine.url)}") from None
 

@@ -278,12 +278,17 @@ def gc_paused() -> Iterator[None]:
 def load_models(target: ModuleType, extensions: Iterable[Extension]) -> dict[str, tuple[str, ...]]:
     """Run each extension's ``extend(target)`` once; return the tables each one added.
 
-    The table lists are what per-extension autogeneration and checks rely on.
+    The table lists are what per-extension autogeneration, checks and
+    ``createdb``'s owner records rely on: a table is listed under the
+    extension whose module declares it, even when another extension's
+    module imported it first (:mod:`janitoo_db.table_homes`).
     """
+    from janitoo_db import table_homes
     from janitoo_db.base import Base
 
+    extensions = list(extensions)
     owned: dict[str, tuple[str, ...]] = {}
-    with gc_paused():
+    with gc_paused(), table_homes.tracing(Base.metadata) as declared:
         for extension in extensions:
             # Snapshot first: a module may declare its tables when imported.
             before = set(Base.metadata.tables)
@@ -294,4 +299,4 @@ def load_models(target: ModuleType, extensions: Iterable[Extension]) -> dict[str
                 raise ExtensionError(
                     f"{extension.describe()} failed in extend(): {type(error).__name__}: {error}") from None
             owned[extension.name] = tuple(sorted(set(Base.metadata.tables) - before))
-    return owned
+    return table_homes.attribute(owned, declared, {extension.name: extension.module for extension in extensions})

@@ -82,6 +82,14 @@ def recorded_branches(connection: Connection) -> dict[str, str]:
 
 # -- which branch made which table --------------------------------------------------
 
+class ForeignTableDrop(Exception):
+    """Raised inside a revision that drops another branch's table.
+
+    Not a JanitooDbError on purpose: the migration's failure handling turns
+    it into a MigrationError naming the revision and the state it left.
+    """
+
+
 _running_branch: ContextVar[str | None] = ContextVar("janitoo_db_running_branch", default=None)
 
 
@@ -107,24 +115,57 @@ def owning(steps: Iterable[Any]) -> list[Any]:
 def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
     """Record in ``janitoo_db_tables`` the tables the revisions run inside create, and forget those they drop.
 
+    Only a table the CREATE made is recorded: ``if_not_exists`` on a table
+    that was already there (another branch's, another program's) records
+    nothing, so no command of janitoo_db will drop it for this branch.  A
+    revision dropping a table recorded for another branch is refused
+    (:class:`ForeignTableDrop`) before its ``DROP`` runs.
+
     Yields a function that records the changes seen so far at once (before
     a commit in the middle of the run).
     """
     changes: dict[str, str | None] = {}
 
+    ledger: list[dict[str, str]] = []  # read at the first drop: most runs drop nothing
+
     def flush() -> None:
         if changes:
             record_tables(connection, dict(changes))
+            for name, branch in changes.items() if ledger else ():
+                if branch is None:
+                    ledger[0].pop(name, None)
+                else:
+                    ledger[0][name] = branch
             changes.clear()
 
     rebuilding: set[str] = set()
+    existed: set[str] = set()
+
+    def creating(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:
+        # CREATE TABLE IF NOT EXISTS on a table that is there creates nothing: whoever made it keeps it.
+        if (_running_branch.get() and not table.name.startswith(BATCH_TABLE_PREFIX)
+                and sa.inspect(bind).has_table(table.name, schema=table.schema)):
+            existed.add(table.name)
 
     def created(table: sa.Table, *args: Any, **kw: Any) -> None:
         if table.name.startswith(BATCH_TABLE_PREFIX):
             # Alembic's batch mode rebuilding a table (SQLite): the copy takes the table's name and owner.
             rebuilding.add(table.name[len(BATCH_TABLE_PREFIX):])
+        elif table.name in existed:
+            existed.discard(table.name)
         elif _running_branch.get():
             changes[table.name] = _running_branch.get()
+
+    def dropping(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:
+        branch = _running_branch.get()
+        if not branch or table.name in rebuilding or table.name.startswith(BATCH_TABLE_PREFIX):
+            return
+        if not ledger:
+            ledger.append(recorded_tables(bind))
+        owner = changes[table.name] if table.name in changes else ledger[0].get(table.name)
+        if owner and owner != branch:
+            raise ForeignTableDrop(f"refused to drop the table {table.name}, which janitoo_db recorded as made "
+                                   f"by {owner}'s revisions: a revision of {branch} drops only {branch}'s tables")
 
     def dropped(table: sa.Table, *args: Any, **kw: Any) -> None:
         if table.name in rebuilding:
@@ -132,12 +173,16 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         elif _running_branch.get():
             changes[table.name] = None
 
+    event.listen(sa.Table, "before_create", creating)
     event.listen(sa.Table, "after_create", created)
+    event.listen(sa.Table, "before_drop", dropping)
     event.listen(sa.Table, "after_drop", dropped)
     try:
         yield flush
     finally:
+        event.remove(sa.Table, "before_create", creating)
         event.remove(sa.Table, "after_create", created)
+        event.remove(sa.Table, "before_drop", dropping)
         event.remove(sa.Table, "after_drop", dropped)
     flush()
 

@@ -193,6 +193,8 @@ class Forgotten:
     tables: tuple[str, ...]
     #: True when those tables were dropped.
     dropped: bool
+    #: Its recorded tables that were no longer in the database: their records were removed.
+    stale: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
