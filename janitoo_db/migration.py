@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, interrupted, locking, squashed
+from janitoo_db import checksums, interrupted, journal, locking, squashed
 from janitoo_db.alembic_internals import (
     downgrade_steps,
     migrate_writing_versions_once,
@@ -136,7 +136,7 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         config.attributes["planned"] = len(found)
         if context.as_sql:
             return found
-        found = owning(found)
+        found = journal.scoped(owning(found), context.connection)
         if not has_transactional_ddl_dialect(context.dialect.name):
             return checksums.recording_each(interrupted.marking(found, context.connection), context.connection)
         return found
@@ -210,7 +210,7 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
     migration_context = context.get_context()
     before = migration_context.get_current_heads()
     steps = context.config.attributes.get("steps")
-    with recording_tables(connection) as record_tables_so_far:
+    with recording_tables(connection) as record_tables_so_far, journal.recording(connection):
 
         def settle() -> None:
             """Make janitoo_db's bookkeeping true of what ran so far."""
@@ -223,16 +223,46 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
                 checksums.announce(context.config, checksums.record(connection, context.script, before))
 
         autocommit = _Autocommit(context.config, connection, settle)
-        if steps is not None and connection.in_transaction() and has_transactional_ddl_dialect(connection.dialect.name):
-            with Operations.context(migration_context):
-                migrate_writing_versions_once(migration_context, before, steps, autocommit)
-        else:
-            # Alembic's own loop writes the versions (and MySQL's progress marks) after each revision.
-            with replacing_autocommit_block(migration_context, lambda: autocommit.block(None, lambda: None)):
-                with context.begin_transaction():
-                    context.run_migrations()
+        try:
+            if steps is not None and connection.in_transaction() and \
+                    has_transactional_ddl_dialect(connection.dialect.name):
+                with Operations.context(migration_context):
+                    migrate_writing_versions_once(migration_context, before, steps, autocommit)
+            else:
+                # Alembic's own loop writes the versions (and MySQL's progress marks) after each revision.
+                with replacing_autocommit_block(migration_context, lambda: autocommit.block(None, lambda: None)):
+                    with context.begin_transaction():
+                        context.run_migrations()
+        except Exception as error:
+            if is_lock_timeout(error):
+                _settle_own_marks(context.config, connection, autocommit.marked)
+            raise
     settle()
 
+
+def _settle_own_marks(config: Config, connection: Connection, marked: set[str]) -> None:
+    """After a lock timeout in an autocommit block: undo what the block's revision ran, from its journal.
+
+    The retry then starts that revision afresh instead of stopping on the
+    mark this very run left; a revision it cannot undo keeps its mark, for
+    ``jnt_dbman repair``.  Whatever fails here, the lock timeout is the error reported.
+    """
+    if not marked:
+        return
+    try:
+        if connection.in_transaction():
+            connection.rollback()
+        for settled in interrupted.settle_own(connection, marked):
+            notify(config, f"undid what revision {settled.interrupted.revision} had run before the lock timeout "
+                           f"({'; '.join(settled.undone) or 'it had made nothing'})")
+        connection.begin()
+    except SQLAlchemyError:
+        if connection.in_transaction():
+            connection.rollback()
+
+
+#: What waits between two tries after a lock timeout (tests replace it to see the pauses).
+pause: Callable[[float], None] = time.sleep
 
 #: ``config.attributes[COMMITTED_KEY]`` is True once a run committed part of its work (an autocommit block).
 COMMITTED_KEY = "committed_partway"
@@ -259,10 +289,13 @@ class _Autocommit:
     def block(self, step: Any, write_versions: Callable[[], None]) -> Iterator[None]:
         write_versions()
         self.settle()
-        if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
-            interrupted.mark_started(self.connection, step)
-            self.marked.add(step.revision.revision)
-            self.config.attributes[COMMITTED_KEY] = True
+        if has_transactional_ddl_dialect(self.dialect):
+            if step.revision.revision not in self.marked:
+                interrupted.mark_started(self.connection, step)
+                self.marked.add(step.revision.revision)
+                self.config.attributes[COMMITTED_KEY] = True
+            # What the revision ran before the block is committed with the mark: journal it.
+            journal.flush(self.connection)
         with outside_transaction(self.connection):
             yield
 
@@ -346,7 +379,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
                     raise
                 _retrying(config, error, wait)
                 steps.clear()
-                time.sleep(wait)
+                pause(wait)
             finally:
                 config.attributes.pop("connection", None)
                 config.attributes.pop(COMMITTED_KEY, None)

@@ -29,12 +29,14 @@ from janitoo_db.alembic_internals import BATCH_TABLE_PREFIX
 REGISTRY_TABLE = "janitoo_db_branches"
 #: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.interrupted).
 PROGRESS_TABLE = "janitoo_db_in_progress"
+#: The statements of those revisions, each before it runs and once it is done (see janitoo_db.journal).
+JOURNAL_TABLE = "janitoo_db_journal"
 #: The branch whose revisions created each table.
 TABLES_TABLE = "janitoo_db_tables"
 #: The checksum of each applied revision's file (see janitoo_db.checksums).
 CHECKSUMS_TABLE = "janitoo_db_checksums"
 #: janitoo_db's own tables, beside Alembic's alembic_version: no model declares them.
-BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, TABLES_TABLE, CHECKSUMS_TABLE})
+BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, JOURNAL_TABLE, TABLES_TABLE, CHECKSUMS_TABLE})
 
 _metadata = sa.MetaData()
 branches_table = sa.Table(
@@ -123,7 +125,7 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         if table.name.startswith(BATCH_TABLE_PREFIX):
             # Alembic's batch mode rebuilding a table (SQLite): the copy takes the table's name and owner.
             rebuilding.add(table.name[len(BATCH_TABLE_PREFIX):])
-        elif _running_branch.get():
+        elif _running_branch.get() and table.name not in BOOKKEEPING_TABLES:
             changes[table.name] = _running_branch.get()
 
     def dropped(table: sa.Table, *args: Any, **kw: Any) -> None:

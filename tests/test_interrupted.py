@@ -14,43 +14,64 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+import sqlalchemy as sa
+from sqlalchemy import create_engine, inspect, text
 
 from conftest import jnt_dbman_path, subprocess_env, write_extension
-from dbstate import table_names, version_ids
+from dbstate import rows, table_names, version_ids
 
 pytestmark = pytest.mark.server
 HALF = "e50000000002"
 
 
 def halfway(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
-    """An extension whose second revision creates one table, waits for a file, then creates another."""
+    """An extension whose second revision creates a table and adds two columns, waits for a file, then goes on.
+
+    Its first revision makes halfway_base, with a row; the second adds a
+    column to it, so repair must drop a column, not only a table.
+    """
     entered, barrier = tmp_path / "entered", tmp_path / "go"
     root = write_extension(tmp_path / "ext", "halfway", [
-        ("e50000000001", ""),
+        ("e50000000001",
+         "op.create_table('halfway_base', sa.Column('id', sa.Integer, primary_key=True))\n"
+         "op.execute('INSERT INTO halfway_base (id) VALUES (7)')",
+         "op.drop_table('halfway_base')"),
         (HALF,
          "op.create_table('halfway_first', sa.Column('id', sa.Integer, primary_key=True))\n"
+         "op.add_column('halfway_base', sa.Column('label', sa.String(20)))\n"
+         "op.add_column('halfway_first', sa.Column('extra', sa.String(20)))\n"
          f"open({str(entered)!r}, 'w').close()\n"
          f"for _ in range(1200):\n    if os.path.exists({str(barrier)!r}):\n        break\n    time.sleep(0.05)\n"
+         "op.create_index('ix_halfway_label', 'halfway_base', ['label'])\n"
          "op.create_table('halfway_second', sa.Column('id', sa.Integer, primary_key=True))",
-         "op.drop_table('halfway_second')\nop.drop_table('halfway_first')"),
+         "op.drop_table('halfway_second')\nop.drop_index('ix_halfway_label', 'halfway_base')\n"
+         "op.drop_column('halfway_base', 'label')\nop.drop_table('halfway_first')"),
     ])
     env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
     return env, entered, barrier
+
+
+def columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {column["name"] for column in inspect(connection).get_columns(table)}
+    finally:
+        engine.dispose()
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([jnt_dbman_path(), *args], env=env, capture_output=True, text=True, timeout=120, input="")
 
 
-def kill_in_the_middle(env: dict[str, str], entered: Path, url: str) -> None:
-    process = subprocess.Popen([jnt_dbman_path(), "initdb", "-q", "-u", url], env=env,
+def kill_in_the_middle(env: dict[str, str], entered: Path, url: str, *command: str) -> None:
+    process = subprocess.Popen([jnt_dbman_path(), *(command or ("initdb", "-q")), "-u", url], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not entered.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail("initdb never reached the middle of the revision")
+            pytest.fail(f"{command or 'initdb'} never reached the middle")
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
@@ -78,8 +99,18 @@ def test_a_killed_revision_is_named_then_undone(tmp_path: Path, mysql_url: str) 
 
     repaired = run(env, "repair", "--yes", "-u", mysql_url)
     assert repaired.returncode == 0, repaired.stderr
-    assert f"Undid what {HALF} had done (1 statements skipped: what they remove was not there)" in repaired.stdout
+    lines = repaired.stdout.splitlines()
+    # Exactly what the journal shows the killed run did, newest first; the column of its own table goes with it.
+    assert lines[1:] == [
+        "Undone: dropped column halfway_base.label.",
+        "Undone: dropped table halfway_first.",
+        "Skipped: ADD COLUMN halfway_first.extra: goes with table halfway_first.",
+        f"Undid what {HALF} had done (2 undone, 1 skipped); it is not applied: run 'jnt_dbman initdb' to apply "
+        "it again.",
+    ]
     assert "halfway_first" not in table_names(mysql_url)
+    assert columns(mysql_url, "halfway_base") == {"id"}
+    assert rows(mysql_url, "SELECT id FROM halfway_base") == [(7,)]
     assert run(env, "repair", "-u", mysql_url).stdout == "Nothing to repair: no revision was interrupted.\n"
 
     barrier.touch()
@@ -87,7 +118,109 @@ def test_a_killed_revision_is_named_then_undone(tmp_path: Path, mysql_url: str) 
     assert again.returncode == 0, again.stderr
     assert f"Applied {HALF} (halfway)" in again.stderr
     assert {"halfway_first", "halfway_second"} <= table_names(mysql_url)
+    assert columns(mysql_url, "halfway_base") == {"id", "label"}
     assert run(env, "checkdb", "-u", mysql_url).returncode == 0
+
+
+def test_a_revision_that_made_nothing_has_nothing_undone(tmp_path: Path, mysql_url: str) -> None:
+    """Another program's table of the same name stops the revision at once: repair leaves it, rows and all."""
+    env, _, barrier = halfway(tmp_path)
+    barrier.touch()
+    engine = create_engine(mysql_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE halfway_first (id INTEGER NOT NULL PRIMARY KEY, note VARCHAR(20))"))
+        connection.execute(text("INSERT INTO halfway_first VALUES (1, 'theirs')"))
+    engine.dispose()
+    failed = run(env, "initdb", "-q", "-u", mysql_url)
+    assert failed.returncode == 1 and "already exists" in failed.stderr
+    assert run(env, "checkdb", "-u", mysql_url).returncode == 5
+    before = table_names(mysql_url, bookkeeping=False)
+
+    repaired = run(env, "repair", "--yes", "-u", mysql_url)
+    assert repaired.returncode == 0, repaired.stderr
+    assert repaired.stdout.splitlines()[1:] == [
+        "Skipped: CREATE TABLE halfway_first: table halfway_first was there before it ran, and is not this run's.",
+        f"Undid what {HALF} had done (0 undone, 1 skipped); it is not applied: run 'jnt_dbman initdb' to apply "
+        "it again.",
+    ]
+    assert table_names(mysql_url, bookkeeping=False) == before
+    assert rows(mysql_url, "SELECT id, note FROM halfway_first") == [(1, "theirs")]
+    assert rows(mysql_url, "SELECT id FROM halfway_base") == [(7,)]
+    assert run(env, "checkdb", "-u", mysql_url).returncode == 3
+
+
+def test_the_original_core_tables_survive_a_repair(tmp_path: Path, mysql_url: str) -> None:
+    """Issue 18, point 5: the core revision stopped on the original's tables; repair drops none of them."""
+    from test_adopt import CORE_TABLES, create_all_as_the_original
+
+    create_all_as_the_original(mysql_url)
+    engine = create_engine(mysql_url)
+    with engine.begin() as connection:
+        flags = [c.name for c in sa.Table("core_groups", sa.MetaData(), autoload_with=connection).columns
+                 if isinstance(c.type, (sa.Boolean, sa.Integer)) and c.name != "id"]
+        connection.execute(text(f"INSERT INTO core_groups (id, name{''.join(', ' + f for f in flags)}) "
+                                f"VALUES (42, 'kept'{', 0' * len(flags)})"))
+    engine.dispose()
+    env = subprocess_env()
+    if run(env, "initdb", "-q", "-u", mysql_url).returncode == 0:
+        pytest.skip("initdb adopts the original's database: nothing is left to repair")
+    if run(env, "checkdb", "-u", mysql_url).returncode != 5:
+        pytest.skip("initdb refused before it wrote anything: nothing is left to repair")
+    repaired = run(env, "repair", "--yes", "-u", mysql_url)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "Undone:" not in repaired.stdout
+    assert set(CORE_TABLES.split(", ")) <= table_names(mysql_url)
+    assert rows(mysql_url, "SELECT name FROM core_groups WHERE id = 42") == [("kept",)]
+
+
+def test_a_killed_createdb_is_named_and_undone(tmp_path: Path, mysql_url: str) -> None:
+    """Issue 18, point 12: createdb killed after some of its tables; repair drops exactly those."""
+    entered, barrier = tmp_path / "entered", tmp_path / "go"
+    root = write_extension(tmp_path / "ext", "halfcreate", [
+        ("e60000000001", "op.create_table('halfcreate_items', sa.Column('id', sa.Integer, primary_key=True))",
+         "op.drop_table('halfcreate_items')"),
+    ], models=(
+        "import os\nimport time\n\n\n"
+        "class HalfcreateItem(Base):\n    __tablename__ = 'halfcreate_items'\n"
+        "    id = sa.Column(sa.Integer, primary_key=True)\n\n\n"
+        "@sa.event.listens_for(HalfcreateItem.__table__, 'after_create')\n"
+        "def pause(target, connection, **kw):\n"
+        f"    open({str(entered)!r}, 'w').close()\n"
+        f"    for _ in range(1200):\n        if os.path.exists({str(barrier)!r}):\n            break\n"
+        "        time.sleep(0.05)\n"))
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    engine = create_engine(mysql_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE other_program (id INTEGER NOT NULL PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO other_program VALUES (3)"))
+    engine.dispose()
+    before = table_names(mysql_url, bookkeeping=False)
+    kill_in_the_middle(env, entered, mysql_url, "createdb")
+    made = table_names(mysql_url, bookkeeping=False) - before
+    assert "halfcreate_items" in made and "alembic_version" not in made
+
+    check = run(env, "checkdb", "-u", mysql_url)
+    assert check.returncode == 5
+    assert "The createdb was interrupted while it created the tables (started " in check.stdout
+    refused = run(env, "initdb", "-q", "-u", mysql_url)
+    assert refused.returncode == 1 and "createdb was interrupted" in refused.stderr
+    assert run(env, "createdb", "-u", mysql_url).returncode == 1
+    assert table_names(mysql_url, bookkeeping=False) - before == made
+    assert run(env, "repair", "--applied", "-u", mysql_url).returncode == 1
+
+    repaired = run(env, "repair", "--yes", "-u", mysql_url)
+    assert repaired.returncode == 0, repaired.stderr
+    assert sorted(line for line in repaired.stdout.splitlines() if line.startswith("Undone: ")) == sorted(
+        f"Undone: dropped table {name}." for name in made)
+    assert "Undid what createdb had done: run 'jnt_dbman createdb' or 'jnt_dbman initdb' again." in repaired.stdout
+    assert table_names(mysql_url, bookkeeping=False) == before
+    assert rows(mysql_url, "SELECT id FROM other_program") == [(3,)]
+
+    barrier.touch()
+    again = run(env, "initdb", "-q", "-u", mysql_url)
+    assert again.returncode == 0, again.stderr
+    assert run(env, "checkdb", "-u", mysql_url).returncode == 0
+    assert rows(mysql_url, "SELECT id FROM other_program") == [(3,)]
 
 
 def test_a_revision_finished_by_hand_is_recorded_as_applied(tmp_path: Path, mysql_url: str) -> None:
