@@ -39,7 +39,7 @@ CREATEDB = "createdb"
 CREATES = ("create_table", "add_column", "create_index")
 #: Prefix of the action of a create that found its object already there: it changed nothing (or failed).
 WAS_THERE = "there:"
-#: The first words of statements that only read.
+#: The first words of statements that only read (and SQLite's PRAGMA without "=").
 READS = ("select", "show", "describe", "desc", "explain")
 #: Characters of a statement kept, to be named in messages.
 KEPT = 400
@@ -109,7 +109,8 @@ def classify(construct: Any, sql: str) -> tuple[str, str | None, str | None] | N
     if isinstance(construct, UpdateBase):
         return "data", getattr(construct.table, "name", None), None
     words = sql.lstrip(" \t\r\n(").split(None, 1)
-    if words and words[0].lower() in READS and ";" not in sql.rstrip().rstrip(";"):
+    single = ";" not in sql.rstrip().rstrip(";")
+    if words and single and (words[0].lower() in READS or (words[0].lower() == "pragma" and "=" not in sql)):
         return None
     return "other", None, None
 
@@ -267,6 +268,20 @@ def scoped(steps: Iterable[Any], connection: Connection) -> list[Any]:
         journaled.__name__ = run.__name__  # Alembic names a step after it
         step.migration_fn = journaled
     return steps
+
+
+@contextmanager
+def paused(connection: Connection) -> Iterator[None]:
+    """Journal nothing inside: janitoo_db's own writes in the middle of a revision (before an autocommit block)."""
+    journal = of(connection)
+    if journal is None or journal.busy:
+        yield
+        return
+    journal.busy = True
+    try:
+        yield
+    finally:
+        journal.busy = False
 
 
 def flush(connection: Connection) -> None:

@@ -287,13 +287,14 @@ class _Autocommit:
 
     @contextmanager
     def block(self, step: Any, write_versions: Callable[[], None]) -> Iterator[None]:
-        write_versions()
-        self.settle()
-        if has_transactional_ddl_dialect(self.dialect):
-            if step.revision.revision not in self.marked:
+        with journal.paused(self.connection):
+            write_versions()
+            self.settle()
+            if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
                 interrupted.mark_started(self.connection, step)
                 self.marked.add(step.revision.revision)
                 self.config.attributes[COMMITTED_KEY] = True
+        if has_transactional_ddl_dialect(self.dialect):
             # What the revision ran before the block is committed with the mark: journal it.
             journal.flush(self.connection)
         with outside_transaction(self.connection):
