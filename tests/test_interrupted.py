@@ -250,3 +250,38 @@ def test_transactional_databases_need_no_repair(tmp_path: Path, database: str,
     barrier.touch()
     assert run(env, "initdb", "-q", "-u", url).returncode == 0
     assert run(env, "repair", "-u", url).stdout == "Nothing to repair: no revision was interrupted.\n"
+
+
+def test_a_revision_that_ran_what_cannot_be_undone_is_refused_whole(tmp_path: Path, mysql_url: str) -> None:
+    """Rows deleted from a table the run did not create: repair undoes nothing and points at --applied."""
+    entered, barrier = tmp_path / "entered", tmp_path / "go"
+    root = write_extension(tmp_path / "ext", "lossy", [
+        ("e70000000001", "op.create_table('lossy_base', sa.Column('id', sa.Integer, primary_key=True))\n"
+                         "op.execute('INSERT INTO lossy_base (id) VALUES (1), (2)')"),
+        ("e70000000002",
+         "op.execute('DELETE FROM lossy_base WHERE id = 2')\n"
+         # MariaDB commits the DELETE before this DDL statement runs.
+         "op.create_table('lossy_new', sa.Column('id', sa.Integer, primary_key=True))\n"
+         f"open({str(entered)!r}, 'w').close()\n"
+         f"for _ in range(1200):\n    if os.path.exists({str(barrier)!r}):\n        break\n    time.sleep(0.05)\n"),
+    ])
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    kill_in_the_middle(env, entered, mysql_url)
+    before = table_names(mysql_url)
+    assert "lossy_new" in before and rows(mysql_url, "SELECT id FROM lossy_base") == [(1,)]
+
+    refused = run(env, "repair", "--yes", "-u", mysql_url)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] == (
+        "Error: revision e70000000002 (lossy) was interrupted while it ran its upgrade (started "
+        + refused.stderr.split("(started ", 1)[1].split(")", 1)[0]
+        + "); it ran: DELETE FROM lossy_base WHERE id = 2; CREATE TABLE lossy_new. Repair cannot undo DELETE FROM "
+          "lossy_base WHERE id = 2, so it undoes nothing. Finish the revision by hand, then record it as done with "
+          "'jnt_dbman repair --applied'")
+    assert table_names(mysql_url) == before
+    assert run(env, "checkdb", "-u", mysql_url).returncode == 5
+
+    applied = run(env, "repair", "--applied", "-u", mysql_url)
+    assert applied.returncode == 0, applied.stderr
+    assert "e70000000002" in version_ids(mysql_url)
+    assert run(env, "checkdb", "-u", mysql_url).returncode in (0, 3)
