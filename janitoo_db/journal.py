@@ -4,9 +4,9 @@ MySQL and MariaDB commit every DDL statement on its own, and so does every
 statement of an ``autocommit_block()`` elsewhere.  A migration stopped in
 such a revision leaves what it ran; a row of ``janitoo_db_journal`` for
 each statement says what that is.  The row is written before the statement
-is sent and marked done after it: on MySQL the statement's own implicit
-commit commits its row (the done mark rides on the next commit), inside an
-autocommit block each write commits at once.  On PostgreSQL and SQLite the
+is sent: on MySQL the statement's own implicit commit commits its row, and
+the row of the next statement says it finished; inside an autocommit block
+each row commits at once, and is marked done once its statement returns.  On PostgreSQL and SQLite the
 statements a revision ran in its transaction are kept in memory and
 written, done, in the commit that opens its autocommit block.
 
@@ -192,15 +192,16 @@ class Journal:
         entry, self.open = replace(self.open, done=True), None
         if entry.revision != self.revision:
             return
-        self.busy = True
-        try:
-            if self.live():
+        if not self.live():
+            self.pending.append(entry)
+        elif self.transactional:
+            # In an autocommit block: marked at once.  On MySQL the next row says it (see :func:`entries`).
+            self.busy = True
+            try:
                 self.connection.execute(journal_table.update().where(
                     journal_table.c.revision == entry.revision, journal_table.c.seq == entry.seq).values(done=True))
-            else:
-                self.pending.append(entry)
-        finally:
-            self.busy = False
+            finally:
+                self.busy = False
 
     def flush(self) -> None:
         """Write the statements run in the open transaction, committed with it (before an autocommit block)."""
@@ -302,9 +303,12 @@ def entries(connection: Connection, revision: str) -> list[Entry] | None:
     """*revision*'s journal, in the order it ran; None when there is no journal at all (an older janitoo_db)."""
     if not sa.inspect(connection).has_table(JOURNAL_TABLE):
         return None
-    rows = connection.execute(sa.select(journal_table).where(journal_table.c.revision == revision)
-                              .order_by(journal_table.c.seq))
-    return [Entry(**row._mapping) for row in rows]
+    rows = list(connection.execute(sa.select(journal_table).where(journal_table.c.revision == revision)
+                                   .order_by(journal_table.c.seq)))
+    # A statement is written before it is sent, so one followed by another had finished: MySQL needs no
+    # second write per statement to mark it done (it would cost a commit per DDL statement).
+    return [Entry(**{**row._mapping, "done": bool(row.done) or index < len(rows) - 1})
+            for index, row in enumerate(rows)]
 
 
 def forget(connection: Connection, revision: str, *, known_to_exist: bool = False) -> None:

@@ -173,8 +173,8 @@ def test_the_original_core_tables_survive_a_repair(tmp_path: Path, mysql_url: st
     assert rows(mysql_url, "SELECT name FROM core_groups WHERE id = 42") == [("kept",)]
 
 
-def test_a_killed_createdb_is_named_and_undone(tmp_path: Path, mysql_url: str) -> None:
-    """Issue 18, point 12: createdb killed after some of its tables; repair drops exactly those."""
+def halfcreate(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    """An extension whose model's table, once createdb made it, makes createdb wait for a file."""
     entered, barrier = tmp_path / "entered", tmp_path / "go"
     root = write_extension(tmp_path / "ext", "halfcreate", [
         ("e60000000001", "op.create_table('halfcreate_items', sa.Column('id', sa.Integer, primary_key=True))",
@@ -188,7 +188,12 @@ def test_a_killed_createdb_is_named_and_undone(tmp_path: Path, mysql_url: str) -
         f"    open({str(entered)!r}, 'w').close()\n"
         f"    for _ in range(1200):\n        if os.path.exists({str(barrier)!r}):\n            break\n"
         "        time.sleep(0.05)\n"))
-    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
+    return subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]])), entered, barrier
+
+
+def test_a_killed_createdb_is_named_and_undone(tmp_path: Path, mysql_url: str) -> None:
+    """Issue 18, point 12: createdb killed after some of its tables; repair drops exactly those."""
+    env, entered, barrier = halfcreate(tmp_path)
     engine = create_engine(mysql_url)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE other_program (id INTEGER NOT NULL PRIMARY KEY)"))
@@ -285,3 +290,18 @@ def test_a_revision_that_ran_what_cannot_be_undone_is_refused_whole(tmp_path: Pa
     assert applied.returncode == 0, applied.stderr
     assert "e70000000002" in version_ids(mysql_url)
     assert run(env, "checkdb", "-u", mysql_url).returncode in (0, 3)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_killed_createdb_leaves_nothing_on_transactional_databases(tmp_path: Path, database: str,
+                                                                    request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path / 'half.sqlite'}" if database == "sqlite" else request.getfixturevalue("postgresql_url")
+    env, entered, barrier = halfcreate(tmp_path)
+    before = table_names(url)
+    kill_in_the_middle(env, entered, url, "createdb")
+    assert table_names(url) == before
+    assert run(env, "checkdb", "-u", url).returncode == 3
+    assert run(env, "repair", "-u", url).stdout == "Nothing to repair: no revision was interrupted.\n"
+    barrier.touch()
+    assert run(env, "createdb", "-u", url).returncode == 0
+    assert run(env, "checkdb", "-u", url).returncode == 0
