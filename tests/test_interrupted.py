@@ -24,7 +24,7 @@ pytestmark = pytest.mark.server
 HALF = "e50000000002"
 
 
-def halfway(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+def halfway(tmp_path: Path, *, wait_after_index: bool = False) -> tuple[dict[str, str], Path, Path]:
     """An extension whose second revision creates a table and adds two columns, waits for a file, then goes on.
 
     Its first revision makes halfway_base, with a row; the second adds a
@@ -40,10 +40,11 @@ def halfway(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
          "op.create_table('halfway_first', sa.Column('id', sa.Integer, primary_key=True))\n"
          "op.add_column('halfway_base', sa.Column('label', sa.String(20)))\n"
          "op.add_column('halfway_first', sa.Column('extra', sa.String(20)))\n"
-         f"open({str(entered)!r}, 'w').close()\n"
+         + ("op.create_index('ix_halfway_label', 'halfway_base', ['label'])\n" if wait_after_index else "")
+         + f"open({str(entered)!r}, 'w').close()\n"
          f"for _ in range(1200):\n    if os.path.exists({str(barrier)!r}):\n        break\n    time.sleep(0.05)\n"
-         "op.create_index('ix_halfway_label', 'halfway_base', ['label'])\n"
-         "op.create_table('halfway_second', sa.Column('id', sa.Integer, primary_key=True))",
+         + ("" if wait_after_index else "op.create_index('ix_halfway_label', 'halfway_base', ['label'])\n")
+         + "op.create_table('halfway_second', sa.Column('id', sa.Integer, primary_key=True))",
          "op.drop_table('halfway_second')\nop.drop_index('ix_halfway_label', 'halfway_base')\n"
          "op.drop_column('halfway_base', 'label')\nop.drop_table('halfway_first')"),
     ])
@@ -77,8 +78,10 @@ def kill_in_the_middle(env: dict[str, str], entered: Path, url: str, *command: s
     process.wait(timeout=30)
 
 
-def test_a_killed_revision_is_named_then_undone(tmp_path: Path, mysql_url: str) -> None:
-    env, entered, barrier = halfway(tmp_path)
+@pytest.mark.parametrize("killed", ["after add_column", "after create_index"])
+def test_a_killed_revision_is_named_then_undone(tmp_path: Path, mysql_url: str, killed: str) -> None:
+    """Issue 18, point 14: killed between an add_column or a create_index and the next step."""
+    env, entered, barrier = halfway(tmp_path, wait_after_index=killed == "after create_index")
     kill_in_the_middle(env, entered, mysql_url)
     assert "halfway_first" in table_names(mysql_url) and "halfway_second" not in table_names(mysql_url)
     assert HALF not in version_ids(mysql_url)
@@ -102,11 +105,12 @@ def test_a_killed_revision_is_named_then_undone(tmp_path: Path, mysql_url: str) 
     lines = repaired.stdout.splitlines()
     # Exactly what the journal shows the killed run did, newest first; the column of its own table goes with it.
     assert lines[1:] == [
+        *(["Undone: dropped index ix_halfway_label on halfway_base."] if killed == "after create_index" else []),
         "Undone: dropped column halfway_base.label.",
         "Undone: dropped table halfway_first.",
         "Skipped: ADD COLUMN halfway_first.extra: goes with table halfway_first.",
-        f"Undid what {HALF} had done (2 undone, 1 skipped); it is not applied: run 'jnt_dbman initdb' to apply "
-        "it again.",
+        f"Undid what {HALF} had done ({3 if killed == 'after create_index' else 2} undone, 1 skipped); "
+        "it is not applied: run 'jnt_dbman initdb' to apply it again.",
     ]
     assert "halfway_first" not in table_names(mysql_url)
     assert columns(mysql_url, "halfway_base") == {"id"}
