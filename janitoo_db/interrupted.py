@@ -36,6 +36,7 @@ from janitoo_db.alembic_internals import record_step
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import MigrationError, RefusedError, RevisionError
 from janitoo_db.registry import PROGRESS_TABLE
+from janitoo_db.statement_kinds import present
 
 _metadata = sa.MetaData()
 progress_table = sa.Table(
@@ -193,7 +194,7 @@ def _undo(connection: Connection, found: Interrupted) -> tuple[list[str], list[s
         raise RefusedError(f"{found.describe()}, and an older janitoo_db ran it, which kept no journal of its "
                            "statements: repair cannot tell what it did. Finish the revision by hand, then record "
                            "it as done with 'jnt_dbman repair --applied'")
-    plan = undo.plan(entries, lambda entry: journal.present(connection, entry.action, entry.table_name,
+    plan = undo.plan(entries, lambda entry: present(connection, entry.action, entry.table_name,
                                                            entry.object_name))
     if plan.refused:
         raise undo.refusal(found.describe(), plan)

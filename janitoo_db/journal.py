@@ -10,10 +10,8 @@ each row commits at once, and is marked done once its statement returns.  On Pos
 statements a revision ran in its transaction are kept in memory and
 written, done, in the commit that opens its autocommit block.
 
-Only what a statement is matters to repair: which table it creates, which
-column it adds, which index.  Everything else that changes the database is
-journaled too, as an action repair cannot invert (see :mod:`janitoo_db.undo`).
-Reads are not journaled.
+What each statement does is read by :mod:`janitoo_db.statement_kinds`;
+reads are not journaled.  :mod:`janitoo_db.undo` undoes what a journal shows.
 """
 from __future__ import annotations
 
@@ -23,26 +21,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.ddl.base import AddColumn, AlterTable, DropColumn, RenameTable
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ddl
-from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.selectable import SelectBase
 
 from janitoo_db.locking import has_transactional_ddl_dialect, in_autocommit
-from janitoo_db.registry import BOOKKEEPING_TABLES, JOURNAL_TABLE
+from janitoo_db.registry import JOURNAL_TABLE
+from janitoo_db.statement_kinds import CREATES, WAS_THERE, classify, ours, present, tidy
 
 #: The "revision" of the statements a ``createdb`` runs.
 CREATEDB = "createdb"
-#: Actions repair knows the inverse of.
-CREATES = ("create_table", "add_column", "create_index")
-#: Prefix of the action of a create that found its object already there: it changed nothing (or failed).
-WAS_THERE = "there:"
-#: The first words of statements that only read (and SQLite's PRAGMA without "=").
-READS = ("select", "show", "describe", "desc", "explain")
-#: Characters of a statement kept, to be named in messages.
-KEPT = 400
 _KEY = "janitoo_db.journal"
 
 _metadata = sa.MetaData()
@@ -86,58 +73,6 @@ class Entry:
                 "object_name": self.object_name, "statement": self.statement, "done": self.done}
 
 
-def classify(construct: Any, sql: str) -> tuple[str, str | None, str | None] | None:
-    """(action, table, object) of a statement; None for one that only reads."""
-    if isinstance(construct, SelectBase):
-        return None
-    if isinstance(construct, ddl.CreateTable) and construct.element.schema is None:
-        return "create_table", construct.element.name, None
-    if isinstance(construct, ddl.CreateIndex) and construct.element.table is not None \
-            and construct.element.table.schema is None and construct.element.name:
-        return "create_index", construct.element.table.name, str(construct.element.name)
-    if isinstance(construct, AddColumn) and construct.schema is None:
-        return "add_column", construct.table_name, construct.column.name
-    if isinstance(construct, RenameTable):
-        return "rename_table", None, None  # what the table was called no longer is: never covered
-    if isinstance(construct, DropColumn):
-        return "drop_column", construct.table_name, construct.column.name
-    if isinstance(construct, AlterTable):
-        return "alter_table", construct.table_name, None
-    if isinstance(construct, (ddl.DropTable, ddl.DropIndex, ddl.AddConstraint, ddl.DropConstraint)):
-        table = construct.element if isinstance(construct.element, sa.Table) else construct.element.table
-        return type(construct).__name__.lower(), getattr(table, "name", None), None
-    if isinstance(construct, UpdateBase):
-        return "data", getattr(construct.table, "name", None), None
-    words = sql.lstrip(" \t\r\n(").split(None, 1)
-    single = ";" not in sql.rstrip().rstrip(";")
-    if words and single and (words[0].lower() in READS or (words[0].lower() == "pragma" and "=" not in sql)):
-        return None
-    return "other", None, None
-
-
-def ours(construct: Any) -> bool:
-    """True for a statement on janitoo_db's own bookkeeping tables."""
-    element = getattr(construct, "element", None)
-    table = getattr(construct, "table", None) if element is None else element
-    name = getattr(table, "name", None) or getattr(construct, "table_name", None)
-    return name in BOOKKEEPING_TABLES
-
-
-def present(connection: Connection, action: str, table: str | None, name: str | None) -> bool | None:
-    """Whether what a create statement makes is in the database; None for other statements."""
-    if action not in CREATES or table is None:
-        return None
-    inspector = sa.inspect(connection)
-    if not inspector.has_table(table):
-        return False
-    if action == "create_table":
-        return True
-    if action == "add_column":
-        return name in {column["name"] for column in inspector.get_columns(table)}
-    return name in {index["name"] for index in inspector.get_indexes(table)} | {
-        constraint["name"] for constraint in inspector.get_unique_constraints(table)}
-
-
 class Journal:
     """The journal of one connection: which revision runs, and each of its statements."""
 
@@ -179,7 +114,8 @@ class Journal:
                     and present(self.connection, action, table, name):
                 action = WAS_THERE + action
             self.seq += 1
-            self.open = Entry(self.revision, self.seq, action, table, name, " ".join(statement.split())[:KEPT])
+            # Kept as sent while it waits in memory: most never need the tidy form.
+            self.open = Entry(self.revision, self.seq, action, table, name, tidy(statement) if live else statement)
             if live:
                 self._write([self.open])
         finally:
@@ -207,7 +143,7 @@ class Journal:
         """Write the statements run in the open transaction, committed with it (before an autocommit block)."""
         self.busy = True
         try:
-            self._write(self.pending)
+            self._write([replace(entry, statement=tidy(entry.statement)) for entry in self.pending])
             self.pending = []
         finally:
             self.busy = False

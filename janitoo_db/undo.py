@@ -20,7 +20,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from janitoo_db.errors import RefusedError
-from janitoo_db.journal import CREATES, WAS_THERE, Entry, present
+from janitoo_db.journal import Entry
+from janitoo_db.statement_kinds import CREATES, WAS_THERE, present
 
 #: What drops a table takes with it: its rows, columns, indexes; once gone, its drops are moot.
 COVERED = {"data", "droptable", "drop_column", "dropindex", "addconstraint", "dropconstraint", "alter_table",

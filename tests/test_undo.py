@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from janitoo_db.errors import RefusedError
-from janitoo_db.journal import Entry, classify
+from janitoo_db.journal import Entry
+from janitoo_db.statement_kinds import classify
 from janitoo_db.undo import plan, refusal
 
 
@@ -63,6 +64,8 @@ def test_what_cannot_be_undone_refuses_the_whole_undo(action: str, table: str | 
     ("SELECT 1", None), ("  show tables", None), ("PRAGMA main.table_info('t')", None),
     ("PRAGMA journal_mode = WAL", ("other", None, None)), ("SELECT 1; DROP TABLE t", ("other", None, None)),
     ("DELETE FROM t", ("other", None, None)), ("CREATE TABLE t (id int)", ("other", None, None)),
+    ("SAVEPOINT sa_savepoint_1", None), ("SET FOREIGN_KEY_CHECKS = 0", None),
+    ("SET GLOBAL max_connections = 5", ("other", None, None)), ("SET PASSWORD = 'x'", ("other", None, None)),
 ])
 def test_sql_text_is_a_read_or_something_repair_cannot_undo(sql: str, expected: object) -> None:
     assert classify(None, sql) == expected
