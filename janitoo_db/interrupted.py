@@ -194,8 +194,7 @@ def _undo(connection: Connection, found: Interrupted) -> tuple[list[str], list[s
         raise RefusedError(f"{found.describe()}, and an older janitoo_db ran it, which kept no journal of its "
                            "statements: repair cannot tell what it did. Finish the revision by hand, then record "
                            "it as done with 'jnt_dbman repair --applied'")
-    plan = undo.plan(entries, lambda entry: present(connection, entry.action, entry.table_name,
-                                                           entry.object_name))
+    plan = undo.plan(entries, lambda entry: present(connection, entry.action, entry.table_name, entry.object_name))
     if plan.refused:
         raise undo.refusal(found.describe(), plan)
     undone = undo.run(connection, plan)

@@ -204,6 +204,8 @@ def run_environment(context: Any) -> None:
 
 
 def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
+    # A retry first settles what its own earlier try left under way (the undo may have met the lock too).
+    _settle_own_marks(context.config, connection, raising=True)
     interrupted.refuse_if_any(connection)
     squashed.restamp(connection, context.script, context.config.attributes)
     context.configure(connection=connection, **options)
@@ -235,30 +237,42 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
                         context.run_migrations()
         except Exception as error:
             if is_lock_timeout(error):
-                _settle_own_marks(context.config, connection, autocommit.marked)
+                _settle_own_marks(context.config, connection)
             raise
     settle()
 
 
-def _settle_own_marks(config: Config, connection: Connection, marked: set[str]) -> None:
+#: ``config.attributes[OWN_MARKS_KEY]``: revisions this command marked as under way and has not settled.
+OWN_MARKS_KEY = "own_marks"
+
+
+def _settle_own_marks(config: Config, connection: Connection, *, raising: bool = False) -> None:
     """After a lock timeout in an autocommit block: undo what the block's revision ran, from its journal.
 
     The retry then starts that revision afresh instead of stopping on the
-    mark this very run left; a revision it cannot undo keeps its mark, for
-    ``jnt_dbman repair``.  Whatever fails here, the lock timeout is the error reported.
+    mark this very command left; a revision it cannot undo keeps its mark,
+    for ``jnt_dbman repair``.  When the undo fails, the mark stays for the
+    next try, which calls this first; a lock timeout there is raised when
+    *raising* (the retry goes on), else the first error is the one reported.
     """
-    if not marked:
+    own = config.attributes.get(OWN_MARKS_KEY)
+    if not own:
         return
+    was_in_transaction = connection.in_transaction()
     try:
-        if connection.in_transaction():
+        if was_in_transaction:
             connection.rollback()
-        for settled in interrupted.settle_own(connection, marked):
+        for settled in interrupted.settle_own(connection, own):
+            own.discard(settled.interrupted.revision)
             notify(config, f"undid what revision {settled.interrupted.revision} had run before the lock timeout "
                            f"({'; '.join(settled.undone) or 'it had made nothing'})")
-        connection.begin()
-    except SQLAlchemyError:
+    except SQLAlchemyError as error:
         if connection.in_transaction():
             connection.rollback()
+        if raising and is_lock_timeout(error):
+            raise
+    if was_in_transaction and not connection.in_transaction():
+        connection.begin()
 
 
 #: What waits between two tries after a lock timeout (tests replace it to see the pauses).
@@ -293,6 +307,7 @@ class _Autocommit:
             if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
                 interrupted.mark_started(self.connection, step)
                 self.marked.add(step.revision.revision)
+                self.config.attributes.setdefault(OWN_MARKS_KEY, set()).add(step.revision.revision)
                 self.config.attributes[COMMITTED_KEY] = True
         if has_transactional_ddl_dialect(self.dialect):
             # What the revision ran before the block is committed with the mark: journal it.
@@ -303,6 +318,7 @@ class _Autocommit:
     def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
         write_versions()
         interrupted.mark_done(self.connection, step)
+        self.config.attributes.get(OWN_MARKS_KEY, set()).discard(step.revision.revision)
         self.settle()
         self.connection.commit()
         self.connection.begin()
@@ -388,6 +404,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
     finally:
         config.attributes.pop("on_version_apply", None)
         config.attributes.pop("planned", None)
+        config.attributes.pop(OWN_MARKS_KEY, None)
 
 
 def _retrying(config: Config, error: MigrationError, wait: float) -> None:
