@@ -30,6 +30,8 @@ TRANSACTION = ("begin", "start", "commit", "rollback", "savepoint", "release")
 LASTING_SETS = ("global", "persist", "persist_only", "password", "default", "role")
 #: Characters of a statement kept, to be named in messages.
 KEPT = 400
+
+
 def classify(construct: Any, sql: str) -> tuple[str, str | None, str | None] | None:
     """(action, table, object) of a statement; None for one that only reads."""
     if isinstance(construct, SelectBase):
@@ -56,7 +58,10 @@ def classify(construct: Any, sql: str) -> tuple[str, str | None, str | None] | N
     first = words[0].lower() if words else ""
     if ";" in sql.rstrip().rstrip(";"):
         return "other", None, None
-    if first in READS or first in TRANSACTION or (first == "pragma" and "=" not in sql):
+    lowered = " ".join(sql.lower().split())
+    # SELECT ... INTO makes a table (PostgreSQL) or a file; EXPLAIN ANALYZE runs what it explains.
+    writes = " into " in lowered or "analyze" in lowered
+    if (first in READS and not writes) or first in TRANSACTION or (first == "pragma" and "=" not in sql):
         return None
     if first == "set" and len(words) > 1 and words[1].lower() not in LASTING_SETS:
         return None  # a setting of the session (SET FOREIGN_KEY_CHECKS = 0): gone with the connection

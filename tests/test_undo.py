@@ -64,6 +64,7 @@ def test_what_cannot_be_undone_refuses_the_whole_undo(action: str, table: str | 
     ("SELECT 1", None), ("  show tables", None), ("PRAGMA main.table_info('t')", None),
     ("PRAGMA journal_mode = WAL", ("other", None, None)), ("SELECT 1; DROP TABLE t", ("other", None, None)),
     ("DELETE FROM t", ("other", None, None)), ("CREATE TABLE t (id int)", ("other", None, None)),
+    ("SELECT * INTO copy FROM t", ("other", None, None)), ("EXPLAIN ANALYZE DELETE FROM t", ("other", None, None)),
     ("SAVEPOINT sa_savepoint_1", None), ("SET FOREIGN_KEY_CHECKS = 0", None),
     ("SET GLOBAL max_connections = 5", ("other", None, None)), ("SET PASSWORD = 'x'", ("other", None, None)),
 ])
