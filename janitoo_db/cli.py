@@ -610,8 +610,8 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     revision replaces the head it holds: the next initdb re-stamps it), 5
     when it holds a head no installed extension provides (orphaned) or an
     earlier revision a squashed one replaces, a branch has several heads, or
-    a migration was interrupted in the middle of a revision (MySQL/MariaDB,
-    or after a revision's autocommit block). Exit 6 when none of those
+    a migration (or a createdb) was interrupted in the middle of a revision
+    (MySQL/MariaDB, or after a revision's autocommit block). Exit 6 when none of those
     applies but the file of an applied revision changed since it was
     applied: review the change, then run accept.
     """
