@@ -59,6 +59,14 @@ class JanitooGroup(click.Group):
                 raise
             _error(ctx, f"unexpected {type(error).__name__}: {error} (rerun with --debug for details)", 1)
             ctx.exit(1)
+        except SystemExit as error:
+            # click ends a command with its own Exit, never SystemExit: this one comes from code a
+            # command ran (a revision, a hook), and a command it stopped has failed, whatever its code.
+            if ctx.meta.get(DEBUG_KEY):
+                raise
+            _error(ctx, f"unexpected SystemExit({error.code}) from code a command ran: the command did not "
+                        "finish (rerun with --debug for details)", 1)
+            ctx.exit(1)
 
 
 def _error(ctx: click.Context, message: str, exit_code: int, found: dict[str, Any] | None = None) -> None:
@@ -362,7 +370,13 @@ no_destructive_option = click.option(
 @quiet_option
 @no_destructive_option
 def initdb(config: Config, quiet: bool, no_destructive: bool | None) -> None:
-    """Create or upgrade the database to the head of every branch, using the revisions."""
+    """Create or upgrade the database to the head of every branch, using the revisions.
+
+    A database without alembic_version that holds the branches' tables (the
+    original janitoo's createdb made them) is first adopted, as 'jnt_dbman
+    adopt' would, when its tables match revisions exactly; otherwise initdb
+    refuses, naming the tables, and changes nothing. So does upgrade.
+    """
     from janitoo_db import commands
 
     _migrate(lambda progress: commands.initdb(config, on_step=progress, no_destructive=no_destructive), quiet,
@@ -607,7 +621,9 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     """Check that the database is at the head of every branch.
 
     Exit 0 when it is, 3 when revisions are pending (also when a squashed
-    revision replaces the head it holds: the next initdb re-stamps it), 5
+    revision replaces the head it holds: the next initdb re-stamps it, and
+    when it has no alembic_version but holds the branches' tables: run
+    adopt), 5
     when it holds a head no installed extension provides (orphaned) or an
     earlier revision a squashed one replaces, a branch has several heads, or
     a migration (or a createdb) was interrupted in the middle of a revision
@@ -627,7 +643,13 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
         click.echo(f"The database is up to date: {some(result.current)}.")
     else:
         at = some(result.current) or "base"
-        if result.pending:
+        if result.unversioned:
+            click.echo(f"The database has no alembic_version but holds tables of the installed branches "
+                       f"({some(list(result.unversioned), 5)}): it was made without a version table (by the "
+                       "original janitoo's createdb, or by hand). 'jnt_dbman adopt' finds the revisions they "
+                       "match and stamps them; 'jnt_dbman initdb' adopts it when they match exactly, "
+                       "and refuses otherwise.")
+        elif result.pending:
             click.echo(f"The database is not up to date: it is at {at}; missing heads {some(result.pending)}.")
         for orphan in result.orphans[:SHOWN]:
             click.echo(f"Orphaned head {orphan.describe()}.")

@@ -20,7 +20,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, destructive, drift, graph, interrupted, journal, safety, squashed
+from janitoo_db import checksums, destructive, drift, graph, interrupted, journal, safety, squashed, unversioned
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -51,6 +51,7 @@ from janitoo_db.results import (
     first_line,
     some,
 )
+from janitoo_db.revision_cache import describe_raised
 
 if TYPE_CHECKING:
     from janitoo_db import adopt as adopting
@@ -120,8 +121,7 @@ def _offline(config: Config, action: Callable[[], Any]) -> str:
     buffer = io.StringIO()
     config.output_buffer = buffer
     try:
-        with alembic_errors(lambda error: RevisionError(
-                f"cannot write the SQL script: {type(error).__name__}: {error}")):
+        with alembic_errors(lambda error: RevisionError(f"cannot write the SQL script: {describe_raised(error)}")):
             action()
     finally:
         config.output_buffer = None
@@ -198,6 +198,10 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
     check = destructive.guard(config, revision) if destructive.refusing(no_destructive) else None
 
     def run() -> None:
+        connection = config.attributes["connection"]
+        # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
+        unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
+            lambda current: destructive.refuse_from(config, revision, current, connection)))
         if check is not None:
             check()
         run_alembic(config, revision, upgrade=True)
@@ -261,6 +265,8 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
     _known_branch_of(config, revision)
     script = script_for(config)
     current = squashed.as_if_restamped(script, read_current(config))
+    if upgrade and not current:  # a database the original made: planned from where initdb would adopt it
+        current = read_database(config, lambda c: unversioned.planned_from(config, c), (), "read the tables")
     with _orphans_explained(config), alembic_errors():
         if upgrade:
             return current, upgrade_steps(script, revision, current)
@@ -418,8 +424,7 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
         if again.chosen() != (expected or found).chosen():
             raise RefusedError("the database's tables changed while adopt looked at them; nothing was stamped: "
                                "run 'jnt_dbman adopt' again")
-        run_stamp(config, adopting.destination(script, again))
-        record_tables(connection, again.owners())
+        unversioned.stamp_adoption(config, connection, again)
 
     run_locked(config, stamp_found)
     return replace(found, stamped=tuple(sorted(read_current(config))))
@@ -587,9 +592,13 @@ def checkdb(config: Config) -> CheckResult:
                     and not (set(script.get_revision(h).branch_labels) & ahead))
     heads_per_branch = Counter(label for h in head_ids for label in script.get_revision(h).branch_labels)
     split = tuple(name for name in _extensions(config) if heads_per_branch[name] > 1)
+    # Only a database without a version is looked at for tables made without one (by the original's createdb).
+    found = None if current_ids else read_database(config, lambda c: unversioned.find(config, c), None,
+                                                   "list the tables")
     return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split,
                        interrupted=tuple(interrupted_revisions(config)), edited=tuple(edited_revisions(config)),
-                       replaced=tuple(squashed.find_replaced(script, current_ids)))
+                       replaced=tuple(squashed.find_replaced(script, current_ids)),
+                       unversioned=found.declared if found is not None else ())
 
 
 def edited_revisions(config: Config) -> list[checksums.Edited]:

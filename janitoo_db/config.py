@@ -206,7 +206,8 @@ def script_directory(config: Config) -> ScriptDirectory:
             raise RevisionError(str(error)) from None
         except SyntaxError as error:
             raise RevisionError(
-                f"syntax error in revision file {error.filename}, line {error.lineno}: {error.msg}") from None
+                f"syntax error in revision file {error.filename or '(not named by Python)'}"
+                f"{f', line {error.lineno}' if error.lineno else ''}: {error.msg}") from None
     # Alembic builds each path from the (already resolved) version location it was found in.
     by_dir: dict[str, list[Any]] = {}
     for revision in revisions:

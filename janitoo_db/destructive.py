@@ -114,6 +114,15 @@ def guard(config: Config, revision: str) -> Callable[[], None]:
     return under_lock
 
 
+def refuse_from(config: Config, revision: str, current: Sequence[str], connection: Connection) -> None:
+    """Raise RefusedError when an upgrade from *current* to *revision* would run a revision that can destroy data.
+
+    For a database about to be stamped at *current* (initdb adopting it): on
+    MySQL/MariaDB the stamp commits, so the check must come first.
+    """
+    _refuse(config, revision, tuple(current), connection)
+
+
 def _refuse(config: Config, revision: str, current: tuple[str, ...], connection: Connection | None) -> list[Any]:
     """The steps from *current* to *revision*; raise RefusedError when one can destroy data."""
     with alembic_errors():
@@ -188,9 +197,9 @@ class _Judge:
         """Dry-run the function *load* gives (loading the revision file); what it recorded, judged."""
         try:
             function = load()
-        except JanitooDbError:
+        except (JanitooDbError, KeyboardInterrupt):
             raise
-        except Exception as error:  # noqa: BLE001 - a revision file that cannot load is not checked
+        except BaseException as error:  # noqa: BLE001 - a revision file that cannot load (SystemExit too) is not checked
             return (self._unchecked(f"cannot load the revision file: {_error(error)}"),)
         try:
             recorded = run(function)

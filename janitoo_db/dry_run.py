@@ -101,7 +101,7 @@ class _BatchRecorder(BatchOperations):
 class DryRunFailed(Exception):
     """A revision's code raised during its dry run; what it recorded until then is kept."""
 
-    def __init__(self, error: Exception, recorded: list[MigrateOperation | Batch]) -> None:
+    def __init__(self, error: BaseException, recorded: list[MigrateOperation | Batch]) -> None:
         super().__init__(f"{type(error).__name__}: {error}")
         self.error = error
         self.recorded = recorded
@@ -129,7 +129,9 @@ def dry_runs(config: Config) -> Iterator[Runner]:
         recorded = recorder.recorded = []
         try:
             function()
-        except Exception as error:  # noqa: BLE001 - whatever the revision raises, the run says so
+        except KeyboardInterrupt:  # the operator's Ctrl-C stops the command, not only the dry run
+            raise
+        except BaseException as error:  # noqa: BLE001 - whatever the revision raises (SystemExit too), the run says so
             raise DryRunFailed(error, recorded) from error
         return recorded
 

@@ -8,6 +8,7 @@ could carry a URL shows the password as ``***``.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -32,11 +33,13 @@ def parse_url(url: str | URL) -> URL:
         if not url.strip():
             raise ConfigError("the database URL is empty")
         try:
-            url = make_url(url)
+            parsed = make_url(url)
         except exc.ArgumentError:
             raise ConfigError(f"not a database URL: {hide_password(url)!r}") from None
         except ValueError:  # SQLAlchemy reads the port as an integer
             raise ConfigError(f"not a database URL: {hide_password(url)!r} (its port is not a number)") from None
+        _refuse_unescaped_at(url, parsed)
+        url = parsed
     backend, _, driver = url.drivername.partition("+")
     if not driver and backend in DEFAULT_DRIVERS:
         url = url.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend][0]}")
@@ -46,6 +49,27 @@ def parse_url(url: str | URL) -> URL:
             raise ConfigError(f"the directory of the SQLite database does not exist: {directory}")
     return url
 
+
+def _refuse_unescaped_at(text: str, url: URL) -> None:
+    """Refuse a URL whose password holds an ``@`` not written ``%40``.
+
+    SQLAlchemy cuts such a password at its first ``@``: the driver then
+    connects to a host named after the rest of the password, and echoes it
+    back in its error.  Before any connection is tried, say how to write it.
+    """
+    if url.get_backend_name() == "sqlite" or not url.host:
+        return
+    userinfo = _USERINFO_START.search(text)
+    after_password = text[userinfo.end():].partition("@")[2] if userinfo else ""
+    database = url.database or ""
+    if ("@" in url.host or ("@" in database and f"/{database}" in text)
+            or (not database and "@" in after_password)):
+        raise ConfigError(f"the database URL {hide_password(text)!r} has an '@' after the one that ends its "
+                          "password: write each '@' of a password (or of a host or database name) as %40")
+
+
+#: Where the password of a URL's text begins: after ``//user:``.
+_USERINFO_START = re.compile(r"//[^\s/:'\"]*:")
 
 #: Dialect+driver pairs known to exist: checking them would import a dialect module for nothing.
 BUILT_IN_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"} | {f"{backend}+{driver}"
@@ -140,9 +164,8 @@ def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | No
     message = lines[0] if lines else type(original).__name__
     # The server's own advice (PostgreSQL's "HINT: ...") is worth keeping on the one line.
     message += "".join(f" ({line})" for line in lines[1:] if line.startswith("HINT:"))
-    if url is not None:
-        message = hide_password(message, url)
-    return message
+    # Without *url*, what looks like a password in the message (//user:secret@, password=...) is still hidden.
+    return hide_password(message, url)
 
 
 def connect(engine: Engine) -> Connection:

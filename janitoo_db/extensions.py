@@ -31,6 +31,7 @@ comes first.
 """
 from __future__ import annotations
 
+import csv
 import functools
 import gc
 import importlib
@@ -41,7 +42,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, entry_points
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Callable, Iterable, Iterator
 
@@ -50,6 +51,21 @@ from janitoo_db.errors import ExtensionError
 ENTRY_POINT_GROUP = "janitoo.models"
 CORE_NAME = "janitoo"
 
+
+
+def _recorded_files(distribution: Distribution) -> list[str]:
+    """The paths the distribution's installed file list names, whether or not each file is still there.
+
+    ``Distribution.files`` leaves out missing files from Python 3.12 on; the
+    places they were installed to are what the error for a missing version
+    directory must name, so RECORD is read as written (an egg-info install
+    without one falls back on ``files``).
+    """
+    record = distribution.read_text("RECORD")
+    if record is not None:
+        return [row[0] for row in csv.reader(record.splitlines()) if row]
+    files = distribution.files
+    return [str(entry) for entry in files or ()]
 
 @dataclass(frozen=True)
 class Extension:
@@ -116,15 +132,19 @@ class Extension:
         The installed file list knows the prefix pip used (a venv, ``--user``,
         ``--prefix``); without one, the original's own guess, ``sys.prefix``.
         """
+        guessed = [Path(sys.prefix) / "config" / "models" / self.name]
+        distribution = self.source
+        if not isinstance(distribution, Distribution):
+            return guessed
         found: list[Path] = []
-        files = self.source.files if isinstance(self.source, Distribution) else None
-        for entry in files or ():
-            if entry.suffix == ".py" and entry.parts[-4:-1] == ("config", "models", self.name):
+        for entry in _recorded_files(distribution):
+            parts = PurePosixPath(entry).parts
+            if entry.endswith(".py") and parts[-4:-1] == ("config", "models", self.name):
                 # RECORD paths are relative to site-packages ("../../../config/..."): say where that is.
-                directory = Path(os.path.normpath(str(entry.locate()))).parent
+                directory = Path(os.path.normpath(str(distribution.locate_file(entry)))).parent
                 if directory not in found:
                     found.append(directory)
-        return found or [Path(sys.prefix) / "config" / "models" / self.name]
+        return found or guessed
 
     def search_path(self) -> Iterator[Path]:
         """Every place the version directory may be, in the order it is looked for."""
@@ -188,15 +208,29 @@ CORE = Extension(CORE_NAME, "janitoo_db.models.core:extend", "janitoo_db")
 
 
 #: What an extension name may be: it is a branch label (``NAME@head``, ``A:B`` ranges) and a directory name.
+#: Alembic reads ``@`` (``NAME@head``), ``:`` (ranges) and ``+`` (``+2``) in a revision argument: none is allowed.
 VALID_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+#: Alembic's own words for revisions (``heads``, ``NAME@base``), and ``current``, jnt_dbman's for the
+#: database's: a branch named so would be read as the word.  Refused in any case: ``HEAD`` beside ``head``
+#: would be two names an operator cannot tell apart.
+RESERVED_NAMES = frozenset({"base", "head", "heads", "current"})
+#: A "-" then a digit is a relative step to Alembic (``NAME@head-1``, ``sensor-2`` is "sensor, two back").
+RELATIVE_STEP = re.compile(r"-\d")
 
 
 def _check_name(extension: Extension) -> None:
+    """Refuse a name Alembic would read as something else than a branch, naming the extension."""
+    shown = extension.name if len(extension.name) <= 40 else extension.name[:40] + "..."
+    where = f"the extension name {shown!r} ({extension.target}, distribution {extension.distribution})"
     if not VALID_NAME.fullmatch(extension.name):
-        shown = extension.name if len(extension.name) <= 40 else extension.name[:40] + "..."
-        raise ExtensionError(
-            f"the extension name {shown!r} ({extension.target}, distribution {extension.distribution}) cannot be "
-            "a branch label: use letters, digits, '_', '.' and '-', at most 100 characters")
+        raise ExtensionError(f"{where} cannot be a branch label: use letters, digits, '_', '.' and '-', "
+                             "at most 100 characters")
+    if extension.name.lower() in RESERVED_NAMES:
+        raise ExtensionError(f"{where} cannot be a branch label: {extension.name.lower()!r} is a revision "
+                             f"symbol (reserved, in any case: {', '.join(sorted(RESERVED_NAMES))})")
+    if RELATIVE_STEP.search(extension.name):
+        raise ExtensionError(f"{where} cannot be a branch label: Alembic reads '-' followed by a digit as a "
+                             "relative step (head-1); use '_' instead")
 
 
 def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extension]:

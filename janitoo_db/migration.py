@@ -34,7 +34,14 @@ from janitoo_db.alembic_internals import (
 )
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
-from janitoo_db.engine import connect, create_db_engine, describe_db_error, is_missing_sqlite_file, parse_url
+from janitoo_db.engine import (
+    connect,
+    create_db_engine,
+    describe_db_error,
+    hide_password,
+    is_missing_sqlite_file,
+    parse_url,
+)
 from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
 from janitoo_db.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old home)
     LOCK_KEY,
@@ -45,6 +52,7 @@ from janitoo_db.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old 
 )
 from janitoo_db.registry import owning, record_branches, recorded_branches, recording_tables
 from janitoo_db.results import Step, first_line
+from janitoo_db.revision_cache import describe_raised
 from janitoo_db.timeouts import is_lock_timeout, statement_limits
 
 T = TypeVar("T")
@@ -421,11 +429,14 @@ def _retrying(config: Config, error: MigrationError, wait: float) -> None:
 
 
 @contextmanager
-def alembic_errors(otherwise: Callable[[Exception], JanitooDbError] | None = None) -> Iterator[None]:
+def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None) -> Iterator[None]:
     """Turn what an Alembic command raises into one of our errors.
 
     Ours pass through, Alembic's revision errors become :class:`RevisionError`,
     anything else becomes ``otherwise(error)``, or passes through without *otherwise*.
+    With *otherwise*, that includes ``SystemExit``, ``KeyboardInterrupt`` and any
+    other ``BaseException`` a revision raises: a migration they stop has failed,
+    and must never end the program with exit code 0.
     """
     try:
         yield
@@ -433,7 +444,7 @@ def alembic_errors(otherwise: Callable[[Exception], JanitooDbError] | None = Non
         raise
     except (CommandError, AlembicRevisionError) as error:
         raise RevisionError(str(error)) from None
-    except Exception as error:
+    except BaseException as error:
         if otherwise is None:
             raise
         raise otherwise(error) from None
@@ -449,15 +460,22 @@ def failing_revision(config: Config, error: BaseException) -> Script | None:
     return found
 
 
-def _migration_error(config: Config, error: Exception) -> MigrationError:
+def _at_base(config: Config) -> str:
+    """What a database without a version holds: it is not called empty when it has tables."""
+    from janitoo_db.unversioned import describe_base  # it runs upgrades: imported once needed
+
+    return read_database(config, describe_base, "base (no tables)", "list the tables")
+
+
+def _migration_error(config: Config, error: BaseException) -> MigrationError:
     failing = failing_revision(config, error)
     engine = engine_for(config)
     if isinstance(error, SQLAlchemyError):
         reason = describe_db_error(error, engine.url)
-    else:
-        reason = f"{type(error).__name__}: {error}"
+    else:  # a revision's own error may quote the URL it was given: hidden for library callers too
+        reason = hide_password(describe_raised(error), engine.url)
     try:
-        left_at = ", ".join(read_current(config)) or "base (empty)"
+        left_at = ", ".join(read_current(config)) or _at_base(config)
     except JanitooDbError:
         left_at = "unknown"
     rolled_back = has_transactional_ddl_dialect(engine.dialect.name) and not config.attributes.get(COMMITTED_KEY)

@@ -19,7 +19,6 @@ from alembic.runtime.migration import MigrationInfo
 from alembic.script import Script
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from janitoo_db.config import script_for
@@ -74,7 +73,7 @@ def replay(config: Config, after_each: Callable[[Applied, Connection], None], de
                 run_alembic(config, destination, upgrade=True)
             except JanitooDbError:
                 raise
-            except (SQLAlchemyError, Exception) as error:
+            except BaseException as error:  # SystemExit and KeyboardInterrupt too: the replay failed
                 raise RevisionError(_failure(config, running, error)) from None
             connection.rollback()
     finally:

@@ -221,6 +221,8 @@ class CheckResult:
     edited: tuple[Any, ...] = field(default=())
     #: Revisions in alembic_version that an installed squashed revision replaces.
     replaced: tuple[Replaced, ...] = field(default=())
+    #: Tables of the installed branches in a database without alembic_version (made by the original's createdb).
+    unversioned: tuple[str, ...] = field(default=())
 
     @property
     def up_to_date(self) -> bool:

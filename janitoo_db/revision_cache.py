@@ -99,9 +99,34 @@ def execute_revision_file(path: str, source: bytes | None = None) -> ModuleType:
         source = read_source(path)
     module = ModuleType(re.sub(r"\W", "_", os.path.basename(path)))
     module.__file__ = path
-    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - it is a revision file
+    code = compile_revision_file(path, source)
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - it is a revision file
+    except BaseException as error:  # SystemExit and KeyboardInterrupt too: loading a revision never ends the program
+        raise RevisionError(f"revision file {path} failed as it was loaded: {describe_raised(error)}") from None
     setattr(module, EXECUTED_SOURCE, source)
     return module
+
+
+def compile_revision_file(path: str, source: bytes) -> Any:
+    """Compile a revision file's *source*, naming the file in any error: NUL bytes, syntax, encoding."""
+    try:
+        return compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as error:  # and IndentationError; a bad encoding or a NUL byte on Python 3.12+
+        raise RevisionError(f"syntax error in revision file {path}{_line(error)}: {error.msg}") from None
+    except ValueError as error:  # "source code string cannot contain null bytes" before Python 3.12
+        raise RevisionError(f"revision file {path} is not Python source: {error}") from None
+
+
+def _line(error: SyntaxError) -> str:
+    return f", line {error.lineno}" if error.lineno else ""
+
+
+def describe_raised(error: BaseException) -> str:
+    """``ValueError: bad``; ``SystemExit(0)``: what a revision raised, in a few words."""
+    if isinstance(error, Exception):
+        return f"{type(error).__name__}: {error}"
+    return f"{type(error).__name__}({error}) (a revision may not exit or stop the program)"
 
 
 #: The attribute of a revision module holding the bytes it was executed from (see janitoo_db.checksums).

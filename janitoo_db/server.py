@@ -139,6 +139,9 @@ def _behind(config: Config, state: CheckResult) -> str:
     """Say what the database lacks, and how to fix it."""
     script = script_for(config)
     parts = []
+    if state.unversioned:
+        parts.append(f"no alembic_version, but tables of the installed branches ({some(list(state.unversioned), 5)}): "
+                     "it was made without a version table; 'jnt_dbman adopt' stamps the revisions they match")
     if state.pending:
         heads = [f"{head} ({', '.join(sorted(script.get_revision(head).branch_labels))})" for head in state.pending]
         parts.append(f"missing heads {some(heads)}")

@@ -326,3 +326,45 @@ def test_load_models_reports_failures_by_extension(tmp_path: Path, monkeypatch: 
         load_models(target, [Extension("nomod", "loadcheck_pkg.nosuchmodule:extend", "nomod-dist")])
     with pytest.raises(ExtensionError, match=r"'notcallable'.*callable"):
         load_models(target, [Extension("notcallable", "loadcheck_pkg.empty:NOT_CALLABLE", "x-dist")])
+
+
+# -- names Alembic would read as something else than a branch ---------------------------------
+
+REFUSED_NAMES = ["base", "head", "heads", "current", "Base", "HEAD", "Heads", "CURRENT", "sensor-2", "a-0b"]
+
+
+@pytest.mark.parametrize("name", REFUSED_NAMES)
+def test_discover_refuses_names_alembic_reads_as_symbols(name: str) -> None:
+    from janitoo_db.errors import ExtensionError
+    from janitoo_db.extensions import discover
+
+    with pytest.raises(ExtensionError) as raised:
+        discover([_entry_point("fine", "fine.schema:extend", "fine-dist"),
+                  _entry_point(name, "odd_pkg.schema:extend", "odd-dist")])
+    message = str(raised.value)
+    assert message.startswith(f"the extension name {name!r} (odd_pkg.schema:extend, distribution odd-dist) "
+                              "cannot be a branch label: "), message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["base_station", "headless", "current_meter", "my-ext", "v2", "x.y", "heads_up"])
+def test_discover_accepts_names_that_only_contain_a_symbol(name: str) -> None:
+    from janitoo_db.extensions import discover
+
+    assert [e.name for e in discover([_entry_point(name, "ok_pkg.schema:extend", "ok-dist")])] == ["janitoo", name]
+
+
+@pytest.mark.parametrize("name", ["base", "heads", "Head"])
+def test_every_command_refuses_an_extension_named_like_a_symbol(tmp_path: Path, jnt_dbman: Jnt, name: str) -> None:
+    root = make_extension(tmp_path / "site", name, package="symbolic", dist="symbolic-dist")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    for command in (["collect"], ["heads", "-u", url], ["checkdb", "-u", url], ["initdb", "-u", url],
+                    ["generate", "--head", name, "-m", "more", "-u", url],
+                    ["generate", "--head", name.lower(), "-m", "more", "-u", url]):
+        done = jnt_dbman(*command, env=env_with(root))
+        line = error_line(done)
+        assert line.startswith(f"Error: the extension name {name!r} (symbolic.schema:extend, "
+                               "distribution symbolic-dist) cannot be a branch label: "), (command, line)
+        assert "Multiple heads" not in done.stderr
+    assert not (tmp_path / "db.sqlite").exists()
+    assert [p.name for p in (root / "symbolic" / "models" / name).iterdir()] == [f"{rev_id(name)}_create_{name}.py"]

@@ -366,3 +366,74 @@ def test_extend_attaches_every_core_name() -> None:
         assert getattr(user_module, name) is getattr(models, name), name
     for name in ("Setting", "SettingGroup"):
         assert getattr(utils, name) is getattr(models, name), name
+
+
+# -- saobject_to_dict ----------------------------------------------------------------
+
+def test_saobject_to_dict_of_a_user_stops_at_the_cycles_and_gives_iso_dates(session: Session) -> None:
+    """A user's group's users' groups...: each relationship is followed once, and the dict dumps as JSON."""
+    import json
+
+    from janitoo_db.helpers import saobject_to_dict
+
+    user = add_user(session, "dora")
+    user.birthday = datetime(1990, 5, 17, 8, 30, 15)
+    user.secondary_groups.append(group(session, "Power"))
+    session.commit()
+    found = saobject_to_dict(user)
+    assert found["username"] == "dora" and found["birthday"] == "1990-05-17T08:30:15"
+    # Depth first, as the original: user -> primary group -> its users (as primary group) -> dora again,
+    # who still has her secondary groups to show, and whose primary group was followed already.
+    primary = found["primary_group"]
+    assert primary["name"] == "User" and primary["users"] == []
+    [again] = primary["core_groups"]
+    assert again["username"] == "dora" and "primary_group" not in again
+    assert [g["name"] for g in again["secondary_groups"]] == ["Power"]
+    assert all("users" not in g and "core_groups" not in g for g in again["secondary_groups"])
+    assert "secondary_groups" not in found
+    json.dumps(found)  # only JSON types: the dates are strings
+
+
+def test_saobject_to_dict_turns_date_datetime_and_time_into_iso_strings() -> None:
+    """Columns of each temporal type, on a model of the test's own (the core has only DateTime)."""
+    import json
+    from datetime import date, time
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, mapped_column, relationship
+
+    from janitoo_db.helpers import saobject_to_dict
+
+    class Own(DeclarativeBase):
+        pass
+
+    class Node(Own):  # no annotations: the test module's are strings, resolved at module level only
+        __tablename__ = "nodes"
+        id = mapped_column(sa.Integer, primary_key=True)
+        day = mapped_column(sa.Date)
+        moment = mapped_column(sa.DateTime)
+        hour = mapped_column(sa.Time)
+        parent_id = mapped_column(sa.ForeignKey("nodes.id"))
+        parent = relationship("Node", remote_side=[id], back_populates="children")
+        children = relationship("Node", back_populates="parent")
+
+    engine = create_engine("sqlite://")
+    Own.metadata.create_all(engine)
+    try:
+        with Session(engine) as own:
+            root = Node(day=date(2024, 2, 29), moment=datetime(2024, 2, 29, 23, 59, 1), hour=time(7, 5, 3))
+            leaf = Node(day=date(2024, 3, 1), moment=datetime(2024, 3, 1, 0, 0), hour=time(0, 0), parent=root)
+            own.add_all([root, leaf])
+            own.commit()
+            found = saobject_to_dict(root)
+            assert (found["day"], found["moment"], found["hour"]) == ("2024-02-29", "2024-02-29T23:59:01", "07:05:03")
+            # root -> parent (None) and children -> leaf, whose parent and children were met already: it stops.
+            [child] = found["children"]
+            assert (child["day"], child["moment"], child["hour"]) == ("2024-03-01", "2024-03-01T00:00:00", "00:00:00")
+            assert "children" not in child and "parent" not in child
+            json.dumps(found)
+            # leaf -> parent (root) -> children (leaf again), and there the cycle stops.
+            back = saobject_to_dict(leaf)["parent"]["children"][0]
+            assert back["id"] == leaf.id and "parent" not in back and "children" not in back
+    finally:
+        engine.dispose()
