@@ -199,6 +199,8 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
 
     def run() -> None:
         connection = config.attributes["connection"]
+        # A killed createdb leaves tables and no alembic_version too: named as such, not taken for the original's.
+        interrupted.refuse_if_any(connection)
         # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
         unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
             lambda current: destructive.refuse_from(config, revision, current, connection)))
@@ -405,6 +407,7 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     if is_missing_sqlite_file(engine):
         raise DatabaseError(f"nothing to adopt: {engine.url.database} does not exist")
     _refuse_versioned(read_current(config))
+    read_database(config, interrupted.refuse_if_any, None, "read the database")  # a killed createdb: repair first
     script = script_for(config)
     schemas = revision_schemas.learn(config)
     found = read_database(config, lambda connection: adopting.examine(connection, script, schemas),
@@ -420,6 +423,7 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     def stamp_found() -> None:
         connection = config.attributes["connection"]
         _refuse_versioned(MigrationContext.configure(connection).get_current_heads())
+        interrupted.refuse_if_any(connection)  # a killed createdb's tables are repair's to drop, not to adopt
         again = adopting.examine(connection, script, schemas)
         if again.chosen() != (expected or found).chosen():
             raise RefusedError("the database's tables changed while adopt looked at them; nothing was stamped: "
