@@ -212,8 +212,6 @@ def run_environment(context: Any) -> None:
 
 
 def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
-    # A retry first settles what its own earlier try left under way (the undo may have met the lock too).
-    _settle_own_marks(context.config, connection, raising=True)
     interrupted.refuse_if_any(connection)
     squashed.restamp(connection, context.script, context.config.attributes)
     context.configure(connection=connection, **options)
@@ -396,6 +394,9 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
                 with alembic_errors(lambda error: _migration_error(config, error)):
                     with locked_connection(config) as connection:
                         config.attributes["connection"] = connection
+                        # A retry first settles what its own earlier try left under way (the undo may have
+                        # met the lock too), before anything refuses to run over that mark.
+                        _settle_own_marks(config, connection, raising=True)
                         action()
                 return steps
             except MigrationError as error:
