@@ -632,8 +632,8 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     adopt), 5
     when it holds a head no installed extension provides (orphaned) or an
     earlier revision a squashed one replaces, a branch has several heads, or
-    a migration was interrupted in the middle of a revision (MySQL/MariaDB,
-    or after a revision's autocommit block). Exit 6 when none of those
+    a migration (or a createdb) was interrupted in the middle of a revision
+    (MySQL/MariaDB, or after a revision's autocommit block). Exit 6 when none of those
     applies but the file of an applied revision changed since it was
     applied: review the change, then run accept.
     """
@@ -856,11 +856,14 @@ def squash(config: Config, name: str, message: str | None, replaced_release: str
 def repair(config: Config, applied: bool, yes: bool) -> None:
     """Bring a database whose migration was interrupted in a revision back to a known state.
 
-    MySQL and MariaDB keep each DDL statement a killed migration had run;
-    elsewhere a revision's autocommit block commits what ran before it. By
-    default repair runs the interrupted revision's downgrade, skipping what
-    the interruption never created, and records it as not applied: the next
-    initdb applies it again.
+    MySQL and MariaDB keep each DDL statement a killed migration (or a
+    killed createdb) had run; elsewhere a revision's autocommit block commits
+    what ran before it. janitoo_db journals each such statement as it runs.
+    By default repair undoes exactly what the journal shows the interrupted
+    run did (drops the tables it created, the columns it added, the indexes
+    it made) and nothing else; it refuses, changing nothing, when the run did
+    what cannot be undone (a drop, a change of data). The revision stays not
+    applied: the next initdb applies it again.
     """
     from janitoo_db import commands
 
@@ -877,11 +880,18 @@ def repair(config: Config, applied: bool, yes: bool) -> None:
         revision = done.interrupted.revision
         if done.marked_applied:
             click.echo(f"Recorded the {done.interrupted.direction} of {revision} as done.")
+            continue
+        for line in done.undone:
+            click.echo(f"Undone: {line}.")
+        for line in done.skipped:
+            click.echo(f"Skipped: {line}.")
+        if done.interrupted.is_createdb:
+            click.echo("Undid what createdb had done: run 'jnt_dbman createdb' or 'jnt_dbman initdb' again.")
         else:
-            skipped = (f" ({len(done.skipped)} statements skipped: what they remove was not there)"
-                       if done.skipped else "")
-            click.echo(f"Undid what {revision} had done{skipped}; it is not applied: "
-                       "run 'jnt_dbman initdb' to apply it again.")
+            left = ("it is not applied: run 'jnt_dbman initdb' to apply it again"
+                    if done.interrupted.direction == "upgrade" else "it is still applied")
+            click.echo(f"Undid what {revision} had done ({len(done.undone)} undone, {len(done.skipped)} skipped); "
+                       f"{left}.")
 
 
 @main.command()

@@ -20,13 +20,25 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, destructive, drift, graph, interrupted, ownership, safety, squashed, unversioned
+from janitoo_db import (
+    checksums,
+    destructive,
+    drift,
+    graph,
+    interrupted,
+    journal,
+    ownership,
+    safety,
+    squashed,
+    unversioned,
+)
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension, discover
+from janitoo_db.locking import has_transactional_ddl_dialect
 from janitoo_db.migration import (
     alembic_errors,
     engine_for,
@@ -198,6 +210,8 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
 
     def run() -> None:
         connection = config.attributes["connection"]
+        # A killed createdb leaves tables and no alembic_version too: named as such, not taken for the original's.
+        interrupted.refuse_if_any(connection)
         # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
         unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
             lambda current: destructive.refuse_from(config, revision, current, connection)))
@@ -333,21 +347,39 @@ def createdb(config: Config) -> Created:
                                     "use 'jnt_dbman upgrade' instead of createdb")
             if current:
                 return Created()
+            interrupted.refuse_if_any(connection)
             existing = set(inspect(connection).get_table_names())
             present = [t.name for t in metadata.sorted_tables if t.name in existing]
             if present:
                 _refuse_unversioned_tables(connection, metadata, extension_tables, present)
             # The names are known now: create_all need not ask about each table again.
             missing = [] if present else list(metadata.sorted_tables)
-            metadata.create_all(connection, tables=missing, checkfirst=False)
-            for head in sorted(heads):
-                context.stamp(script, head)
+            with _journaled_createdb(connection):
+                metadata.create_all(connection, tables=missing, checkfirst=False)
+                for head in sorted(heads):
+                    context.stamp(script, head)
             record_branches(connection, script)
             checksums.record(connection, script, ())
             record_tables(connection, {t.name: drift.owners(extension_tables).get(t.name) for t in missing})
+            if not has_transactional_ddl_dialect(connection.dialect.name):
+                interrupted.mark_done(connection, None)  # committed with the rest
             return Created(tuple(t.name for t in missing), tuple(sorted(heads)))
     except SQLAlchemyError as error:
         raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}") from None
+
+
+@contextmanager
+def _journaled_createdb(connection: Any) -> Iterator[None]:
+    """On MySQL/MariaDB, mark createdb as under way and journal its CREATE TABLEs: a kill leaves them named.
+
+    Elsewhere createdb is one transaction, which a kill rolls back whole.
+    """
+    if has_transactional_ddl_dialect(connection.dialect.name):
+        yield
+        return
+    interrupted.mark_createdb(connection)
+    with journal.recording(connection), journal.running(connection, journal.CREATEDB):
+        yield
 
 
 def _refuse_unversioned_tables(connection: Any, metadata: MetaData, extension_tables: dict[str, tuple[str, ...]],
@@ -386,6 +418,7 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     if is_missing_sqlite_file(engine):
         raise DatabaseError(f"nothing to adopt: {engine.url.database} does not exist")
     _refuse_versioned(read_current(config))
+    read_database(config, interrupted.refuse_if_any, None, "read the database")  # a killed createdb: repair first
     script = script_for(config)
     schemas = revision_schemas.learn(config)
     found = read_database(config, lambda connection: adopting.examine(connection, script, schemas),
@@ -401,6 +434,7 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     def stamp_found() -> None:
         connection = config.attributes["connection"]
         _refuse_versioned(MigrationContext.configure(connection).get_current_heads())
+        interrupted.refuse_if_any(connection)  # a killed createdb's tables are repair's to drop, not to adopt
         again = adopting.examine(connection, script, schemas)
         if again.chosen() != (expected or found).chosen():
             raise RefusedError("the database's tables changed while adopt looked at them; nothing was stamped: "

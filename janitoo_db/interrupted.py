@@ -6,14 +6,16 @@ half-way through a revision leaves the statements it ran, while
 run fails on "Table ... already exists".  So on those databases janitoo_db
 writes a row to ``janitoo_db_in_progress`` as a revision starts (the
 revision's first DDL statement commits it) and deletes it in the transaction
-that records the revision's version.  A row found later names a revision that
-was interrupted: migrations refuse to run over it, ``checkdb`` reports it, and
-:func:`repair` brings the database back to where it was before that revision.
+that records the revision's version; a ``createdb`` is marked the same way.
+Each statement the revision runs is journaled (:mod:`janitoo_db.journal`).
+A row found later names a revision that was interrupted: migrations refuse
+to run over it, ``checkdb`` reports it, and :func:`repair` undoes exactly
+what its journal shows it did (:mod:`janitoo_db.undo`), never more.
 
 On PostgreSQL and SQLite a killed migration rolls back whole, except around
 a revision's ``autocommit_block()``: what ran before the block is committed,
-so the row is written in that commit and deleted in the one that records
-the revision.
+so the row (and the journal so far) is written in that commit and deleted in
+the one that records the revision.
 """
 from __future__ import annotations
 
@@ -22,27 +24,19 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import sqlalchemy as sa
-from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
-from janitoo_db.alembic_internals import ddl_executed_by, record_step, replacing_autocommit_block
+from janitoo_db import journal, undo
+from janitoo_db.alembic_internals import record_step
 from janitoo_db.defaults import NAMING_CONVENTION
-from janitoo_db.errors import MigrationError, RevisionError
-from janitoo_db.locking import has_transactional_ddl_dialect, in_autocommit, outside_transaction
+from janitoo_db.errors import MigrationError, RefusedError, RevisionError
 from janitoo_db.registry import PROGRESS_TABLE
-
-#: MySQL errors that mean "that is not there": the undo of a half-done revision skips those statements.
-ALREADY_GONE = {1051, 1091, 1146}  # unknown table; can't drop column or key; table doesn't exist
-#: The same, as PostgreSQL's SQLSTATEs: undefined table, column, object (an index).
-ALREADY_GONE_SQLSTATES = {"42P01", "42703", "42704"}
-#: And as SQLite says it.
-ALREADY_GONE_SQLITE = ("no such table", "no such column", "no such index")
+from janitoo_db.statement_kinds import present
 
 _metadata = sa.MetaData()
 progress_table = sa.Table(
@@ -65,7 +59,13 @@ class Interrupted:
     started: str
     process: str
 
+    @property
+    def is_createdb(self) -> bool:
+        return self.direction == journal.CREATEDB
+
     def describe(self) -> str:
+        if self.is_createdb:
+            return f"createdb was interrupted while it created the tables (started {self.started} by {self.process})"
         return (f"revision {self.revision} ({self.branch}) was interrupted while it ran its {self.direction} "
                 f"(started {self.started} by {self.process})")
 
@@ -89,18 +89,30 @@ def refuse_if_any(connection: Connection) -> None:
 
 def mark_started(connection: Connection, step: RevisionStep) -> None:
     """Record that *step*'s revision is under way (committed with the next commit)."""
-    progress_table.create(connection, checkfirst=True)
     revision = step.revision
+    _mark(connection, revision.revision, ", ".join(sorted(revision.branch_labels)) or "no branch",
+          "upgrade" if step.is_upgrade else "downgrade")
+
+
+def mark_createdb(connection: Connection) -> None:
+    """Record that createdb is under way (MySQL/MariaDB: its first CREATE TABLE commits this)."""
+    journal.ensure_table(connection)
+    _mark(connection, journal.CREATEDB, "every branch", journal.CREATEDB)
+
+
+def _mark(connection: Connection, revision: str, branch: str, direction: str) -> None:
+    progress_table.create(connection, checkfirst=True)
     connection.execute(progress_table.insert().values(
-        revision=revision.revision, branch=", ".join(sorted(revision.branch_labels)) or "no branch",
-        direction="upgrade" if step.is_upgrade else "downgrade",
+        revision=revision, branch=branch, direction=direction,
         started=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         process=f"{socket.gethostname()} pid {os.getpid()}"))
 
 
-def mark_done(connection: Connection, step: RevisionStep) -> None:
-    """Record that *step*'s revision finished: in the transaction that records its version."""
-    connection.execute(progress_table.delete().where(progress_table.c.revision == step.revision.revision))
+def mark_done(connection: Connection, step: RevisionStep | None) -> None:
+    """Record that *step*'s revision (None: createdb) finished: in the transaction that records its version."""
+    revision = journal.CREATEDB if step is None else step.revision.revision
+    connection.execute(progress_table.delete().where(progress_table.c.revision == revision))
+    journal.forget(connection, revision, known_to_exist=True)
 
 
 def marking(steps: Iterable[Any], connection: Connection) -> list[Any]:
@@ -108,6 +120,7 @@ def marking(steps: Iterable[Any], connection: Connection) -> list[Any]:
     steps = list(steps)
     if steps:
         progress_table.create(connection, checkfirst=True)
+        journal.ensure_table(connection)
     for step in steps:
         step.migration_fn = _marked(step, connection)
     return steps
@@ -135,36 +148,79 @@ class Repaired:
     interrupted: Interrupted
     #: True: recorded as done (it was finished by hand); False: its work undone.
     marked_applied: bool
-    #: Statements of the undo skipped because what they remove was not there.
+    #: What was undone, one line each ("dropped table x").
+    undone: tuple[str, ...] = ()
+    #: Statements of the journal left as they are, one line each with the reason.
     skipped: tuple[str, ...] = ()
 
 
 def repair(connection: Connection, script: ScriptDirectory, *, applied: bool = False) -> list[Repaired]:
     """Bring every interrupted revision to a known state, and forget that it was interrupted.
 
-    By default the revision's ``downgrade`` runs, skipping what is not there
-    (what the interruption never created), and the revision is recorded as
-    not applied: the database is as before it started, and the next upgrade
-    runs it again.  With *applied*, someone finished it by hand: its step is
-    recorded as done, and nothing runs.
+    By default what its journal shows it did is undone (:mod:`janitoo_db.undo`),
+    and nothing else: the revision stays as ``alembic_version`` says (not
+    applied, for an interrupted upgrade), and the next upgrade runs it again.
+    A statement that cannot be undone refuses the whole repair, naming it.
+    With *applied*, someone finished it by hand: its step is recorded as
+    done, and nothing runs.
     """
     done = []
     for found in find(connection):
-        revision = _known(script, found)
-        context = MigrationContext.configure(connection, opts={
-            "target_metadata": sa.MetaData(naming_convention=NAMING_CONVENTION)})
-        current = context.get_current_heads()
+        if found.is_createdb and applied:
+            raise RefusedError(f"{found.describe()}; a createdb cannot be recorded as done: run 'jnt_dbman repair' "
+                               "to drop the tables it created, then createdb again")
+        undone: list[str] = []
         skipped: list[str] = []
         if applied:
-            record_step(context, script, revision, current, upgrade=found.direction == "upgrade")
+            # Only --applied needs the revision itself: the journal says what to undo, installed or not.
+            revision = _known(script, found)
+            context = MigrationContext.configure(connection, opts={
+                "target_metadata": sa.MetaData(naming_convention=NAMING_CONVENTION)})
+            record_step(context, script, revision, context.get_current_heads(),
+                        upgrade=found.direction == "upgrade")
         else:
-            _undo(context, revision, skipped)
-            if revision.revision in current:
-                record_step(context, script, revision, current, upgrade=False)
+            undone, skipped = _undo(connection, found)
         connection.execute(progress_table.delete().where(progress_table.c.revision == found.revision))
+        journal.forget(connection, found.revision)
         connection.commit()
-        done.append(Repaired(found, applied, tuple(skipped)))
+        done.append(Repaired(found, applied, tuple(undone), tuple(skipped)))
     return done
+
+
+def _undo(connection: Connection, found: Interrupted) -> tuple[list[str], list[str]]:
+    """Undo what *found*'s journal shows done; refuse, changing nothing, when a statement cannot be undone."""
+    entries = journal.entries(connection, found.revision)
+    if entries is None:
+        raise RefusedError(f"{found.describe()}, and an older janitoo_db ran it, which kept no journal of its "
+                           "statements: repair cannot tell what it did. Finish the revision by hand, then record "
+                           "it as done with 'jnt_dbman repair --applied'")
+    plan = undo.plan(entries, lambda entry: present(connection, entry.action, entry.table_name, entry.object_name))
+    if plan.refused:
+        raise undo.refusal(found.describe(), plan)
+    undone = undo.run(connection, plan)
+    return undone, plan.skipped
+
+
+def settle_own(connection: Connection, revisions: Iterable[str]) -> list[Repaired]:
+    """Undo the revisions among *revisions* this very run marked and left under way (a lock timeout in a block).
+
+    Their marks were written by this run, which still holds the migration
+    lock: nobody else can have run in between.  A revision whose journal
+    holds what cannot be undone keeps its mark, for ``jnt_dbman repair``.
+    """
+    settled = []
+    for found in find(connection):
+        if found.revision not in revisions:
+            continue
+        try:
+            undone, skipped = _undo(connection, found)
+        except RefusedError:
+            continue
+        connection.execute(progress_table.delete().where(progress_table.c.revision == found.revision))
+        journal.forget(connection, found.revision)
+        connection.commit()
+        settled.append(Repaired(found, False, tuple(undone), tuple(skipped)))
+    return settled
 
 
 def _known(script: ScriptDirectory, found: Interrupted) -> Any:
@@ -173,43 +229,3 @@ def _known(script: ScriptDirectory, found: Interrupted) -> Any:
     except Exception:  # noqa: BLE001 - Alembic raises several kinds for an unknown id
         raise RevisionError(f"{found.describe()}, and no installed extension provides it: "
                             f"install {found.branch} again, then run 'jnt_dbman repair'") from None
-
-
-def _undo(context: MigrationContext, revision: Any, skipped: list[str]) -> None:
-    """Run *revision*'s downgrade, skipping the statements that remove what is not there."""
-    connection = context.connection
-    assert connection is not None
-    # Where DDL is transactional a failed statement spoils the transaction: each runs in a savepoint.
-    transactional = has_transactional_ddl_dialect(connection.dialect.name)
-
-    def tolerant(execute: Callable[..., Any]) -> Callable[..., Any]:
-        def run(construct: Any, *args: Any, **kwargs: Any) -> Any:
-            savepoint = connection.begin_nested() if transactional and not in_autocommit(connection) else None
-            try:
-                result = execute(construct, *args, **kwargs)
-            except DBAPIError as error:
-                if savepoint is not None:
-                    savepoint.rollback()
-                if not _already_gone(error):
-                    raise
-                skipped.append(" ".join(str(construct).split()))
-                return None
-            if savepoint is not None:
-                savepoint.commit()
-            return result
-
-        return run
-
-    with ddl_executed_by(context, tolerant), Operations.context(context), \
-            replacing_autocommit_block(context, lambda: outside_transaction(connection)):
-        revision.module.downgrade()
-
-
-def _already_gone(error: DBAPIError) -> bool:
-    """True when *error* says that what a statement removes is not there."""
-    original = error.orig
-    if getattr(original, "sqlstate", None) in ALREADY_GONE_SQLSTATES:
-        return True
-    if getattr(original, "args", (None,))[0] in ALREADY_GONE:
-        return True
-    return str(original).startswith(ALREADY_GONE_SQLITE)

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, interrupted, locking, squashed
+from janitoo_db import checksums, interrupted, journal, locking, squashed
 from janitoo_db.alembic_internals import (
     downgrade_steps,
     migrate_writing_versions_once,
@@ -144,7 +144,7 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         config.attributes["planned"] = len(found)
         if context.as_sql:
             return found
-        found = owning(found)
+        found = journal.scoped(owning(found), context.connection)
         if not has_transactional_ddl_dialect(context.dialect.name):
             return checksums.recording_each(interrupted.marking(found, context.connection), context.connection)
         return found
@@ -218,7 +218,7 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
     migration_context = context.get_context()
     before = migration_context.get_current_heads()
     steps = context.config.attributes.get("steps")
-    with recording_tables(connection) as record_tables_so_far:
+    with recording_tables(connection) as record_tables_so_far, journal.recording(connection):
 
         def settle() -> None:
             """Make janitoo_db's bookkeeping true of what ran so far."""
@@ -231,16 +231,58 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
                 checksums.announce(context.config, checksums.record(connection, context.script, before))
 
         autocommit = _Autocommit(context.config, connection, settle)
-        if steps is not None and connection.in_transaction() and has_transactional_ddl_dialect(connection.dialect.name):
-            with Operations.context(migration_context):
-                migrate_writing_versions_once(migration_context, before, steps, autocommit)
-        else:
-            # Alembic's own loop writes the versions (and MySQL's progress marks) after each revision.
-            with replacing_autocommit_block(migration_context, lambda: autocommit.block(None, lambda: None)):
-                with context.begin_transaction():
-                    context.run_migrations()
+        try:
+            if steps is not None and connection.in_transaction() and \
+                    has_transactional_ddl_dialect(connection.dialect.name):
+                with Operations.context(migration_context):
+                    migrate_writing_versions_once(migration_context, before, steps, autocommit)
+            else:
+                # Alembic's own loop writes the versions (and MySQL's progress marks) after each revision.
+                with replacing_autocommit_block(migration_context, lambda: autocommit.block(None, lambda: None)):
+                    with context.begin_transaction():
+                        context.run_migrations()
+        except Exception as error:
+            if is_lock_timeout(error):
+                _settle_own_marks(context.config, connection)
+            raise
     settle()
 
+
+#: ``config.attributes[OWN_MARKS_KEY]``: revisions this command marked as under way and has not settled.
+OWN_MARKS_KEY = "own_marks"
+
+
+def _settle_own_marks(config: Config, connection: Connection, *, raising: bool = False) -> None:
+    """After a lock timeout in an autocommit block: undo what the block's revision ran, from its journal.
+
+    The retry then starts that revision afresh instead of stopping on the
+    mark this very command left; a revision it cannot undo keeps its mark,
+    for ``jnt_dbman repair``.  When the undo fails, the mark stays for the
+    next try, which calls this first; a lock timeout there is raised when
+    *raising* (the retry goes on), else the first error is the one reported.
+    """
+    own = config.attributes.get(OWN_MARKS_KEY)
+    if not own:
+        return
+    was_in_transaction = connection.in_transaction()
+    try:
+        if was_in_transaction:
+            connection.rollback()
+        for settled in interrupted.settle_own(connection, own):
+            own.discard(settled.interrupted.revision)
+            notify(config, f"undid what revision {settled.interrupted.revision} had run before the lock timeout "
+                           f"({'; '.join(settled.undone) or 'it had made nothing'})")
+    except SQLAlchemyError as error:
+        if connection.in_transaction():
+            connection.rollback()
+        if raising and is_lock_timeout(error):
+            raise
+    if was_in_transaction and not connection.in_transaction():
+        connection.begin()
+
+
+#: What waits between two tries after a lock timeout (tests replace it to see the pauses).
+pause: Callable[[float], None] = time.sleep
 
 #: ``config.attributes[COMMITTED_KEY]`` is True once a run committed part of its work (an autocommit block).
 COMMITTED_KEY = "committed_partway"
@@ -265,18 +307,24 @@ class _Autocommit:
 
     @contextmanager
     def block(self, step: Any, write_versions: Callable[[], None]) -> Iterator[None]:
-        write_versions()
-        self.settle()
-        if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
-            interrupted.mark_started(self.connection, step)
-            self.marked.add(step.revision.revision)
-            self.config.attributes[COMMITTED_KEY] = True
+        with journal.paused(self.connection):
+            write_versions()
+            self.settle()
+            if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
+                interrupted.mark_started(self.connection, step)
+                self.marked.add(step.revision.revision)
+                self.config.attributes.setdefault(OWN_MARKS_KEY, set()).add(step.revision.revision)
+                self.config.attributes[COMMITTED_KEY] = True
+        if has_transactional_ddl_dialect(self.dialect):
+            # What the revision ran before the block is committed with the mark: journal it.
+            journal.flush(self.connection)
         with outside_transaction(self.connection):
             yield
 
     def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
         write_versions()
         interrupted.mark_done(self.connection, step)
+        self.config.attributes.get(OWN_MARKS_KEY, set()).discard(step.revision.revision)
         self.settle()
         self.connection.commit()
         self.connection.begin()
@@ -346,6 +394,9 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
                 with alembic_errors(lambda error: _migration_error(config, error)):
                     with locked_connection(config) as connection:
                         config.attributes["connection"] = connection
+                        # A retry first settles what its own earlier try left under way (the undo may have
+                        # met the lock too), before anything refuses to run over that mark.
+                        _settle_own_marks(config, connection, raising=True)
                         action()
                 return steps
             except MigrationError as error:
@@ -354,7 +405,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
                     raise
                 _retrying(config, error, wait)
                 steps.clear()
-                time.sleep(wait)
+                pause(wait)
             finally:
                 config.attributes.pop("connection", None)
                 config.attributes.pop(COMMITTED_KEY, None)
@@ -362,6 +413,7 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
     finally:
         config.attributes.pop("on_version_apply", None)
         config.attributes.pop("planned", None)
+        config.attributes.pop(OWN_MARKS_KEY, None)
 
 
 def _retrying(config: Config, error: MigrationError, wait: float) -> None:

@@ -29,12 +29,14 @@ from janitoo_db.alembic_internals import BATCH_TABLE_PREFIX
 REGISTRY_TABLE = "janitoo_db_branches"
 #: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.interrupted).
 PROGRESS_TABLE = "janitoo_db_in_progress"
+#: The statements of those revisions, each before it runs and once it is done (see janitoo_db.journal).
+JOURNAL_TABLE = "janitoo_db_journal"
 #: The branch whose revisions created each table.
 TABLES_TABLE = "janitoo_db_tables"
 #: The checksum of each applied revision's file (see janitoo_db.checksums).
 CHECKSUMS_TABLE = "janitoo_db_checksums"
 #: janitoo_db's own tables, beside Alembic's alembic_version: no model declares them.
-BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, TABLES_TABLE, CHECKSUMS_TABLE})
+BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, JOURNAL_TABLE, TABLES_TABLE, CHECKSUMS_TABLE})
 
 _metadata = sa.MetaData()
 branches_table = sa.Table(
@@ -153,7 +155,7 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
             rebuilding.add(table.name[len(BATCH_TABLE_PREFIX):])
         elif table.name in existed:
             existed.discard(table.name)
-        elif _running_branch.get():
+        elif _running_branch.get() and table.name not in BOOKKEEPING_TABLES:
             changes[table.name] = _running_branch.get()
 
     def dropping(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:

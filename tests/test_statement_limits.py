@@ -126,3 +126,109 @@ def test_the_python_api_reads_the_environment(sqlite_url: str, monkeypatch: pyte
     with pytest.raises(ConfigError, match=r"\$JANITOO_DB_RETRIES must be a whole number of retries, 0 or more, "
                                           "not 'many'"):
         Config(url=sqlite_url).initdb()
+
+
+CONCURRENT_INDEX = ("with op.get_context().autocommit_block():\n"
+                    "    op.create_index('ix_busy_id', 'busy_items', ['id'], postgresql_concurrently=True)")
+
+
+@pytest.mark.parametrize("holder", ["table lock", "old snapshot", "reader of the table"])
+def test_a_lock_timeout_in_an_autocommit_block_is_undone_and_retried(
+        cli: Run, postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, holder: str) -> None:
+    """Issue 18, point 8: the retry starts the block's revision afresh instead of stopping on its own mark.
+
+    A session holds what CREATE INDEX CONCURRENTLY waits for: a lock on the
+    table (the build never starts), or a snapshot older than the build (the
+    index is made, invalid, then the wait gives up).  The pause before the
+    retry is where the test lets go: no timing is involved.
+    """
+    from janitoo_db import migration
+
+    busy(tmp_path, monkeypatch, second=CONCURRENT_INDEX)
+    assert cli("upgrade", "busy@b20000000001", "-q", "-u", postgresql_url).exit_code == 0
+    engine = create_engine(postgresql_url)
+    holding = engine.connect()
+    if holder == "table lock":
+        holding.execute(text("LOCK TABLE busy_items IN SHARE MODE"))
+    else:
+        holding.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        # A reader of the table also keeps the invalid index from being dropped until it lets go.
+        holding.execute(text("SELECT count(*) FROM busy_items" if holder == "reader of the table" else "SELECT 1"))
+    pauses: list[float] = []
+
+    def let_go(seconds: float) -> None:
+        pauses.append(seconds)
+        holding.rollback()
+
+    monkeypatch.setattr(migration, "pause", let_go)
+    try:
+        result = cli("upgrade", "-u", postgresql_url, "--ddl-lock-timeout", "0.3", "--retries", "2")
+    finally:
+        holding.rollback()
+        holding.close()
+        engine.dispose()
+    assert result.exit_code == 0, result.stderr
+    assert pauses == [1.0]
+    assert "Note: revision b20000000002 (busy) waited 0.3 s for a lock" in result.stderr
+    # The table lock stopped the build before it began; the old snapshot stopped it with the index made, invalid.
+    undone = "it had made nothing" if holder == "table lock" else "dropped index ix_busy_id on busy_items"
+    assert f"Note: undid what revision b20000000002 had run before the lock timeout ({undone})" in result.stderr
+    assert "b20000000002" in version_ids(postgresql_url)
+    assert cli("checkdb", "-u", postgresql_url).exit_code == 0
+    engine = create_engine(postgresql_url)
+    with engine.connect() as connection:
+        assert connection.execute(text(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_busy_id'::regclass")).scalar() is True
+    engine.dispose()
+
+
+def test_a_lock_held_past_every_retry_leaves_nothing_to_repair(
+        cli: Run, postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from janitoo_db import migration
+
+    busy(tmp_path, monkeypatch, second=CONCURRENT_INDEX)
+    assert cli("upgrade", "busy@b20000000001", "-q", "-u", postgresql_url).exit_code == 0
+    engine = create_engine(postgresql_url)
+    holding = engine.connect()
+    holding.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+    holding.execute(text("SELECT 1")).scalar()
+    monkeypatch.setattr(migration, "pause", lambda seconds: None)
+    try:
+        result = cli("upgrade", "-u", postgresql_url, "--ddl-lock-timeout", "0.2", "--retries", "1")
+    finally:
+        holding.rollback()
+        holding.close()
+        engine.dispose()
+    assert result.exit_code == 1
+    assert result.stderr.count("Note: undid what revision b20000000002 had run before the lock timeout") == 2
+    check = cli("checkdb", "-u", postgresql_url)
+    assert check.exit_code == 3, check.stdout
+    assert "b20000000002" not in version_ids(postgresql_url)
+    assert cli("upgrade", "-q", "-u", postgresql_url).exit_code == 0
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    (("--retries", "4"), [1.0, 2.0, 4.0, 8.0]),
+    (("--retries", "4", "--retry-wait", "20"), [20.0, 40.0, 60.0, 60.0]),
+])
+def test_the_pauses_between_retries_double_up_to_a_minute(
+        cli: Run, postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        options: tuple[str, ...], expected: list[float]) -> None:
+    """Issue 18, point 14: --retries 4 waits 1, 2, 4 then 8 s; no pause is longer than 60 s."""
+    from janitoo_db import migration
+
+    busy(tmp_path, monkeypatch)
+    assert cli("upgrade", "busy@b20000000001", "-q", "-u", postgresql_url).exit_code == 0
+    pauses: list[float] = []
+    monkeypatch.setattr(migration, "pause", pauses.append)
+    engine, reader = reading(postgresql_url)
+    try:
+        result = cli("upgrade", "-u", postgresql_url, "--ddl-lock-timeout", "0.05", *options)
+    finally:
+        reader.rollback()
+        reader.close()
+        engine.dispose()
+    assert result.exit_code == 1
+    assert pauses == expected
+    assert [line.split("trying again in ")[1] for line in result.stderr.splitlines() if "trying again" in line] == [
+        f"{wait:g} s (retry {n} of 4, --retries)" for n, wait in enumerate(expected, 1)]
