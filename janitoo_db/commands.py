@@ -20,7 +20,7 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, destructive, drift, graph, interrupted, safety, squashed, unversioned
+from janitoo_db import checksums, destructive, drift, graph, interrupted, safety, sql_guard, squashed, unversioned
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
@@ -201,9 +201,13 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
         # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
         unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
             lambda current: destructive.refuse_from(config, revision, current, connection)))
-        if check is not None:
-            check()
-        run_alembic(config, revision, upgrade=True)
+        if check is None:
+            run_alembic(config, revision, upgrade=True)
+            return
+        check()
+        # What the dry run could not see is judged as it is sent (janitoo_db.sql_guard).
+        with sql_guard.watching(connection):
+            run_alembic(config, revision, upgrade=True)
 
     return _migrating(config, run, on_step)
 

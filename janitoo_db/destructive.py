@@ -51,9 +51,9 @@ from janitoo_db.engine import is_missing_sqlite_file
 from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, RefusedError
 from janitoo_db.migration import KNOWN_STEPS, alembic_errors, engine_for, read_database
 from janitoo_db.results import Destructive, first_line, some
-from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, SQL
+from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED, SQL
 
-NARROW_TYPE, REBUILD_TABLE, NOT_CHECKED = "narrow type", "rebuild table", "not checked"
+REBUILD_TABLE = "rebuild table"
 #: Every kind of :class:`Destructive`.
 KINDS = (DROP_TABLE, DROP_COLUMN, NARROW_TYPE, REBUILD_TABLE, SQL, NOT_CHECKED)
 #: The environment variable that refuses destructive revisions where no option is given (servers).
@@ -287,17 +287,22 @@ class _Judge:
         return found
 
     def _sql(self, sqltext: Any) -> list[Destructive]:
-        if isinstance(sqltext, ClauseElement):
-            try:
-                sqltext = sqltext.compile(dialect=self.dialect)
-            except Exception:  # noqa: BLE001 - a statement this dialect cannot compile is read as written
-                pass
+        """SQL a revision runs, read by :mod:`janitoo_db.sql_text` for this dialect."""
         found = []
-        for kind, table, column, words in sql_text.effects(str(sqltext)):
-            schema, _, name = table.rpartition(".") if table else ("", "", "")
-            found.append(self._mark(kind, schema or None, name or None, column, f"runs SQL that {words}"))
-            if kind == DROP_TABLE:
-                self.new_tables.discard((schema or None, name))
+        for effect in sql_text.classify(sql_text.as_text(sqltext, self.dialect), self.dialect.name):
+            schema, _, name = effect.table.rpartition(".") if effect.table else ("", "", "")
+            table = (schema or None, name)
+            if effect.kind == sql_text.CREATE_TABLE:
+                self.new_tables.add(table)
+            elif effect.kind == sql_text.RENAME_TABLE:
+                if table in self.new_tables and effect.new_name:
+                    self.new_tables.add((schema or None, effect.new_name))
+            else:
+                found.append(self._mark(effect.kind, schema or None, name or None, effect.column,
+                                        f"{'not checked: ' if effect.kind == NOT_CHECKED else ''}runs SQL that "
+                                        f"{effect.words}"))
+                if effect.kind == DROP_TABLE:
+                    self.new_tables.discard(table)
         return found
 
 
