@@ -10,8 +10,8 @@ MariaDB, ``postgres``, ``sqlite``), and its tree is judged:
   ``DROP ... CASCADE`` (a type, a function: PostgreSQL drops what uses it,
   columns included), ``TRUNCATE``, ``DELETE`` (also MySQL's multi-table
   ``DELETE t1 FROM t1 JOIN t2`` and ``DELETE IGNORE``, and a ``DELETE``
-  inside a ``WITH`` of another statement), ``MERGE``, ``CREATE OR REPLACE
-  TABLE``, ``ALTER TABLE ... DROP COLUMN``, and a column's type changed in
+  inside a ``WITH`` of another statement), ``MERGE``, SQLite's ``INSERT OR
+  REPLACE`` (a row in the way is deleted), ``CREATE OR REPLACE TABLE``, ``ALTER TABLE ... DROP COLUMN``, and a column's type changed in
   SQL (``ALTER COLUMN ... TYPE``, MySQL's ``MODIFY``/``CHANGE``), which
   nothing here can judge;
 * not checked, so destructive too: a statement the parser cannot read (a
@@ -105,14 +105,14 @@ def as_text(sqltext: Any, dialect: Dialect) -> str:
 
 
 def without_placeholders(sql: str, paramstyle: str | None) -> str:
-    """*sql* as a driver of *paramstyle* gets it, with ``?`` for each placeholder, which the parser reads.
+    """*sql* as a driver of *paramstyle* gets it, with NULL for each placeholder, which the parser reads anywhere.
 
     psycopg and PyMySQL take ``%s`` and ``%(name)s`` (and ``%%`` for ``%``);
     sqlglot's MySQL dialect reads ``%s`` as the modulo operator.
     """
     if paramstyle not in ("format", "pyformat"):
         return sql
-    return _DRIVER_PLACEHOLDERS.sub(lambda match: "%" if match.group() == "%%" else "?", sql)
+    return _DRIVER_PLACEHOLDERS.sub(lambda match: "%" if match.group() == "%%" else "NULL", sql)
 
 
 def effects(sql: str, dialect: str) -> list[Effect]:
@@ -188,6 +188,9 @@ def _statement(statement: Any, sql: str) -> list[Effect]:
         elif isinstance(node, exp.TruncateTable):
             found.extend(Effect(SQL, name, None, f"empties table {name} (TRUNCATE)")
                          for name in _names(node.expressions))
+        elif isinstance(node, exp.Insert) and str(node.args.get("alternative") or "").upper() == "REPLACE":
+            name = _name(node.this)
+            found.append(Effect(SQL, name, None, f"can delete rows of table {name} (INSERT OR REPLACE)"))
         elif isinstance(node, exp.Merge):
             name = _name(node.this)
             found.append(Effect(SQL, name, None, f"can delete rows of table {name} (MERGE)"))
