@@ -11,8 +11,9 @@ MariaDB, ``postgres``, ``sqlite``), and its tree is judged:
   columns included), ``TRUNCATE``, ``DELETE`` (also MySQL's multi-table
   ``DELETE t1 FROM t1 JOIN t2`` and ``DELETE IGNORE``, and a ``DELETE``
   inside a ``WITH`` of another statement), ``MERGE``, SQLite's ``INSERT OR
-  REPLACE`` (a row in the way is deleted), ``CREATE OR REPLACE TABLE``, ``ALTER TABLE ... DROP COLUMN``, and a column's type changed in
-  SQL (``ALTER COLUMN ... TYPE``, MySQL's ``MODIFY``/``CHANGE``), which
+  REPLACE`` (a row in the way is deleted), ``CREATE OR REPLACE TABLE``,
+  ``ALTER TABLE ... DROP COLUMN``, and a column's type changed in SQL
+  (``ALTER COLUMN ... TYPE``, MySQL's ``MODIFY``/``CHANGE``), which
   nothing here can judge;
 * not checked, so destructive too: a statement the parser cannot read (a
   parse error, or sqlglot's ``Command``, its stand-in for syntax it does not

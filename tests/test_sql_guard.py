@@ -20,7 +20,8 @@ ITEMS = ("op.create_table('sneaky_items', sa.Column('id', sa.Integer, primary_ke
 #: The first lines of a revision that hides the rest from the dry run (offline): only the connection sees it.
 HIDDEN = "from alembic import context\nif context.is_offline_mode():\n    return\n"
 REFUSED_PLAN = "Error: refusing to upgrade (--no-destructive, $JANITOO_DB_NO_DESTRUCTIVE): 1 of the 1 revisions"
-REFUSED_RUN = f"Error: refusing revision {GAP} (sneaky) (--no-destructive, $JANITOO_DB_NO_DESTRUCTIVE): it sends SQL that"
+REFUSED_RUN = (f"Error: refusing revision {GAP} (sneaky) (--no-destructive, $JANITOO_DB_NO_DESTRUCTIVE): "
+               "it sends SQL that")
 
 
 def sneaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, root: str = ITEMS) -> None:
@@ -97,10 +98,10 @@ def test_sql_hidden_from_the_dry_run_is_refused_as_it_is_sent(cli: Run, tmp_path
     message = refused_with_nothing_changed(cli, any_url, f"{REFUSED_RUN} deletes rows of table sneaky_items (DELETE), "
                                                          "which its dry run did not show; the statement was not sent: "
                                                          "DELETE FROM sneaky_items; ")
-    assert message.endswith(f"the database is at {ROOT}" + (" (MySQL/MariaDB commit each DDL statement: what the failing revision did before the "
-                               "error stays)" if "mysql" in any_url else "")
-                            + ". Read 'jnt_dbman upgrade --plan', back the database up, then upgrade with "
-                              "--allow-destructive\n")
+    kept = (" (MySQL/MariaDB commit each DDL statement: what the failing revision did before the error stays)"
+            if "mysql" in any_url else "")
+    assert message.endswith(f"the database is at {ROOT}{kept}. Read 'jnt_dbman upgrade --plan', back the "
+                            "database up, then upgrade with --allow-destructive\n")
     if "mysql" not in any_url:
         assert "rolled back, so nothing this command did was kept" in message
 
@@ -125,7 +126,8 @@ def test_what_a_run_creates_it_may_empty_and_drop(cli: Run, tmp_path: Path, monk
         "context.execute(sa.text('INSERT INTO sneaky_other (id) VALUES (:id)').bindparams(id=4))\n"
         "if not context.is_offline_mode():\n"
         "    bind = op.get_bind()\n"
-        "    assert [r[0] for r in bind.execute(sa.text('SELECT id FROM sneaky_other WHERE id > :n'), {'n': 3})] == [4]\n"
+        "    read = bind.execute(sa.text('SELECT id FROM sneaky_other WHERE id > :n'), {'n': 3})\n"
+        "    assert [row[0] for row in read] == [4]\n"
         "    bind.exec_driver_sql('DELETE FROM sneaky_scratch WHERE id = 1')\n"
         "    bind.execute(sa.table('sneaky_scratch', sa.column('id')).delete())\n"
         "with op.get_context().autocommit_block():\n"
@@ -144,7 +146,8 @@ def test_what_a_run_creates_it_may_empty_and_drop(cli: Run, tmp_path: Path, monk
     assert "sneaky_scratch" not in table_names(any_url)
 
 
-UNREADABLE = {"sqlite": "REPLACE INTO sneaky_other (id) VALUES (1)", "mysql": "REPLACE INTO sneaky_other (id) VALUES (1)",
+UNREADABLE = {"sqlite": "REPLACE INTO sneaky_other (id) VALUES (1)",
+              "mysql": "REPLACE INTO sneaky_other (id) VALUES (1)",
               "postgresql": "DO $$ BEGIN DELETE FROM sneaky_items; END $$"}
 
 
