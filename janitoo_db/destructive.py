@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
-from janitoo_db import narrowing, sql_text, squashed
+from janitoo_db import narrowing, sql_guard, sql_text, squashed
 from janitoo_db.alembic_internals import upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.dry_run import Batch, DryRunFailed, Runner, dry_runs
@@ -289,7 +289,7 @@ class _Judge:
     def _sql(self, sqltext: Any) -> list[Destructive]:
         """SQL a revision runs, read by :mod:`janitoo_db.sql_text` for this dialect."""
         found = []
-        for effect in sql_text.classify(sql_text.as_text(sqltext, self.dialect), self.dialect.name):
+        for effect in self._effects(sqltext):
             schema, _, name = effect.table.rpartition(".") if effect.table else ("", "", "")
             table = (schema or None, name)
             if effect.kind == sql_text.CREATE_TABLE:
@@ -304,6 +304,19 @@ class _Judge:
                 if effect.kind == DROP_TABLE:
                     self.new_tables.discard(table)
         return found
+
+
+    def _effects(self, sqltext: Any) -> list[sql_text.Effect]:
+        """A construct of SQLAlchemy's or Alembic's by what it is (no parsing); SQL text read by sqlglot."""
+        if isinstance(sqltext, str):
+            return sql_text.classify(sqltext, self.dialect.name)
+        compiled = sql_text.compiled_for(sqltext, self.dialect)
+        found = sql_guard.construct_effects(sqltext, compiled)
+        if found is not None:
+            return found
+        text = str(sqltext) if compiled is None else sql_text.without_placeholders(str(compiled),
+                                                                                     self.dialect.paramstyle)
+        return sql_text.classify(text, self.dialect.name)
 
 
 def _loader(step: Any) -> Callable[[], Callable[[], Any]]:

@@ -41,6 +41,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import ColumnClause, TextClause
 
 from janitoo_db import sql_text
 from janitoo_db.sql_text import (
@@ -173,26 +175,26 @@ def judged(statement: str, context: Any, dialect: Dialect) -> list[Effect]:
     """What *statement* does: from the construct it was compiled from when that says it all, else its text."""
     compiled = getattr(context, "compiled", None)
     construct = getattr(compiled, "statement", None)
-    if construct is not None and not getattr(compiled, "ctes", None):
-        found = _from_construct(construct)
+    if construct is not None:
+        found = construct_effects(construct, compiled)
         if found is not None:
             return found
     return sql_text.classify(sql_text.without_placeholders(statement, dialect.paramstyle), dialect.name)
 
 
-def _from_construct(construct: Any) -> list[Effect] | None:
-    """The effects of a construct of SQLAlchemy's or Alembic's; None to read the SQL text instead."""
+def construct_effects(construct: Any, compiled: Any) -> list[Effect] | None:
+    """What a construct of SQLAlchemy's or Alembic's does, *compiled* as it is sent; None: read its SQL text.
+
+    Reading the construct is exact and costs nothing; its text is read for
+    SQL written as text, for constructs of anyone else, and for DML with a
+    ``WITH`` (which may hold a ``DELETE``).
+    """
     cls = type(construct)
     if not cls.__module__.startswith(("sqlalchemy.", "alembic.")):
         return None
     name = cls.__name__
     if name in _HARMLESS_DDL:
         return []
-    if getattr(construct, "is_select", False) or name in ("Insert", "Update"):
-        return []
-    if name == "Delete":
-        table = _table_name(construct.table)
-        return [Effect(SQL, table, None, f"deletes rows of table {table} (DELETE)")]
     if name in ("CreateTable", "DropTable"):
         table = _table_name(construct.element)
         if name == "DropTable":
@@ -203,7 +205,32 @@ def _from_construct(construct: Any) -> list[Effect] | None:
         return [Effect(DROP_COLUMN, table, construct.column.name, f"drops column {table}.{construct.column.name}")]
     if name == "RenameTable":  # alembic.ddl.base
         return [Effect(RENAME_TABLE, _table_name(construct), None, "", construct.new_table_name)]
-    return None
+    if name not in ("Select", "CompoundSelect", "Insert", "Update", "Delete"):
+        return None
+    if compiled is None or getattr(compiled, "ctes", None) or _fragments_end_statements(construct):
+        return None
+    if name != "Delete":
+        return []
+    table = _table_name(construct.table)
+    return [Effect(SQL, table, None, f"deletes rows of table {table} (DELETE)")]
+
+
+def _fragments_end_statements(construct: Any) -> bool:
+    """Whether SQL written as text inside a Core statement (``text()``, ``literal_column()``) holds a ``;``.
+
+    Only then can it start another statement; without one it is part of an
+    expression, and a data-modifying ``WITH`` must be at the top.
+    """
+    for element in visitors.iterate(construct):
+        if isinstance(element, TextClause):
+            fragment = element.text
+        elif isinstance(element, ColumnClause) and element.is_literal:
+            fragment = element.name
+        else:
+            continue
+        if ";" in fragment:
+            return True
+    return False
 
 
 def _table_name(element: Any) -> str:

@@ -93,16 +93,14 @@ logging.getLogger("sqlglot").addFilter(_Quiet())
 _DRIVER_PLACEHOLDERS = re.compile(r"%%|%\(\w+\)s|%s")
 
 
-def as_text(sqltext: Any, dialect: Dialect) -> str:
-    """The SQL of what a revision executes: a string as it is, a construct compiled for *dialect*."""
-    if isinstance(sqltext, str):
-        return sqltext
+def compiled_for(sqltext: Any, dialect: Dialect) -> Any:
+    """A construct a revision executes, compiled for *dialect* (values inline where they can be); None if it cannot."""
     for options in ({"compile_kwargs": {"literal_binds": True}}, {}):
         try:
-            return without_placeholders(str(sqltext.compile(dialect=dialect, **options)), dialect.paramstyle)
+            return sqltext.compile(dialect=dialect, **options)
         except Exception:  # noqa: BLE001, S112 - a value without a literal form, a construct of another dialect
             continue
-    return str(sqltext)
+    return None
 
 
 def without_placeholders(sql: str, paramstyle: str | None) -> str:

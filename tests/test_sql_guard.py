@@ -313,3 +313,30 @@ def test_placeholders_are_read_as_the_driver_gets_them() -> None:
     assert without_placeholders("DELETE FROM t WHERE a = %s AND b = %(b)s AND c LIKE 'x%%'", "pyformat") == (
         "DELETE FROM t WHERE a = NULL AND b = NULL AND c LIKE 'x%'")
     assert without_placeholders("DELETE FROM t WHERE a = :a", "named") == "DELETE FROM t WHERE a = :a"
+
+
+def test_constructs_are_judged_by_what_they_are_unless_text_inside_could_hide_a_statement() -> None:
+    """Alembic's and SQLAlchemy's constructs need no parsing; SQL text inside one, a WITH, or a textual
+    statement (which may be anything) sends it to the parser (None)."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql, postgresql
+
+    from janitoo_db.sql_guard import construct_effects
+
+    table = sa.table("t", sa.column("id"), schema="s")
+    for dialect in (postgresql.dialect(), mysql.dialect()):
+        def judged(construct: sa.ClauseElement) -> list[tuple[str, str | None]] | None:
+            found = construct_effects(construct, construct.compile(dialect=dialect))  # noqa: B023
+            return None if found is None else [(effect.kind, effect.table) for effect in found]
+
+        assert judged(table.insert().values(id=1)) == [] and judged(table.update().values(id=2)) == []
+        assert judged(sa.select(table.c.id).union(sa.select(sa.literal_column("2")))) == []
+        assert judged(table.delete().where(table.c.id == 1)) == [("SQL", "s.t")]
+        assert judged(sa.schema.DropTable(sa.Table("u", sa.MetaData(), schema="s"))) == [("drop table", "s.u")]
+        assert judged(sa.schema.CreateTable(sa.Table("u", sa.MetaData(), sa.Column("id", sa.Integer)))) == [
+            ("create table", "u")]
+        assert judged(sa.select(sa.literal_column("1; DROP TABLE t"))) is None
+        assert judged(table.update().values(id=sa.text("1; DELETE FROM t"))) is None
+        assert judged(sa.select(table.c.id).add_cte(table.delete().returning(table.c.id).cte())) is None
+        assert judged(sa.text("DELETE FROM t RETURNING id").columns(id=sa.Integer)) is None
+        assert judged(sa.text("SELECT 1")) is None and judged(sa.schema.DDL("DROP TABLE t")) is None
