@@ -14,8 +14,10 @@ what it asked for is judged.  It can destroy data when it:
   old one) in a ``batch_alter_table`` block: always with
   ``recreate="always"``, and on SQLite for anything but adding a plain column
   or an index, as ``alembic.ddl.sqlite`` decides;
-* runs SQL that drops a table, a column, a schema or a database, empties a
-  table (``TRUNCATE``) or deletes rows (``DELETE``, also ``table.delete()``);
+* runs SQL that drops, empties, deletes or changes a type, or that cannot be
+  read (:mod:`janitoo_db.sql_text` reads it with a SQL parser for the
+  database's dialect), through ``op.execute``, ``op.get_context().execute``,
+  ``alembic.context.execute`` or ``op.get_bind().execute``;
 * runs an operation of someone else's, whose effect janitoo_db cannot know,
   or cannot be dry-run at all (most often: it reads the database through
   ``op.get_bind()``, and a dry run reads nothing): "not checked".
@@ -24,7 +26,8 @@ Writing rows (``bulk_insert``, ``INSERT``, ``UPDATE``: how data migrations
 move values), creating and renaming tables and columns, and dropping an index
 or a constraint are not destructive.
 What happens to a table an earlier revision of the same run creates is
-marked, but not refused: it held no data before the run.
+marked, but not refused: it held no data before the run.  What the dry run
+cannot see, :mod:`janitoo_db.sql_guard` judges at the connection as it is sent.
 """
 from __future__ import annotations
 

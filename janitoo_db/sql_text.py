@@ -28,6 +28,7 @@ MariaDB, ``postgres``, ``sqlite``), and its tree is judged:
   ``COMMENT``, ``GRANT``, ``ANALYZE``, transaction control, and two commands
   sqlglot does not parse but that only add: ``CREATE EXTENSION`` and
   ``ALTER TYPE ... ADD VALUE``.  A function a ``SELECT`` calls is not followed.
+  A lone ``SELECT``, ``SHOW``, ``PRAGMA`` or ``DESCRIBE`` is not even parsed.
 
 Why sqlglot rather than pglast: janitoo_db runs on SQLite, PostgreSQL and
 MySQL/MariaDB, and pglast (libpg_query, a C extension) reads PostgreSQL only;
@@ -60,6 +61,8 @@ _ADDING_COMMANDS = (("CREATE", "EXTENSION"),)
 #: Statement kinds that read, write rows or set session state, once nothing inside them destroys data.
 _SAFE = ("Select", "SetOperation", "Subquery", "Values", "Insert", "Update", "Show", "Pragma", "Set", "Use",
          "Transaction", "Commit", "Rollback", "Describe", "Comment", "Grant", "Revoke", "Analyze")
+#: The first words of statements read without the parser when they are alone (see _only_reads).
+_READS = {"SELECT", "SHOW", "PRAGMA", "DESCRIBE"}
 #: What CREATE may make besides a table; what DROP may remove without CASCADE (the database refuses while in use).
 _CREATED = {"INDEX", "VIEW", "SEQUENCE", "TYPE", "FUNCTION", "PROCEDURE", "SCHEMA", "DATABASE", "TRIGGER"}
 _DROPPED_SAFELY = {"VIEW", "INDEX", "SEQUENCE", "TYPE", "FUNCTION", "PROCEDURE", "TRIGGER"}
@@ -121,6 +124,8 @@ def effects(sql: str, dialect: str) -> list[Effect]:
 
 def classify(sql: str, dialect: str) -> list[Effect]:
     """Every :class:`Effect` of *sql*: what destroys data, and the tables it creates and renames."""
+    if _only_reads(sql):
+        return []
     from sqlglot.errors import SqlglotError
 
     try:
@@ -135,6 +140,20 @@ def classify(sql: str, dialect: str) -> list[Effect]:
         if statement is not None:
             found.extend(_statement(statement, sql))
     return found
+
+
+def _only_reads(sql: str) -> bool:
+    """A single statement that starts as a read (``SELECT``, ``SHOW``, ``PRAGMA``, ``DESCRIBE``): safe unparsed.
+
+    Reflection sends these by the dozen (SQLite's ``PRAGMA table_info``,
+    MySQL's ``SHOW CREATE TABLE``), and importing the parser for them alone
+    would cost a server's start more than the whole check.  A statement with
+    a ``;`` anywhere but at its end, or starting with anything else
+    (a comment, ``WITH``, ``EXPLAIN``, which runs what it explains with
+    ``ANALYZE``), is parsed.
+    """
+    first = sql.lstrip()[:9].split(None, 1)
+    return bool(first) and first[0].upper() in _READS and ";" not in sql.rstrip().rstrip(";")
 
 
 def _parse(sql: str, dialect_name: str) -> list[Any]:
