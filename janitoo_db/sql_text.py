@@ -205,7 +205,7 @@ def _statement(statement: Any, sql: str) -> list[Effect]:
                          for name in _names(node.args.get("tables") or [node.this]))
         elif isinstance(node, exp.TruncateTable):
             found.extend(Effect(SQL, name, None, f"empties table {name} (TRUNCATE)")
-                         for name in _names(node.expressions))
+                         for name in _names(node.expressions or [node.this]))
         elif isinstance(node, exp.Insert) and str(node.args.get("alternative") or "").upper() == "REPLACE":
             name = _name(node.this)
             found.append(Effect(SQL, name, None, f"can delete rows of table {name} (INSERT OR REPLACE)"))
@@ -265,7 +265,7 @@ def _alter(node: Any) -> list[Effect]:
             what = (action.args.get("kind") or "").upper()
             if what == "COLUMN":
                 found.extend(Effect(DROP_COLUMN, table, column, f"drops column {table}.{column}")
-                             for column in (_column(c) for c in action.args.get("tables") or []))
+                             for column in (_column(c) for c in action.args.get("tables") or [action.this]))
             elif what not in _NOT_COLUMNS:
                 found.append(_unread(action.sql(), f"janitoo_db cannot judge (ALTER TABLE DROP {what or '?'})"))
         elif isinstance(action, exp.AlterColumn):
@@ -273,7 +273,7 @@ def _alter(node: Any) -> list[Effect]:
                 column = _column(action.this)
                 found.append(Effect(NARROW_TYPE, table, column, f"changes the type of column {table}.{column} "
                                     "in SQL text: cannot tell whether it narrows"))
-        elif isinstance(action, exp.ModifyColumn):
+        elif isinstance(action, exp.ModifyColumn):  # MySQL's MODIFY and CHANGE
             column = _column(action.args.get("rename_from") or action.this)
             found.append(Effect(NARROW_TYPE, table, column, f"redefines column {table}.{column} in SQL text "
                                 "(MODIFY/CHANGE): cannot tell whether it narrows"))
@@ -297,8 +297,9 @@ def _name(table: Any) -> str:
 
 
 def _names(tables: list[Any]) -> list[str]:
-    return [_name(table) for table in tables if table is not None]
+    """The names of *tables*; ``?`` when none can be read: what is destroyed is still said."""
+    return [_name(table) for table in tables if table is not None] or ["?"]
 
 
 def _column(column: Any) -> str:
-    return column.name if hasattr(column, "name") else str(column)
+    return (column.name or "?") if hasattr(column, "name") else "?" if column is None else str(column)
