@@ -109,7 +109,8 @@ def test_sql_hidden_from_the_dry_run_is_refused_as_it_is_sent(cli: Run, tmp_path
 def test_a_refusal_the_revision_catches_still_fails_the_run(cli: Run, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch, any_url: str) -> None:
     sneaky(tmp_path, monkeypatch, HIDDEN + "try:\n    op.execute('DELETE FROM sneaky_items')\nexcept Exception:\n"
-                                           "    pass\nop.execute(\"UPDATE sneaky_items SET note = 'x'\")")
+                                           "    pass\ntry:\n    op.execute(\"UPDATE sneaky_items SET note = 'x'\")\n"
+                                           "except Exception:\n    pass")
     prepared(cli, any_url)
     refused_with_nothing_changed(cli, any_url, f"{REFUSED_RUN} deletes rows of table sneaky_items (DELETE)")
 
