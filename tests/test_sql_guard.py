@@ -8,6 +8,7 @@ from typing import Callable
 
 import pytest
 from click.testing import Result
+from sqlalchemy.sql.elements import TextClause
 
 from conftest import install_extension, write_extension
 from dbstate import rows, table_names, version_ids
@@ -343,3 +344,8 @@ def test_constructs_are_judged_by_what_they_are_unless_text_inside_could_hide_a_
         assert judged(sa.select(table.c.id).add_cte(table.delete().returning(table.c.id).cte())) is None
         assert judged(sa.text("DELETE FROM t RETURNING id").columns(id=sa.Integer)) is None
         assert judged(sa.text("SELECT 1")) is None and judged(sa.schema.DDL("DROP TABLE t")) is None
+        assert judged(AddColumn("DROP TABLE t")) is None  # someone else's, named like Alembic's harmless one
+
+
+class AddColumn(TextClause):
+    """A construct of someone else's that only shares a name with one of Alembic's."""
