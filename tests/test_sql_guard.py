@@ -86,6 +86,17 @@ def test_sql_past_op_execute_is_marked_and_refused(cli: Run, tmp_path: Path, mon
     assert rows(any_url, "SELECT id FROM sneaky_items") == [(1,)]
 
 
+def test_driver_sql_cannot_be_dry_run_and_is_refused_unchecked(cli: Run, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, any_url: str) -> None:
+    """Offline, op.get_bind() is Alembic's mock connection, which has no exec_driver_sql: not checked."""
+    sneaky(tmp_path, monkeypatch, "op.get_bind().exec_driver_sql('DELETE FROM sneaky_items')")
+    prepared(cli, any_url)
+    [mark] = marks(ok(cli("upgrade", "--plan", "sneaky@head", "-u", any_url)).stdout)
+    assert mark.startswith("not checked: its dry run (offline, as --sql runs it: it reads nothing from the database) "
+                           "stopped: AttributeError: ")
+    refused_with_nothing_changed(cli, any_url, REFUSED_PLAN)
+
+
 @pytest.mark.parametrize("path", [*PATHS, "op.execute", "exec_driver_sql"])
 def test_sql_hidden_from_the_dry_run_is_refused_as_it_is_sent(cli: Run, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch, any_url: str,
