@@ -15,7 +15,9 @@ of ``--extensions`` x ``--revisions`` (``bench/make_tree.py``), run after run:
 * the destructive check: :func:`janitoo_db.destructive.examine` (the dry runs)
   and :func:`janitoo_db.destructive.counted` (row counts, when something is
   at stake).  Working out the steps is not counted: Alembic takes them as they
-  are instead of working them out again.
+  are instead of working them out again;
+* the same check at the connection (:mod:`janitoo_db.sql_guard`): judging
+  each statement the revisions send, as it is sent.
 
 It prints the median of each, and its share of the median ``jnt_dbman
 initdb -q --no-destructive`` command on the same tree (run as a process, as
@@ -68,13 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(site))
     os.environ["JANITOO_DB_CACHE_DIR"] = str(work / "cache")
 
-    from janitoo_db import checksums, commands, destructive
+    from janitoo_db import checksums, commands, destructive, sql_guard
     from janitoo_db.config import alembic_config
 
-    spent: dict[str, list[float]] = {"checksums": [], "destructive": []}
+    spent: dict[str, list[float]] = {"checksums": [], "destructive": [], "connection": []}
     timed(checksums, "record", spent["checksums"])
     timed(destructive, "examine", spent["destructive"])
     timed(destructive, "counted", spent["destructive"])
+    timed(sql_guard._Watch, "check", spent["connection"])
     totals, items = [], {name: [] for name in spent}  # type: ignore[var-annotated]
     for run in range(args.runs + 1):  # the first run fills the revision cache and is not counted
         database = work / f"run{run}.sqlite"

@@ -196,7 +196,10 @@ def ddl_executed_by(context: MigrationContext,
 
     ``DefaultImpl._exec`` is Alembic's one place that runs a DDL construct;
     no hook reaches all of them (``before_cursor_execute`` sees SQL, not the
-    construct, and cannot skip it).  Tests: test_interrupted.py.
+    construct, and cannot skip it).  Offline, it is also where
+    ``op.get_context().execute``, ``alembic.context.execute`` and
+    ``op.get_bind().execute`` end: the dry run of janitoo_db.dry_run records
+    them there.  Tests: test_interrupted.py, test_sql_guard.py.
     """
     impl = context.impl
     impl._exec = wrap(impl._exec)  # type: ignore[method-assign]

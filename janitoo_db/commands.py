@@ -29,6 +29,7 @@ from janitoo_db import (
     journal,
     ownership,
     safety,
+    sql_guard,
     squashed,
     unversioned,
 )
@@ -215,9 +216,13 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
         # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
         unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
             lambda current: destructive.refuse_from(config, revision, current, connection)))
-        if check is not None:
-            check()
-        run_alembic(config, revision, upgrade=True)
+        if check is None:
+            run_alembic(config, revision, upgrade=True)
+            return
+        check()
+        # What the dry run could not see is judged as it is sent (janitoo_db.sql_guard).
+        with sql_guard.watching(connection):
+            run_alembic(config, revision, upgrade=True)
 
     return _migrating(config, run, on_step)
 

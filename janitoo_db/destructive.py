@@ -14,8 +14,10 @@ what it asked for is judged.  It can destroy data when it:
   old one) in a ``batch_alter_table`` block: always with
   ``recreate="always"``, and on SQLite for anything but adding a plain column
   or an index, as ``alembic.ddl.sqlite`` decides;
-* runs SQL that drops a table, a column, a schema or a database, empties a
-  table (``TRUNCATE``) or deletes rows (``DELETE``, also ``table.delete()``);
+* runs SQL that drops, empties, deletes or changes a type, or that cannot be
+  read (:mod:`janitoo_db.sql_text` reads it with a SQL parser for the
+  database's dialect), through ``op.execute``, ``op.get_context().execute``,
+  ``alembic.context.execute`` or ``op.get_bind().execute``;
 * runs an operation of someone else's, whose effect janitoo_db cannot know,
   or cannot be dry-run at all (most often: it reads the database through
   ``op.get_bind()``, and a dry run reads nothing): "not checked".
@@ -24,7 +26,8 @@ Writing rows (``bulk_insert``, ``INSERT``, ``UPDATE``: how data migrations
 move values), creating and renaming tables and columns, and dropping an index
 or a constraint are not destructive.
 What happens to a table an earlier revision of the same run creates is
-marked, but not refused: it held no data before the run.
+marked, but not refused: it held no data before the run.  What the dry run
+cannot see, :mod:`janitoo_db.sql_guard` judges at the connection as it is sent.
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
-from janitoo_db import narrowing, sql_text, squashed
+from janitoo_db import narrowing, sql_guard, sql_text, squashed
 from janitoo_db.alembic_internals import upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.dry_run import Batch, DryRunFailed, Runner, dry_runs
@@ -51,9 +54,9 @@ from janitoo_db.engine import is_missing_sqlite_file
 from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, RefusedError
 from janitoo_db.migration import KNOWN_STEPS, alembic_errors, engine_for, read_database
 from janitoo_db.results import Destructive, first_line, some
-from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, SQL
+from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED, SQL
 
-NARROW_TYPE, REBUILD_TABLE, NOT_CHECKED = "narrow type", "rebuild table", "not checked"
+REBUILD_TABLE = "rebuild table"
 #: Every kind of :class:`Destructive`.
 KINDS = (DROP_TABLE, DROP_COLUMN, NARROW_TYPE, REBUILD_TABLE, SQL, NOT_CHECKED)
 #: The environment variable that refuses destructive revisions where no option is given (servers).
@@ -287,18 +290,36 @@ class _Judge:
         return found
 
     def _sql(self, sqltext: Any) -> list[Destructive]:
-        if isinstance(sqltext, ClauseElement):
-            try:
-                sqltext = sqltext.compile(dialect=self.dialect)
-            except Exception:  # noqa: BLE001 - a statement this dialect cannot compile is read as written
-                pass
+        """SQL a revision runs, read by :mod:`janitoo_db.sql_text` for this dialect."""
         found = []
-        for kind, table, column, words in sql_text.effects(str(sqltext)):
-            schema, _, name = table.rpartition(".") if table else ("", "", "")
-            found.append(self._mark(kind, schema or None, name or None, column, f"runs SQL that {words}"))
-            if kind == DROP_TABLE:
-                self.new_tables.discard((schema or None, name))
+        for effect in self._effects(sqltext):
+            schema, _, name = effect.table.rpartition(".") if effect.table else ("", "", "")
+            table = (schema or None, name)
+            if effect.kind == sql_text.CREATE_TABLE:
+                self.new_tables.add(table)
+            elif effect.kind == sql_text.RENAME_TABLE:
+                if table in self.new_tables and effect.new_name:
+                    self.new_tables.add((schema or None, effect.new_name))
+            else:
+                found.append(self._mark(effect.kind, schema or None, name or None, effect.column,
+                                        f"{'not checked: ' if effect.kind == NOT_CHECKED else ''}runs SQL that "
+                                        f"{effect.words}"))
+                if effect.kind == DROP_TABLE:
+                    self.new_tables.discard(table)
         return found
+
+
+    def _effects(self, sqltext: Any) -> list[sql_text.Effect]:
+        """A construct of SQLAlchemy's or Alembic's by what it is (no parsing); SQL text read by sqlglot."""
+        if isinstance(sqltext, str):
+            return sql_text.classify(sqltext, self.dialect.name)
+        compiled = sql_text.compiled_for(sqltext, self.dialect)
+        found = sql_guard.construct_effects(sqltext, compiled)
+        if found is not None:
+            return found
+        text = str(sqltext) if compiled is None else sql_text.without_placeholders(str(compiled),
+                                                                                     self.dialect.paramstyle)
+        return sql_text.classify(text, self.dialect.name)
 
 
 def _loader(step: Any) -> Callable[[], Callable[[], Any]]:

@@ -4,8 +4,12 @@ What a revision does is only known by running its code: a helper function,
 a loop over tables, a branch on the dialect.  So janitoo_db runs it once more
 beforehand, the way ``--sql`` does (Alembic's offline mode, for the target
 database's dialect), with ``alembic.op`` pointing at an :class:`Operations`
-that records each operation instead of running it.  Nothing is rendered,
-nothing is sent, and ``op.get_bind()`` gives None as in any offline run: a
+that records each operation instead of running it.  Nothing is rendered
+and nothing is sent.  SQL a revision sends past ``op`` is recorded too, as if
+it went through ``op.execute``: ``op.get_context().execute``,
+``alembic.context.execute`` and ``op.get_bind().execute`` all reach Alembic's
+one executor (offline, ``op.get_bind()`` is Alembic's mock connection), which
+the dry run stands in for.  Reading gives nothing in an offline run: a
 revision that reads the database cannot be dry-run, and says so by failing.
 
 :mod:`janitoo_db.destructive` judges what was recorded.
@@ -19,12 +23,12 @@ from typing import Any, Callable, Iterator, cast
 
 from alembic.config import Config
 from alembic.operations import BatchOperations, MigrateOperation, Operations
-from alembic.operations.ops import CreateTableOp
+from alembic.operations.ops import CreateTableOp, ExecuteSQLOp
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 
-from janitoo_db.alembic_internals import standing_in
+from janitoo_db.alembic_internals import ddl_executed_by, standing_in
 from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.extensions import gc_paused
@@ -125,6 +129,12 @@ def dry_runs(config: Config) -> Iterator[Runner]:
                           target_metadata=MetaData(naming_convention=NAMING_CONVENTION))
     recorder = _Recorder(environment.get_context())
 
+    def recording(_: Callable[..., Any]) -> Callable[..., Any]:
+        def execute(construct: Any, *args: Any, **kwargs: Any) -> None:
+            recorder.recorded.append(ExecuteSQLOp(construct))
+
+        return execute
+
     def run(function: Callable[[], Any]) -> list[MigrateOperation | Batch]:
         recorded = recorder.recorded = []
         try:
@@ -137,5 +147,5 @@ def dry_runs(config: Config) -> Iterator[Runner]:
 
     # Loading the revision files and dry-running them makes thousands of objects that the
     # migration keeps or that die young; a full collection on the way would walk them all.
-    with standing_in(recorder, environment), gc_paused():
+    with standing_in(recorder, environment), ddl_executed_by(recorder.migration_context, recording), gc_paused():
         yield run

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, interrupted, journal, locking, squashed
+from janitoo_db import checksums, interrupted, journal, locking, sql_guard, squashed
 from janitoo_db.alembic_internals import (
     downgrade_steps,
     migrate_writing_versions_once,
@@ -42,7 +42,7 @@ from janitoo_db.engine import (
     is_missing_sqlite_file,
     parse_url,
 )
-from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RevisionError
+from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RefusedError, RevisionError
 from janitoo_db.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old home)
     LOCK_KEY,
     LOCK_NAME,
@@ -144,7 +144,7 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         config.attributes["planned"] = len(found)
         if context.as_sql:
             return found
-        found = journal.scoped(owning(found), context.connection)
+        found = sql_guard.scoped(journal.scoped(owning(found), context.connection))
         if not has_transactional_ddl_dialect(context.dialect.name):
             return checksums.recording_each(interrupted.marking(found, context.connection), context.connection)
         return found
@@ -307,19 +307,21 @@ class _Autocommit:
 
     @contextmanager
     def block(self, step: Any, write_versions: Callable[[], None]) -> Iterator[None]:
-        with journal.paused(self.connection):
-            write_versions()
-            self.settle()
-            if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
-                interrupted.mark_started(self.connection, step)
-                self.marked.add(step.revision.revision)
-                self.config.attributes.setdefault(OWN_MARKS_KEY, set()).add(step.revision.revision)
-                self.config.attributes[COMMITTED_KEY] = True
-        if has_transactional_ddl_dialect(self.dialect):
-            # What the revision ran before the block is committed with the mark: journal it.
-            journal.flush(self.connection)
-        with outside_transaction(self.connection):
-            yield
+        # Inside the revision's code: what is not the block's body is janitoo_db's bookkeeping.
+        with sql_guard.bookkeeping() as revision_code:
+            with journal.paused(self.connection):
+                write_versions()
+                self.settle()
+                if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
+                    interrupted.mark_started(self.connection, step)
+                    self.marked.add(step.revision.revision)
+                    self.config.attributes.setdefault(OWN_MARKS_KEY, set()).add(step.revision.revision)
+                    self.config.attributes[COMMITTED_KEY] = True
+            if has_transactional_ddl_dialect(self.dialect):
+                # What the revision ran before the block is committed with the mark: journal it.
+                journal.flush(self.connection)
+            with outside_transaction(self.connection), revision_code():
+                yield
 
     def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
         write_versions()
@@ -468,7 +470,7 @@ def _at_base(config: Config) -> str:
     return read_database(config, describe_base, "base (no tables)", "list the tables")
 
 
-def _migration_error(config: Config, error: BaseException) -> MigrationError:
+def _migration_error(config: Config, error: BaseException) -> JanitooDbError:
     failing = failing_revision(config, error)
     engine = engine_for(config)
     if isinstance(error, SQLAlchemyError):
@@ -488,6 +490,8 @@ def _migration_error(config: Config, error: BaseException) -> MigrationError:
     else:
         left_at = (f"the database is at {left_at} (MySQL/MariaDB commit each DDL statement: "
                    "what the failing revision did before the error stays)")
+    if isinstance(error, sql_guard.StatementRefused):
+        return RefusedError(f"{error}; {left_at}. {error.advice}")
     timed_out = is_lock_timeout(error)
     partway = bool(config.attributes.get(COMMITTED_KEY))
     if failing is None:

@@ -292,7 +292,7 @@ def _types() -> list[tuple[str, object, object, str]]:
         (sa.Numeric(9, 0), sa.Integer(), "fits"), (sa.Integer(), sa.Numeric(10, 0), "fits"),
         (sa.Integer(), sa.Numeric(5, 0), "narrows"), (sa.Float(), sa.Double(), "fits"),
         (sa.Double(), sa.Float(), "narrows"), (sa.BigInteger(), sa.Float(), "narrows"),
-        (sa.Integer(), sa.Float(), "fits"), (sa.Numeric(20, 2), sa.Float(), "narrows"),
+        (sa.Integer(), sa.Float(53), "fits"), (sa.Numeric(20, 2), sa.Float(), "narrows"),
         (sa.Enum("a", "b"), sa.Enum("a", "b", "c"), "fits"), (sa.Enum("a", "b", "c"), sa.Enum("a", "b"), "narrows"),
         (sa.String(10), sa.Enum("a"), "narrows"), (sa.Enum("abc"), sa.String(2), "narrows"),
         (sa.Date(), sa.DateTime(), "fits"), (sa.DateTime(), sa.Date(), "narrows"),
@@ -331,12 +331,18 @@ def test_a_type_change_fits_only_when_every_value_does(dialect: str, old: object
      ["drops column s.t.c", "drops column u.d"]),
     ("truncate logs", ["empties table logs (TRUNCATE)"]),
     ("DELETE FROM s.t WHERE id > 1", ["deletes rows of table s.t (DELETE)"]),
-    ("DROP SCHEMA legacy CASCADE", ["drops a schema"]),
+    ("DROP SCHEMA legacy CASCADE", ["drops schema legacy"]),
 ])
 def test_sql_text_that_destroys_data(sql: str, found: list[str]) -> None:
     from janitoo_db.sql_text import effects
 
-    assert [words for _, _, _, words in effects(sql)] == found
+    for dialect in ("postgresql", "mysql", "sqlite"):
+        if "`" in sql and dialect != "mysql" or '"' in sql and dialect == "mysql":
+            continue  # quoting of another database
+        if "DROP CONSTRAINT" in sql and dialect == "sqlite":
+            continue  # SQLite has no such ALTER TABLE: not checked
+
+        assert [effect.words for effect in effects(sql, dialect)] == found, dialect
 
 
 def test_a_dry_run_leaves_alembic_op_as_it_was(shrinker: Path, sqlite_url: str) -> None:
