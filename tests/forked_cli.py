@@ -55,6 +55,24 @@ def _child(args: list[str], packages: Iterable[str], env: dict[str, str] | None)
     return Outcome(tuple(args), result.exit_code, result.stdout, result.stderr, crash)
 
 
+def warm_up(directory: str) -> None:
+    """Run the commands once in this process, so that each child finds what they import already imported.
+
+    Against a scratch SQLite database, with the extensions always installed:
+    otherwise each forked command would import Alembic and SQLAlchemy again.
+    """
+    from click.testing import CliRunner
+
+    from janitoo_db.cli import main
+
+    url = f"sqlite:///{directory}/warm-up.sqlite"
+    for args in (["initdb", "-q"], ["checkdb", "--json"], ["upgrade", "--plan", "--json"],
+                 ["downgrade", "--plan", "--json", "acme_sensors@-1"], ["adopt", "--yes"],
+                 ["forget", "gone", "--drop-tables", "--yes"], ["createdb"], ["dropdb", "--yes"],
+                 ["createdb"], ["downgrade", "-q", "--yes", "acme_sensors@-1"]):
+        CliRunner().invoke(main, [*args, "-u", url], catch_exceptions=True)
+
+
 def run(args: list[str], packages: Iterable[str] = (), env: dict[str, str] | None = None) -> Outcome:
     """Run ``jnt_dbman ARGS`` in a forked child that forgot the models and *packages*; wait for it."""
     read, write = os.pipe()

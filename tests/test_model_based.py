@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections import Counter
 import sys
 from pathlib import Path
 from typing import Callable
@@ -26,7 +27,7 @@ from typing import Callable
 import pytest
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 import janitoo_db.cli  # noqa: F401 - imported once here, so that each forked command starts warm
 import forked_cli
@@ -37,7 +38,7 @@ from model_state import insert as insert_row
 #: Issue 18 point 1: forget --drop-tables drops the tables a dropped table's foreign keys point at.
 CROSS_BRANCH_FK = False  # on once the owner ledger lands
 #: Point 3: createdb records the tables of models another extension imports as that extension's.
-IMPORTED_MODELS = False  # on once the owner ledger lands
+IMPORTED_MODELS = True  # on once the owner ledger lands
 #: Point 4: op.create_table(..., if_not_exists=True) on another branch's table records it as its own.
 IF_NOT_EXISTS_TAKEOVER = False  # on once the owner ledger lands
 #: Point 2: dropdb drops another program's table an extension's foreign key points at.
@@ -61,6 +62,7 @@ class CommandMachine(RuleBasedStateMachine):
     transactional: bool = True
     examples = 0
     steps = 0
+    used: Counter[str] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,9 +85,12 @@ class CommandMachine(RuleBasedStateMachine):
 
     def jnt(self, *args: str) -> forked_cli.Outcome:
         type(self).steps += 1
+        type(self).used[" ".join(a for a in args[:2] if not a.startswith("-"))] += 1
         done = forked_cli.run([*args, "-u", self.url], self.universe.roots)
         note(f"jnt_dbman {' '.join(args)} -> {done.exit_code}: {(done.stderr or done.stdout).strip()[:300]}")
         assert done.crash is None, done.crash
+        with open("/tmp/machine-commands.log", "a") as log:
+            log.write(f"{type(self).examples} {args} {done.exit_code} {done.stdout[:200]!r} {done.stderr[:200]!r}\n")
         assert "unexpected" not in done.stderr, done.stderr
         return done
 
@@ -122,25 +127,54 @@ class CommandMachine(RuleBasedStateMachine):
 
     # -- the rules ------------------------------------------------------------------------
 
+    @initialize(data=st.data())
+    def a_site(self, data: st.DataObject) -> None:
+        """Start where the interesting sequences start: some extensions installed, often migrated."""
+        for name in sorted(self.universe.roots):
+            if set(self.universe.branches[name].needs) <= self.model.installed and data.draw(
+                    st.booleans(), label=f"install {name}"):
+                self.put_on_path(name)
+        if data.draw(st.booleans(), label="initdb"):
+            self.initdb()
+            if data.draw(st.booleans(), label="then uninstall one"):
+                self.uninstall(data)
+
+    def installable(self) -> list[str]:
+        return sorted(n for n, b in self.universe.branches.items()
+                      if n not in self.model.installed and set(b.needs) <= self.model.installed)
+
+    def uninstallable(self) -> list[str]:
+        return sorted(n for n in self.model.installed if not self.universe.branches[n].fixed
+                      and not any(n in self.universe.branches[o].needs for o in self.model.installed))
+
+    def downgradable(self) -> list[str]:
+        return sorted(n for n in self.model.installed if n != "janitoo" and self.model.applied[n])
+
+    def forgettable(self) -> list[str]:
+        return sorted(n for n in self.model.orphans() if not self.dependents(n))
+
+    def writable(self) -> list[str]:
+        return sorted(self.model.tables() - NOT_WRITTEN)
+
+    @precondition(lambda self: self.installable())
     @rule(data=st.data())
     def install(self, data: st.DataObject) -> None:
         """pip install: the extension's root goes on the path, where discovery finds it."""
-        choices = sorted(n for n, b in self.universe.branches.items()
-                         if n not in self.model.installed and set(b.needs) <= self.model.installed)
-        if not choices:
-            return
-        name = data.draw(st.sampled_from(choices), label="install")
+        choices = self.installable()
+        self.put_on_path(data.draw(st.sampled_from(choices), label="install"))
+
+    def put_on_path(self, name: str) -> None:
         root = str(self.universe.roots[name])
         sys.path.insert(0, root)
         self.on_path.append(root)
         importlib.invalidate_caches()
         self.model.installed.add(name)
 
+    @precondition(lambda self: self.uninstallable())
     @rule(data=st.data())
     def uninstall(self, data: st.DataObject) -> None:
         """pip uninstall, without removing the branch first; never under an extension that needs it."""
-        choices = sorted(n for n in self.model.installed if not self.universe.branches[n].fixed
-                         and not any(n in self.universe.branches[o].needs for o in self.model.installed))
+        choices = self.uninstallable()
         if not choices:
             return
         name = data.draw(st.sampled_from(choices), label="uninstall")
@@ -168,11 +202,10 @@ class CommandMachine(RuleBasedStateMachine):
             expected.bring(name, self.model.length(name))
         self.settle(self.jnt("upgrade", "-q", f"{name}@head"), expected, marked)
 
+    @precondition(lambda self: self.downgradable())
     @rule(data=st.data())
     def downgrade(self, data: st.DataObject) -> None:
-        choices = sorted(n for n in self.model.installed if n != "janitoo" and self.model.applied[n])
-        if not choices:
-            return
+        choices = self.downgradable()
         name = data.draw(st.sampled_from(choices), label="downgrade")
         step = data.draw(st.sampled_from(["-1", "base"]), label="to")
         cascade = ("--cascade",) if data.draw(st.booleans(), label="cascade") else ()
@@ -189,20 +222,17 @@ class CommandMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def forget(self, data: st.DataObject) -> None:
-        """forget --drop-tables of an uninstalled extension no other applied branch depends on."""
-        choices = sorted(n for n in self.model.orphans() if not self.dependents(n))
-        if not choices:
-            return
-        name = data.draw(st.sampled_from(choices), label="forget")
-        expected = self.model.copy()
-        expected.applied[name] = 0
-        self.settle(self.jnt("forget", name, "--drop-tables", "--yes"), expected)
+        """forget --drop-tables of an uninstalled extension no other applied branch depends on.
 
-    @rule(data=st.data())
-    def forget_installed(self, data: st.DataObject) -> None:
-        """forget of an installed extension's name is refused and drops nothing (point 14)."""
-        name = data.draw(st.sampled_from(sorted(self.model.installed - {"janitoo"})), label="forget installed")
-        self.settle(self.jnt("forget", name, "--drop-tables", "--yes"), None)
+        With none, of an installed one: refused, dropping nothing (point 14).
+        """
+        choices = self.forgettable()
+        name = data.draw(st.sampled_from(choices or sorted(self.model.installed - {"janitoo"})), label="forget")
+        expected = None
+        if choices:
+            expected = self.model.copy()
+            expected.applied[name] = 0
+        self.settle(self.jnt("forget", name, "--drop-tables", "--yes"), expected)
 
     def dependents(self, name: str) -> set[str]:
         ids = {r.id for r in self.universe.branches[name].revisions[:self.model.applied[name]]}
@@ -220,25 +250,25 @@ class CommandMachine(RuleBasedStateMachine):
 
     @rule()
     def createdb(self) -> None:
-        at_heads = self.model.checkdb_code() == 0
         expected = self.model.copy()
-        if self.model.versioned():
-            expected = expected if at_heads else None  # type: ignore[assignment]
+        if self.model.versioned():  # at every head it has nothing to do (an orphan beside them does not matter)
+            expected = expected if not any(self.model.applied[n] < self.model.length(n)
+                                           for n in self.model.installed) else None  # type: ignore[assignment]
         else:
             expected.applied.update({n: self.model.length(n) for n in self.model.installed})
         self.settle(self.jnt("createdb"), expected)
 
+    @precondition(lambda self: not self.model.versioned())
     @rule()
     def adopt(self) -> None:
         expected = None if self.model.versioned() else self.model.copy()
         self.settle(self.jnt("adopt", "--yes"), expected)
 
+    @precondition(lambda self: self.writable())
     @rule(data=st.data())
     def insert(self, data: st.DataObject) -> None:
         """An application writes a row into a table that exists."""
-        choices = sorted(self.model.tables() - NOT_WRITTEN)
-        if not choices:
-            return
+        choices = self.writable()
         table = data.draw(st.sampled_from(choices), label="insert into")
         self.next_id += 1
         if insert_row(self.url, table, self.next_id):  # core_users needs a group: createdb makes none
@@ -262,13 +292,14 @@ class CommandMachine(RuleBasedStateMachine):
 
 
 def _run(directory: Path, url_for: Callable[[Path], str], dialect: str, chosen: settings) -> None:
+    forked_cli.warm_up(str(directory))
     machine = type(f"{dialect.title()}Machine", (CommandMachine,),
                    {"directory": directory, "url_for": staticmethod(url_for),
                     "transactional": TRANSACTIONAL[dialect]})
     try:
         run_state_machine_as_test(machine, settings=chosen)
     finally:
-        print(f"{dialect}: {machine.examples} sequences, {machine.steps} jnt_dbman commands")
+        print(f"{dialect}: {machine.examples} sequences, {machine.steps} jnt_dbman commands", dict(machine.used))
 
 
 def _settings(examples: int, steps: int) -> settings:
@@ -282,7 +313,7 @@ def _settings(examples: int, steps: int) -> settings:
 
 
 def test_every_command_against_the_model_on_sqlite(tmp_path: Path) -> None:
-    _run(tmp_path, lambda here: f"sqlite:///{here / 'janitoo.sqlite'}", "sqlite", _settings(12, 12))
+    _run(tmp_path, lambda here: f"sqlite:///{here / 'janitoo.sqlite'}", "sqlite", _settings(30, 20))
 
 
 @pytest.mark.server
