@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections import Counter
 import sys
 from pathlib import Path
@@ -38,11 +39,11 @@ from model_state import insert as insert_row
 #: Issue 18 point 1: forget --drop-tables drops the tables a dropped table's foreign keys point at.
 CROSS_BRANCH_FK = False  # on once the owner ledger lands
 #: Point 3: createdb records the tables of models another extension imports as that extension's.
-IMPORTED_MODELS = True  # on once the owner ledger lands
+IMPORTED_MODELS = False  # on once the owner ledger lands
 #: Point 4: op.create_table(..., if_not_exists=True) on another branch's table records it as its own.
 IF_NOT_EXISTS_TAKEOVER = False  # on once the owner ledger lands
 #: Point 2: dropdb drops another program's table an extension's foreign key points at.
-FK_TO_FOREIGN_TABLE = False  # on once the owner ledger lands
+FK_TO_FOREIGN_TABLE = True  # on once the owner ledger lands
 
 STRESS = Stressors(cross_branch_fk=CROSS_BRANCH_FK, imported_models=IMPORTED_MODELS,
                    if_not_exists_takeover=IF_NOT_EXISTS_TAKEOVER, fk_to_foreign_table=FK_TO_FOREIGN_TABLE)
@@ -130,14 +131,16 @@ class CommandMachine(RuleBasedStateMachine):
     @initialize(data=st.data())
     def a_site(self, data: st.DataObject) -> None:
         """Start where the interesting sequences start: some extensions installed, often migrated."""
-        for name in sorted(self.universe.roots):
+        for name in sorted(self.universe.roots, key=lambda n: (len(self.universe.branches[n].needs), n)):
             if set(self.universe.branches[name].needs) <= self.model.installed and data.draw(
                     st.booleans(), label=f"install {name}"):
                 self.put_on_path(name)
-        if data.draw(st.booleans(), label="initdb"):
-            self.initdb()
-            if data.draw(st.booleans(), label="then uninstall one"):
-                self.uninstall(data)
+        built = data.draw(st.sampled_from(["initdb", "createdb", "nothing"]), label="build with")
+        if built != "nothing":
+            getattr(self, built)()
+            for name in self.uninstallable()[::-1]:  # dependents first
+                if name in self.uninstallable() and data.draw(st.booleans(), label=f"uninstall {name}"):
+                    self.take_off_path(name)
 
     def installable(self) -> list[str]:
         return sorted(n for n, b in self.universe.branches.items()
@@ -177,7 +180,9 @@ class CommandMachine(RuleBasedStateMachine):
         choices = self.uninstallable()
         if not choices:
             return
-        name = data.draw(st.sampled_from(choices), label="uninstall")
+        self.take_off_path(data.draw(st.sampled_from(choices), label="uninstall"))
+
+    def take_off_path(self, name: str) -> None:
         root = str(self.universe.roots[name])
         while root in sys.path:
             sys.path.remove(root)
@@ -303,7 +308,7 @@ def _run(directory: Path, url_for: Callable[[Path], str], dialect: str, chosen: 
 
 
 def _settings(examples: int, steps: int) -> settings:
-    import os
+    examples = int(os.environ.get("JANITOO_DB_MODEL_EXAMPLES", examples))
     from hypothesis import Phase
     if os.environ.get("NOSHRINK"):
         return settings(derandomize=True, max_examples=examples, stateful_step_count=steps, deadline=None,
@@ -313,7 +318,7 @@ def _settings(examples: int, steps: int) -> settings:
 
 
 def test_every_command_against_the_model_on_sqlite(tmp_path: Path) -> None:
-    _run(tmp_path, lambda here: f"sqlite:///{here / 'janitoo.sqlite'}", "sqlite", _settings(30, 20))
+    _run(tmp_path, lambda here: f"sqlite:///{here / 'janitoo.sqlite'}", "sqlite", _settings(60, 10))
 
 
 @pytest.mark.server
