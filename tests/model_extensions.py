@@ -51,6 +51,8 @@ class Revision:
     depends_on: str | None = None
     #: Its downgrade raises: undoing it always fails.
     irreversible: bool = False
+    #: It changes no table (a branch's root, or rows only): adopt cannot tell whether it ran.
+    no_schema: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,16 @@ class Branch:
     def tables_at(self, applied: int) -> set[str]:
         return {t for r in self.revisions[:applied] for t in r.creates}
 
+    def adopted_at(self, applied: int) -> int:
+        """Where adopt finds a branch whose tables are those of *applied* revisions (operating.rst, Adopting).
+
+        The newest revision with the same schema (what follows without changing a table is taken as
+        applied); a branch none of whose tables is there stays at base.
+        """
+        while applied < len(self.revisions) and self.revisions[applied].no_schema:
+            applied += 1
+        return applied if self.tables_at(applied) else 0
+
 
 def _table(name: str, *columns: str, if_not_exists: bool = False) -> str:
     arguments = [repr(name), "sa.Column('id', sa.Integer, primary_key=True)", *columns]
@@ -88,15 +100,15 @@ def _model(cls: str, table: str, *columns: str) -> str:
 def fixed_branches() -> list[Branch]:
     """The branches the test process always has: the core, janitoo_template, acme_sensors."""
     return [
-        Branch("janitoo", (Revision("3b5854d25914"),
+        Branch("janitoo", (Revision("3b5854d25914", no_schema=True),
                            Revision(CORE_TABLES_REVISION, creates=("core_groups", "core_settings_group",
                                                                    "core_settings", "core_users",
                                                                    "core_groups_users")),
-                           Revision("33b95995b188"), Revision("5d2f0a8c91e3")), fixed=True),
-        Branch("janitoo_template", (Revision("8f41c2d7a9b0"),
+                           Revision("33b95995b188", no_schema=True), Revision("5d2f0a8c91e3")), fixed=True),
+        Branch("janitoo_template", (Revision("8f41c2d7a9b0", no_schema=True),
                                     Revision("c3e9b5a1d274", creates=("template_rooms", "template_sensors"))),
                fixed=True),
-        Branch("acme_sensors", (Revision("1a2b3c4d5e6f"),
+        Branch("acme_sensors", (Revision("1a2b3c4d5e6f", no_schema=True),
                                 Revision("2b3c4d5e6f70", creates=("acme_readings",),
                                          depends_on=CORE_TABLES_REVISION)), fixed=True),
     ]
@@ -125,7 +137,7 @@ def generated_branches(stress: Stressors) -> list[Branch]:
         ), _model("GardenBed", "garden_beds", f"garden_id = sa.Column(sa.Integer{fk_garden})",
                   "depth = sa.Column(sa.Integer)"), needs=("garden",)),
         Branch("pests", (
-            Revision("c10000000001"),
+            Revision("c10000000001", no_schema=True),
             Revision("c10000000002", _table("pests_sightings", f"sa.Column('user_id', sa.Integer{fk_users})"),
                      "op.drop_table('pests_sightings')", ("pests_sightings",), depends_on=CORE_TABLES_REVISION),
         ), _model("Sighting", "pests_sightings", f"user_id = sa.Column(sa.Integer{fk_users})")),

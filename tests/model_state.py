@@ -30,13 +30,16 @@ class Model:
     installed: set[str] = field(default_factory=set)
     applied: dict[str, int] = field(default_factory=dict)
     rows: dict[str, set[int]] = field(default_factory=dict)
+    #: After the versioning was lost (as in a database the original made): where each branch's tables are.
+    stripped: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         self.applied = {name: self.applied.get(name, 0) for name in self.universe.branches}
         self.installed |= {name for name, branch in self.universe.branches.items() if branch.fixed}
 
     def copy(self) -> Model:
-        return Model(self.universe, set(self.installed), dict(self.applied), copy.deepcopy(self.rows))
+        return Model(self.universe, set(self.installed), dict(self.applied), copy.deepcopy(self.rows),
+                     dict(self.stripped) if self.stripped is not None else None)
 
     def length(self, name: str) -> int:
         return len(self.universe.branches[name].revisions)
@@ -44,7 +47,7 @@ class Model:
     def tables(self) -> set[str]:
         """Every table that must exist: those the applied revisions created, and the other program's."""
         found = {FOREIGN_TABLE}
-        for name, count in self.applied.items():
+        for name, count in (self.stripped or self.applied).items():
             found |= self.universe.branches[name].tables_at(count)
         return found
 
@@ -58,7 +61,7 @@ class Model:
         """0 at every head, 3 when revisions are pending, 5 when an uninstalled branch is applied (operating.rst)."""
         if self.orphans():
             return 5
-        if any(self.applied[n] < self.length(n) for n in self.installed):
+        if self.stripped is not None or any(self.applied[n] < self.length(n) for n in self.installed):
             return 3
         return 0
 
@@ -146,6 +149,18 @@ def insert(url: str, table: str, row_id: int) -> bool:
     try:
         with engine.begin() as connection:
             return connection.execute(text(sql)).rowcount == 1
+    finally:
+        engine.dispose()
+
+
+def lose_versioning(url: str) -> None:
+    """Drop alembic_version and janitoo_db's bookkeeping, as in a database the original janitoo_db made."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            for name in inspect(connection).get_table_names():
+                if name.startswith(BOOKKEEPING):
+                    connection.execute(text(f"DROP TABLE {name}"))
     finally:
         engine.dispose()
 

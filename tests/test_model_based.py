@@ -33,7 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import janitoo_db.cli  # noqa: F401 - imported once here, so that each forked command starts warm
 import forked_cli
 from model_extensions import FOREIGN_TABLE, Stressors, build_universe
-from model_state import MARKER, Model, read, reset
+from model_state import MARKER, Model, lose_versioning, read, reset
 from model_state import insert as insert_row
 
 #: Issue 18 point 1: forget --drop-tables drops the tables a dropped table's foreign keys point at.
@@ -42,8 +42,11 @@ CROSS_BRANCH_FK = False  # on once the owner ledger lands
 IMPORTED_MODELS = False  # on once the owner ledger lands
 #: Point 4: op.create_table(..., if_not_exists=True) on another branch's table records it as its own.
 IF_NOT_EXISTS_TAKEOVER = False  # on once the owner ledger lands
-#: Point 2: dropdb drops another program's table an extension's foreign key points at.
+#: Points 1 and 2: forget --drop-tables (and dropdb) drop another program's table a foreign key points at.
 FK_TO_FOREIGN_TABLE = False  # on once the owner ledger lands
+#: Point 5: on MariaDB, initdb over a database without alembic_version commits half and leaves a state only
+#: repair (which then drops the core's tables) gets out of.  On SQLite and PostgreSQL it rolls back: on there.
+LOST_VERSIONING_ON_MARIADB = False  # on once original-database detection lands
 
 STRESS = Stressors(cross_branch_fk=CROSS_BRANCH_FK, imported_models=IMPORTED_MODELS,
                    if_not_exists_takeover=IF_NOT_EXISTS_TAKEOVER, fk_to_foreign_table=FK_TO_FOREIGN_TABLE)
@@ -107,10 +110,15 @@ class CommandMachine(RuleBasedStateMachine):
     def universe_tables(self) -> set[str]:
         return {t for branch in self.universe.branches.values() for t in branch.tables}
 
-    def settle(self, done: forked_cli.Outcome, expected: Model | None, marked: set[str] | None = None) -> None:
-        """Check the command against the model's prediction (None: it must fail), then adopt the new model."""
+    def settle(self, done: forked_cli.Outcome, expected: Model | None, marked: set[str] | None = None, *,
+               may_refuse: bool = False) -> None:
+        """Check the command against the model's prediction (None: it must fail), then adopt the new model.
+
+        *may_refuse*: failing is right too (a migration over a database that lost its versioning: main refuses
+        it, original-database detection adopts it first); it then changes nothing either.
+        """
         before = read(self.url, set(self.model.rows))
-        if expected is None:
+        if expected is None or (may_refuse and done.exit_code):
             assert done.exit_code != 0, f"{done.args} was to be refused: {done.stdout}"
             if not self.transactional:  # MariaDB keeps the revisions that completed before the failure
                 self.model.applied = self.universe.closure(set(before.versions))
@@ -136,15 +144,22 @@ class CommandMachine(RuleBasedStateMachine):
         built = data.draw(st.sampled_from(["initdb", "createdb", "nothing"]), label="build with")
         if built != "nothing":
             getattr(self, built)()
+            if self.lose_versioning_allowed() and data.draw(st.sampled_from([False, False, True]),
+                                                            label="lose versioning"):
+                self.lose_versioning()
             for name in self.uninstallable()[::-1]:  # dependents first
                 if name in self.uninstallable() and data.draw(st.booleans(), label=f"uninstall {name}"):
                     self.take_off_path(name)
 
     def installable(self) -> list[str]:
+        if self.model.stripped is not None:  # which extension's tables are which stays as adopt found it
+            return []
         return sorted(n for n, b in self.universe.branches.items()
                       if n not in self.model.installed and set(b.needs) <= self.model.installed)
 
     def uninstallable(self) -> list[str]:
+        if self.model.stripped is not None:
+            return []
         return sorted(n for n in self.model.installed if not self.universe.branches[n].fixed
                       and not any(n in self.universe.branches[o].needs for o in self.model.installed))
 
@@ -190,20 +205,30 @@ class CommandMachine(RuleBasedStateMachine):
     @rule()
     def initdb(self) -> None:
         marked = self.plan("upgrade", "heads")
-        expected = None if self.model.orphans() else self.model.copy()
+        expected = None if self.model.orphans() else self.adopted()
         if expected is not None:
             for name in self.model.installed:
                 expected.bring(name, self.model.length(name))
-        self.settle(self.jnt("initdb", "-q"), expected, marked)
+        self.settle(self.jnt("initdb", "-q"), expected, marked, may_refuse=self.model.stripped is not None)
+
+    def adopted(self) -> Model:
+        """The model once adopt stamped a database that lost its versioning (else as it is)."""
+        expected = self.model.copy()
+        if expected.stripped is not None:
+            expected.applied = {n: self.universe.branches[n].adopted_at(count)
+                                for n, count in expected.stripped.items()}
+            expected.stripped = None
+        return expected
 
     @rule(data=st.data())
     def upgrade(self, data: st.DataObject) -> None:
         name = data.draw(st.sampled_from(sorted(self.model.installed)), label="upgrade")
         marked = self.plan("upgrade", f"{name}@head")
-        expected = None if self.model.orphans() else self.model.copy()
+        expected = None if self.model.orphans() else self.adopted()
         if expected is not None:
             expected.bring(name, self.model.length(name))
-        self.settle(self.jnt("upgrade", "-q", f"{name}@head"), expected, marked)
+        self.settle(self.jnt("upgrade", "-q", f"{name}@head"), expected, marked,
+                    may_refuse=self.model.stripped is not None)
 
     @precondition(lambda self: self.downgradable())
     @rule(data=st.data())
@@ -246,15 +271,20 @@ class CommandMachine(RuleBasedStateMachine):
     def dropdb(self) -> None:
         irreversible = any(r.irreversible for n in self.model.installed
                            for r in self.universe.branches[n].revisions[:self.model.applied[n]])
-        expected = None if self.model.orphans() or irreversible else self.model.copy()
+        lost = self.model.stripped is not None  # no alembic_version: no downgrade runs
+        expected = None if self.model.orphans() or (irreversible and not lost) else self.model.copy()
         if expected is not None:
             expected.applied = dict.fromkeys(expected.applied, 0)
+            expected.stripped = None
         self.settle(self.jnt("dropdb", "--yes"), expected)
 
     @rule()
     def createdb(self) -> None:
         expected = self.model.copy()
-        if self.model.versioned():  # at every head it has nothing to do (an orphan beside them does not matter)
+        if self.model.stripped is not None:  # the models' tables all there, as the models say: only stamped
+            at_heads = all(self.model.stripped[n] == self.model.length(n) for n in self.model.installed)
+            expected = self.adopted() if at_heads else None  # type: ignore[assignment]
+        elif self.model.versioned():  # at every head it has nothing to do (an orphan beside them does not matter)
             expected = expected if not any(self.model.applied[n] < self.model.length(n)
                                            for n in self.model.installed) else None  # type: ignore[assignment]
         else:
@@ -264,8 +294,21 @@ class CommandMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.model.versioned())
     @rule()
     def adopt(self) -> None:
-        expected = None if self.model.versioned() else self.model.copy()
-        self.settle(self.jnt("adopt", "--yes"), expected)
+        """Stamp each branch at the revision its tables are at (nothing when no branch's table is there)."""
+        self.settle(self.jnt("adopt", "--yes"), self.adopted())
+
+    def lose_versioning_allowed(self) -> bool:
+        return (self.model.versioned() and not self.model.orphans()
+                and (self.transactional or LOST_VERSIONING_ON_MARIADB))
+
+    @precondition(lambda self: self.lose_versioning_allowed())
+    @rule()
+    def lose_versioning(self) -> None:
+        """The tables stay, alembic_version and the bookkeeping go: a database the original janitoo_db made."""
+        lose_versioning(self.url)
+        type(self).used["(lose versioning)"] += 1
+        note("dropped alembic_version and janitoo_db's bookkeeping tables")
+        self.model.stripped, self.model.applied = self.model.applied, dict.fromkeys(self.model.applied, 0)
 
     @precondition(lambda self: self.writable())
     @rule(data=st.data())
