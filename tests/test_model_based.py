@@ -47,6 +47,10 @@ FK_TO_FOREIGN_TABLE = False  # on once the owner ledger lands
 #: Point 5: on MariaDB, initdb over a database without alembic_version commits half and leaves a state only
 #: repair (which then drops the core's tables) gets out of.  On SQLite and PostgreSQL it rolls back: on there.
 LOST_VERSIONING_ON_MARIADB = False  # on once original-database detection lands
+#: Found by this test: on MariaDB a migration whose next revision raises before its first statement (orchard's
+#: irreversible downgrade, under dropdb) loses the version row of the revision before it, which stays marked
+#: interrupted (checkdb 5, repair) though its statements ran (test_model_regressions.py).
+IRREVERSIBLE_ON_MARIADB = False  # on once MariaDB commits each revision's version before the next one runs
 
 STRESS = Stressors(cross_branch_fk=CROSS_BRANCH_FK, imported_models=IMPORTED_MODELS,
                    if_not_exists_takeover=IF_NOT_EXISTS_TAKEOVER, fk_to_foreign_table=FK_TO_FOREIGN_TABLE)
@@ -138,7 +142,7 @@ class CommandMachine(RuleBasedStateMachine):
     def a_site(self, data: st.DataObject) -> None:
         """Start where the interesting sequences start: some extensions installed, often migrated."""
         for name in sorted(self.universe.roots, key=lambda n: (len(self.universe.branches[n].needs), n)):
-            if set(self.universe.branches[name].needs) <= self.model.installed and data.draw(
+            if name in self.installable() and data.draw(
                     st.booleans(), label=f"install {name}"):
                 self.put_on_path(name)
         built = data.draw(st.sampled_from(["initdb", "createdb", "nothing"]), label="build with")
@@ -155,7 +159,8 @@ class CommandMachine(RuleBasedStateMachine):
         if self.model.stripped is not None:  # which extension's tables are which stays as adopt found it
             return []
         return sorted(n for n, b in self.universe.branches.items()
-                      if n not in self.model.installed and set(b.needs) <= self.model.installed)
+                      if n not in self.model.installed and set(b.needs) <= self.model.installed
+                      and (self.transactional or IRREVERSIBLE_ON_MARIADB or n != "orchard"))
 
     def uninstallable(self) -> list[str]:
         if self.model.stripped is not None:
