@@ -174,9 +174,13 @@ class Universe:
 
     branches: dict[str, Branch]
     roots: dict[str, Path] = field(default_factory=dict)
+    #: The last revision of each squashed branch's history, and the branch: it stands for the squashed revision.
+    replaced: dict[str, str] = field(default_factory=dict)
 
     def revision(self, revision_id: str) -> tuple[str, int]:
         """The branch of *revision_id* and how many of its revisions it makes applied."""
+        if revision_id in self.replaced:
+            return self.replaced[revision_id], len(self.branches[self.replaced[revision_id]].revisions)
         for branch in self.branches.values():
             for index, revision in enumerate(branch.revisions):
                 if revision.id == revision_id:

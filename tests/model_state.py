@@ -32,6 +32,8 @@ class Model:
     rows: dict[str, set[int]] = field(default_factory=dict)
     #: After the versioning was lost (as in a database the original made): where each branch's tables are.
     stripped: dict[str, int] | None = None
+    #: Squashed branches the database holds at the last replaced revision: the next migration re-stamps them.
+    restamp: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.applied = {name: self.applied.get(name, 0) for name in self.universe.branches}
@@ -39,7 +41,7 @@ class Model:
 
     def copy(self) -> Model:
         return Model(self.universe, set(self.installed), dict(self.applied), copy.deepcopy(self.rows),
-                     dict(self.stripped) if self.stripped is not None else None)
+                     dict(self.stripped) if self.stripped is not None else None, set(self.restamp))
 
     def length(self, name: str) -> int:
         return len(self.universe.branches[name].revisions)
@@ -61,7 +63,7 @@ class Model:
         """0 at every head, 3 when revisions are pending, 5 when an uninstalled branch is applied (operating.rst)."""
         if self.orphans():
             return 5
-        if self.stripped is not None or any(self.applied[n] < self.length(n) for n in self.installed):
+        if self.stripped is not None or self.restamp & self.installed or any(self.applied[n] < self.length(n) for n in self.installed):
             return 3
         return 0
 

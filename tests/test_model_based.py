@@ -13,9 +13,10 @@ migration must destroy only what its ``--plan`` marked.
 
 Each stressor whose bug is known and not yet fixed is a switch below, off
 until the fix lands; the lead turns it on after merging.  Every new command
-joins the machine as a rule.  ``squash`` has not joined yet: its rule needs
-the model to follow a branch whose history is replaced (the re-stamp of a
-database at the last replaced revision, the refusal of one before it).
+joins the machine as a rule.  ``squash`` runs only on a branch the database
+holds at base or at its head, and that no other branch depends on (a
+database at an earlier replaced revision is refused by design: its way out is
+the release named in the message, which the machine cannot install).
 
 Each command runs in a forked child (forked_cli.py): the real CLI through
 click's CliRunner, with the models loaded afresh for the extensions installed
@@ -30,6 +31,7 @@ import json
 import os
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -47,7 +49,7 @@ from hypothesis.stateful import (
 
 import forked_cli
 import janitoo_db.cli  # noqa: F401 - imported once here, so that each forked command starts warm
-from model_extensions import FOREIGN_TABLE, Stressors, build_universe
+from model_extensions import FOREIGN_TABLE, Revision, Stressors, build_universe
 from model_state import MARKER, Model, lose_versioning, read, reset
 from model_state import insert as insert_row
 
@@ -130,7 +132,7 @@ class CommandMachine(RuleBasedStateMachine):
         return {t for branch in self.universe.branches.values() for t in branch.tables}
 
     def settle(self, done: forked_cli.Outcome, expected: Model | None, marked: set[str] | None = None, *,
-               may_refuse: bool = False) -> None:
+               may_refuse: bool = False, migrates: bool = False) -> None:
         """Check the command against the model's prediction (None: it must fail), then adopt the new model.
 
         *may_refuse*: failing is right too (a migration over a database that lost its versioning: main refuses
@@ -148,6 +150,8 @@ class CommandMachine(RuleBasedStateMachine):
             lost = {t for t, ids in self.model.rows.items() if not ids <= before.rows.get(t, frozenset())}
             lost |= self.model.tables() - before.tables
             assert lost <= marked, f"{done.args} destroyed {sorted(lost - marked)}, which its --plan did not mark"
+        if migrates:  # every migration first re-stamps a squashed branch held at its last replaced revision
+            expected.restamp.clear()
         expected.drop_rows_of_missing_tables()
         self.model = expected
 
@@ -229,7 +233,8 @@ class CommandMachine(RuleBasedStateMachine):
         if expected is not None:
             for name in self.model.installed:
                 expected.bring(name, self.model.length(name))
-        self.settle(self.jnt("initdb", "-q"), expected, marked, may_refuse=self.model.stripped is not None)
+        self.settle(self.jnt("initdb", "-q"), expected, marked, may_refuse=self.model.stripped is not None,
+                    migrates=True)
 
     def adopted(self) -> Model:
         """The model once adopt stamped a database that lost its versioning (else as it is)."""
@@ -248,7 +253,7 @@ class CommandMachine(RuleBasedStateMachine):
         if expected is not None:
             expected.bring(name, self.model.length(name))
         self.settle(self.jnt("upgrade", "-q", f"{name}@head"), expected, marked,
-                    may_refuse=self.model.stripped is not None)
+                    may_refuse=self.model.stripped is not None, migrates=True)
 
     @precondition(lambda self: self.downgradable())
     @rule(data=st.data())
@@ -266,7 +271,7 @@ class CommandMachine(RuleBasedStateMachine):
         if expected is not None:
             expected.applied.update(ends)
         marked = self.plan("downgrade", f"{name}@{step}", *cascade)
-        self.settle(self.jnt("downgrade", "-q", "--yes", f"{name}@{step}", *cascade), expected, marked)
+        self.settle(self.jnt("downgrade", "-q", "--yes", f"{name}@{step}", *cascade), expected, marked, migrates=True)
 
     @rule(data=st.data())
     def forget(self, data: st.DataObject) -> None:
@@ -280,6 +285,7 @@ class CommandMachine(RuleBasedStateMachine):
         if choices:
             expected = self.model.copy()
             expected.applied[name] = 0
+            expected.restamp.discard(name)
         self.settle(self.jnt("forget", name, "--drop-tables", "--yes"), expected)
 
     def dependents(self, name: str) -> set[str]:
@@ -296,7 +302,7 @@ class CommandMachine(RuleBasedStateMachine):
         if expected is not None:
             expected.applied = dict.fromkeys(expected.applied, 0)
             expected.stripped = None
-        self.settle(self.jnt("dropdb", "--yes"), expected)
+        self.settle(self.jnt("dropdb", "--yes"), expected, migrates=True)
 
     @rule()
     def createdb(self) -> None:
@@ -305,8 +311,8 @@ class CommandMachine(RuleBasedStateMachine):
             at_heads = all(self.model.stripped[n] == self.model.length(n) for n in self.model.installed)
             expected = self.adopted() if at_heads else None  # type: ignore[assignment]
         elif self.model.versioned():  # at every head it has nothing to do (an orphan beside them does not matter)
-            expected = expected if not any(self.model.applied[n] < self.model.length(n)
-                                           for n in self.model.installed) else None  # type: ignore[assignment]
+            expected = expected if not self.model.restamp & self.model.installed and not any(
+                self.model.applied[n] < self.model.length(n) for n in self.model.installed) else None  # type: ignore
         else:
             expected.applied.update({n: self.model.length(n) for n in self.model.installed})
         self.settle(self.jnt("createdb"), expected)
@@ -318,7 +324,7 @@ class CommandMachine(RuleBasedStateMachine):
         self.settle(self.jnt("adopt", "--yes"), self.adopted())
 
     def lose_versioning_allowed(self) -> bool:
-        return (self.model.versioned() and not self.model.orphans()
+        return (self.model.versioned() and not self.model.orphans() and not self.model.restamp
                 and (self.transactional or LOST_VERSIONING_ON_MARIADB))
 
     @precondition(lambda self: self.lose_versioning_allowed())
@@ -329,6 +335,34 @@ class CommandMachine(RuleBasedStateMachine):
         type(self).used["(lose versioning)"] += 1
         note("dropped alembic_version and janitoo_db's bookkeeping tables")
         self.model.stripped, self.model.applied = self.model.applied, dict.fromkeys(self.model.applied, 0)
+
+    def squashable(self) -> list[str]:
+        depended = {r.depends_on for b in self.universe.branches.values() for r in b.revisions}
+        return sorted(n for n in self.model.installed if not self.universe.branches[n].fixed
+                      and n not in self.universe.replaced.values() and self.model.length(n) > 1
+                      and self.model.applied[n] in (0, self.model.length(n)) and self.model.stripped is None
+                      and not any(r.id in depended for r in self.universe.branches[n].revisions))
+
+    @precondition(lambda self: self.squashable())
+    @rule(data=st.data())
+    def squash(self, data: st.DataObject) -> None:
+        """One revision in place of the branch's history (files rewritten); the database is re-stamped later."""
+        choices = self.squashable()
+        name = data.draw(st.sampled_from(choices), label="squash")
+        branch = self.universe.branches[name]
+        revision = f"5a{sorted(self.universe.roots).index(name):010d}"
+        done = self.jnt("squash", name, "--rev-id", revision, "--json")
+        assert done.exit_code == 0, done.stderr
+        squashed = json.loads(done.stdout)
+        assert squashed["replaces"] == [r.id for r in branch.revisions]
+        assert {t["table"] for t in squashed["tables"]} == set(branch.tables), "it must create what they created"
+        assert len(squashed["depends_on"]) <= 1, squashed["depends_on"]
+        self.universe.branches[name] = replace(branch, revisions=(Revision(
+            revision, creates=branch.tables, depends_on=(squashed["depends_on"] or [None])[0]),))
+        self.universe.replaced[branch.revisions[-1].id] = name
+        if self.model.applied[name]:
+            self.model.applied[name] = 1
+            self.model.restamp.add(name)
 
     @precondition(lambda self: self.writable())
     @rule(data=st.data())
