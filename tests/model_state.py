@@ -63,7 +63,8 @@ class Model:
         """0 at every head, 3 when revisions are pending, 5 when an uninstalled branch is applied (operating.rst)."""
         if self.orphans():
             return 5
-        if self.stripped is not None or self.restamp & self.installed or any(self.applied[n] < self.length(n) for n in self.installed):
+        behind = any(self.applied[n] < self.length(n) for n in self.installed)
+        if self.stripped is not None or self.restamp & self.installed or behind:
             return 3
         return 0
 
