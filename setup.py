@@ -47,7 +47,8 @@ setup(
         "mysql": ["PyMySQL>=1.1"],
         # The tests build and install packages as users do, offline: setuptools
         # (which Python 3.12+ venvs lack) builds wheels itself since 70.1.
-        "test": ["pytest>=7", "setuptools>=77.0.3"],
+        # The model-based test (tests/test_model_based.py) is a Hypothesis state machine.
+        "test": ["pytest>=7", "setuptools>=77.0.3", "hypothesis>=6.0"],
         # autodoc imports janitoo_db.testing, the pytest plugin, which imports pytest.
         "docs": ["Sphinx>=7", "sphinx-click>=5", "pytest>=7"],
         "dev": [
@@ -55,6 +56,7 @@ setup(
             "PyMySQL>=1.1",
             "pytest>=7",
             "setuptools>=77.0.3",
+            "hypothesis>=6.0",
             "Sphinx>=7",
             "sphinx-click>=5",
             # CI's lint and type checks (.ci/run); older releases report differently.
