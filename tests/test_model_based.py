@@ -54,16 +54,16 @@ from model_state import MARKER, Model, lose_versioning, read, reset
 from model_state import insert as insert_row
 
 #: Issue 18 point 1: forget --drop-tables drops the tables a dropped table's foreign keys point at.
-CROSS_BRANCH_FK = False  # on once the owner ledger lands
+CROSS_BRANCH_FK = True
 #: Point 3: createdb records the tables of models another extension imports as that extension's.
-IMPORTED_MODELS = False  # on once the owner ledger lands
+IMPORTED_MODELS = True
 #: Point 4: op.create_table(..., if_not_exists=True) on another branch's table records it as its own.
-IF_NOT_EXISTS_TAKEOVER = False  # on once the owner ledger lands
+IF_NOT_EXISTS_TAKEOVER = True
 #: Points 1 and 2: forget --drop-tables (and dropdb) drop another program's table a foreign key points at.
-FK_TO_FOREIGN_TABLE = False  # on once the owner ledger lands
+FK_TO_FOREIGN_TABLE = True
 #: Point 5: on MariaDB, initdb over a database without alembic_version commits half and leaves a state only
 #: repair (which then drops the core's tables) gets out of.  On SQLite and PostgreSQL it rolls back: on there.
-LOST_VERSIONING_ON_MARIADB = False  # on once original-database detection lands
+LOST_VERSIONING_ON_MARIADB = True
 #: Found by this test: on MariaDB a migration whose next revision raises before its first statement (orchard's
 #: irreversible downgrade, under dropdb) loses the version row of the revision before it, which stays marked
 #: interrupted (checkdb 5, repair) though its statements ran (test_model_regressions.py).

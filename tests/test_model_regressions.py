@@ -63,8 +63,6 @@ def cross_fk(tmp_path: Path, any_url: str, monkeypatch: pytest.MonkeyPatch) -> S
     return site(tmp_path, any_url, monkeypatch, cross_branch_fk=True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 point 1: forget --drop-tables also drops the tables its tables' "
-                                       "foreign keys point at (SQLite, MariaDB; PostgreSQL fails on CASCADE)")
 def test_forget_keeps_the_core_table_a_forgotten_table_points_at(cross_fk: Site) -> None:
     cross_fk.install("pests")
     assert cross_fk.run("initdb", "-q").exit_code == 0
@@ -76,8 +74,6 @@ def test_forget_keeps_the_core_table_a_forgotten_table_points_at(cross_fk: Site)
     assert cross_fk.rows("core_users") == {"core_users": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 point 1: forget --drop-tables of garden_beds also drops garden, "
-                                       "which its foreign key points at")
 def test_forget_keeps_another_extensions_table_a_forgotten_table_points_at(cross_fk: Site) -> None:
     cross_fk.install("garden", "garden_beds")
     assert cross_fk.run("initdb", "-q").exit_code == 0
@@ -106,8 +102,6 @@ def test_dropdb_keeps_another_programs_table(foreign_fk: Site) -> None:
     assert read(foreign_fk.url, set()).foreign_rows == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 points 1 and 2: forget --drop-tables drops another program's "
-                                       "table that the forgotten table's foreign key points at")
 def test_forget_keeps_another_programs_table(foreign_fk: Site) -> None:
     foreign_fk.install("shed")
     assert foreign_fk.run("initdb", "-q").exit_code == 0
@@ -117,8 +111,6 @@ def test_forget_keeps_another_programs_table(foreign_fk: Site) -> None:
     assert FOREIGN_TABLE in foreign_fk.tables() and read(foreign_fk.url, set()).foreign_rows == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 point 3: createdb records garden's tables as compost's, whose "
-                                       "models import them; forget compost --drop-tables then drops them")
 def test_createdb_records_imported_models_as_their_own_extensions(tmp_path: Path, any_url: str,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     found = site(tmp_path, any_url, monkeypatch, imported_models=True)
@@ -132,8 +124,6 @@ def test_createdb_records_imported_models_as_their_own_extensions(tmp_path: Path
     assert found.rows("garden", "garden_plots") == {"garden": 1, "garden_plots": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 point 4: create_table(..., if_not_exists=True) on garden, which "
-                                       "garden made, records it as shed's; forget shed --drop-tables drops it")
 def test_if_not_exists_does_not_take_another_branchs_table(tmp_path: Path, any_url: str,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     found = site(tmp_path, any_url, monkeypatch, if_not_exists_takeover=True)
