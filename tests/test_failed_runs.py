@@ -234,3 +234,37 @@ def test_without_an_autocommit_block_a_failure_rolls_back_as_before(
     assert "Rolled back: none of the" in failed.stderr
     assert table_names(url, bookkeeping=False) == set() and in_progress(url) == []
     assert cli("checkdb", "-u", url).exit_code == 3
+
+
+@pytest.mark.server
+def test_a_failing_createdb_drops_what_it_made_on_mariadb(
+        cli: Run, mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """createdb stopped by an error after one of its tables: that table goes, and createdb can run again."""
+    flag = tmp_path / "broken"
+    flag.touch()
+    root = write_extension(tmp_path / "ext", "settlecreate", [
+        ("f6000000000a", "op.create_table('settlecreate_items', sa.Column('id', sa.Integer, primary_key=True))"),
+    ], models=(
+        "import os\n\n\n"
+        "class SettlecreateItem(Base):\n    __tablename__ = 'settlecreate_items'\n"
+        "    id = sa.Column(sa.Integer, primary_key=True)\n\n\n"
+        "@sa.event.listens_for(SettlecreateItem.__table__, 'after_create')\n"
+        "def broken(target, connection, **kw):\n"
+        f"    if os.path.exists({str(flag)!r}):\n"
+        "        connection.execute(sa.text('SELECT * FROM settlecreate_missing'))\n"))
+    install_extension(root, "settlecreate", monkeypatch)
+    before = table_names(mysql_url)
+    failed = cli("createdb", "-u", mysql_url)
+    assert failed.exit_code == 1
+    error = error_line(failed)
+    assert error.startswith("Error: createdb failed: ") and "settlecreate_missing" in error, error
+    assert "; undone: " in error and "dropped table settlecreate_items" in error, error
+    assert "repair" not in error
+    assert table_names(mysql_url, bookkeeping=False) == {name for name in before if not name.startswith("janitoo_db")}
+    assert in_progress(mysql_url) == []
+    assert cli("checkdb", "-u", mysql_url).exit_code == 3
+
+    flag.unlink()
+    again = cli("createdb", "-u", mysql_url)
+    assert again.exit_code == 0, again.stderr
+    assert cli("checkdb", "-u", mysql_url).exit_code == 0
