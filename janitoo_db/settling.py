@@ -86,8 +86,7 @@ def settle_own_marks(config: Any, connection: Connection, notify: Callable[[str]
         settled.undone, settled.kept = interrupted.settle_own(connection, own)
         left = {found.revision for found in interrupted.find(connection)}
     except SQLAlchemyError as error:
-        if connection.in_transaction():
-            connection.rollback()
+        _quietly(connection.rollback)
         if raising and is_lock_timeout(error):
             raise
         settled.failed = describe_db_error(error, connection.engine.url)
@@ -100,4 +99,12 @@ def settle_own_marks(config: Any, connection: Connection, notify: Callable[[str]
             notify(f"undid what revision {done.interrupted.revision} had run before the lock timeout "
                    f"({'; '.join(done.undone) or 'it had made nothing'})")
     if was_in_transaction and not connection.in_transaction():
-        connection.begin()
+        _quietly(connection.begin)
+
+
+def _quietly(step: Callable[[], Any]) -> None:
+    """A step on a connection that may be broken: the failure being reported matters more than this one."""
+    try:
+        step()
+    except SQLAlchemyError:
+        pass
