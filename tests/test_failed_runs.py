@@ -8,6 +8,8 @@ what its own failing revision ran, and says so; only what cannot be undone
 """
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +17,7 @@ import pytest
 from click.testing import Result
 from sqlalchemy import inspect
 
-from conftest import install_extension, write_extension
+from conftest import install_extension, subprocess_env, write_extension
 from dbstate import connected, rows, table_names, version_ids
 
 Run = Callable[..., Result]
@@ -238,8 +240,11 @@ def test_without_an_autocommit_block_a_failure_rolls_back_as_before(
 
 @pytest.mark.server
 def test_a_failing_createdb_drops_what_it_made_on_mariadb(
-        cli: Run, mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """createdb stopped by an error after one of its tables: that table goes, and createdb can run again."""
+        jnt_dbman: Callable[..., subprocess.CompletedProcess[str]], mysql_url: str, tmp_path: Path) -> None:
+    """createdb stopped by an error after one of its tables: that table goes, and createdb can run again.
+
+    A process of its own: models are loaded once per process.
+    """
     flag = tmp_path / "broken"
     flag.touch()
     root = write_extension(tmp_path / "ext", "settlecreate", [
@@ -252,19 +257,19 @@ def test_a_failing_createdb_drops_what_it_made_on_mariadb(
         "def broken(target, connection, **kw):\n"
         f"    if os.path.exists({str(flag)!r}):\n"
         "        connection.execute(sa.text('SELECT * FROM settlecreate_missing'))\n"))
-    install_extension(root, "settlecreate", monkeypatch)
+    env = subprocess_env(PYTHONPATH=os.pathsep.join([str(root), subprocess_env()["PYTHONPATH"]]))
     before = table_names(mysql_url)
-    failed = cli("createdb", "-u", mysql_url)
-    assert failed.exit_code == 1
-    error = error_line(failed)
+    failed = jnt_dbman("createdb", "-u", mysql_url, env=env)
+    assert failed.returncode == 1, failed.stderr
+    error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("Error: createdb failed: ") and "settlecreate_missing" in error, error
     assert "; undone: " in error and "dropped table settlecreate_items" in error, error
     assert "repair" not in error
     assert table_names(mysql_url, bookkeeping=False) == {name for name in before if not name.startswith("janitoo_db")}
     assert in_progress(mysql_url) == []
-    assert cli("checkdb", "-u", mysql_url).exit_code == 3
+    assert jnt_dbman("checkdb", "-u", mysql_url, env=env).returncode == 3
 
     flag.unlink()
-    again = cli("createdb", "-u", mysql_url)
-    assert again.exit_code == 0, again.stderr
-    assert cli("checkdb", "-u", mysql_url).exit_code == 0
+    again = jnt_dbman("createdb", "-u", mysql_url, env=env)
+    assert again.returncode == 0, again.stderr
+    assert jnt_dbman("checkdb", "-u", mysql_url, env=env).returncode == 0
