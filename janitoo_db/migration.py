@@ -362,7 +362,8 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
     try:
         while True:
             try:
-                with alembic_errors(lambda error: _migration_error(config, error)):
+                with alembic_errors(lambda error: _migration_error(config, error),
+                                    raised_by_revision=lambda error: failing_revision(config, error) is not None):
                     with locked_connection(config) as connection:
                         config.attributes["connection"] = connection
                         # A retry first settles what its own earlier try left under way (the undo may have
@@ -414,7 +415,8 @@ def _retrying(config: Config, error: MigrationError, wait: float) -> None:
 
 
 @contextmanager
-def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None) -> Iterator[None]:
+def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None, *,
+                   raised_by_revision: Callable[[BaseException], bool] | None = None) -> Iterator[None]:
     """Turn what an Alembic command raises into one of our errors.
 
     Ours pass through, Alembic's revision errors become :class:`RevisionError`,
@@ -428,6 +430,9 @@ def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None =
     except JanitooDbError:
         raise
     except (CommandError, AlembicRevisionError) as error:
+        if otherwise is not None and raised_by_revision is not None and raised_by_revision(error):
+            # An op a revision misused (MySQL's alter_column without existing_type): that revision failed.
+            raise otherwise(error) from None
         raise RevisionError(str(error)) from None
     except BaseException as error:
         if otherwise is None:

@@ -30,12 +30,14 @@ FAILURES = {
     "a failing INSERT": "op.execute('INSERT INTO settle_base (id) VALUES (7)')",
     "a Python exception": "raise RuntimeError('broken on purpose')",
     "SystemExit": "raise SystemExit(0)",
+    "an Alembic error": "op.alter_column('settle_base', 'label', comment='named')",
 }
 REASONS = {
     "a SQL error": "Duplicate column name 'label'",
     "a failing INSERT": "Duplicate entry '7'",
     "a Python exception": "RuntimeError: broken on purpose",
     "SystemExit": "SystemExit",
+    "an Alembic error": "All MySQL CHANGE/MODIFY COLUMN operations require the existing type",
 }
 #: Only the connection sees what follows (the --no-destructive dry run runs the revision offline).
 HIDDEN = "from alembic import context\nif context.is_offline_mode():\n    return\n"
@@ -273,3 +275,20 @@ def test_a_failing_createdb_drops_what_it_made_on_mariadb(
     again = jnt_dbman("createdb", "-u", mysql_url, env=env)
     assert again.returncode == 0, again.stderr
     assert jnt_dbman("checkdb", "-u", mysql_url, env=env).returncode == 0
+
+
+@pytest.mark.server
+def test_a_statement_whose_effect_cannot_be_told_keeps_the_mark(
+        cli: Run, mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: MariaDB marks a statement done by the next one; after the last, an ALTER is not guessed."""
+    settle_ext(tmp_path, monkeypatch, WORK + "op.alter_column('settle_base', 'label', existing_type=sa.String(20), "
+                                             "comment='named')\n"
+                                             "raise RuntimeError('broken on purpose')")
+    failed = cli("initdb", "-u", mysql_url)
+    assert failed.exit_code == 1
+    error = error_line(failed)
+    assert f"revision {FAILING} stays marked as interrupted (checkdb exits 5) and only 'jnt_dbman repair' gets " \
+           "out, because it cannot be told whether " in error, error
+    assert "took effect: check it by hand, then run 'jnt_dbman repair'; the database is at " in error, error
+    assert in_progress(mysql_url) == [(FAILING, "upgrade")]
+    assert cli("checkdb", "-u", mysql_url).exit_code == 5
