@@ -258,7 +258,7 @@ def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, config: 
     try:
         steps = run(progress)
     except MigrationError as error:
-        progress.failed(error.rolled_back, error.committed_partway)
+        progress.failed(error.rolled_back, error.committed_partway, error.needs_repair)
         raise
     for replaced in config.attributes.pop("restamped", ()) if config is not None and not quiet else ():
         click.echo(f"Re-stamped {replaced.revision} ({replaced.branch}) as {replaced.squashed}, the squashed "

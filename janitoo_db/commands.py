@@ -343,6 +343,7 @@ def createdb(config: Config) -> Created:
     metadata, extension_tables = _load_models()
     script = script_for(config)
     engine = engine_for(config)
+    settled: list[str] = []  # what a failure left, said after the error (MySQL/MariaDB)
     try:
         with locked_connection(config) as connection:
             context = MigrationContext.configure(connection)
@@ -359,7 +360,7 @@ def createdb(config: Config) -> Created:
                 _refuse_unversioned_tables(connection, metadata, extension_tables, present)
             # The names are known now: create_all need not ask about each table again.
             missing = [] if present else list(metadata.sorted_tables)
-            with _journaled_createdb(connection):
+            with _journaled_createdb(connection, settled):
                 metadata.create_all(connection, tables=missing, checkfirst=False)
                 for head in sorted(heads):
                     context.stamp(script, head)
@@ -370,21 +371,37 @@ def createdb(config: Config) -> Created:
                 interrupted.mark_done(connection, None)  # committed with the rest
             return Created(tuple(t.name for t in missing), tuple(sorted(heads)))
     except SQLAlchemyError as error:
-        raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}") from None
+        raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}{''.join(settled)}") from None
 
 
 @contextmanager
-def _journaled_createdb(connection: Any) -> Iterator[None]:
+def _journaled_createdb(connection: Any, settled: list[str]) -> Iterator[None]:
     """On MySQL/MariaDB, mark createdb as under way and journal its CREATE TABLEs: a kill leaves them named.
 
-    Elsewhere createdb is one transaction, which a kill rolls back whole.
+    A failure short of a kill drops, as repair would and under the same
+    lock, the tables this createdb made, and says so in *settled*.
+    Elsewhere createdb is one transaction, which a failure or a kill rolls back whole.
     """
     if has_transactional_ddl_dialect(connection.dialect.name):
         yield
         return
     interrupted.mark_createdb(connection)
-    with journal.recording(connection), journal.running(connection, journal.CREATEDB):
-        yield
+    try:
+        with journal.recording(connection), journal.running(connection, journal.CREATEDB):
+            yield
+    except BaseException:
+        if connection.in_transaction():
+            connection.rollback()
+        try:
+            undone, kept = interrupted.settle_own(connection, {journal.CREATEDB})
+        except SQLAlchemyError as error:
+            failed = describe_db_error(error, connection.engine.url)
+            settled.append(f"; dropping the tables it had created failed ({failed}): run 'jnt_dbman repair'")
+        else:
+            dropped = [line for done in undone for line in done.undone]
+            settled.append(f"; {kept[0].why}: run 'jnt_dbman repair'" if kept else
+                           f"; undone: {', '.join(dropped) or 'nothing, it had made nothing'}")
+        raise
 
 
 def _refuse_unversioned_tables(connection: Any, metadata: MetaData, extension_tables: dict[str, tuple[str, ...]],

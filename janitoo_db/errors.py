@@ -42,8 +42,10 @@ class MigrationError(DatabaseError):
     """A revision failed while it was being applied."""
 
     def __init__(self, message: str, *, rolled_back: bool = False, lock_timed_out: bool = False,
-                 failing: str = "", committed_partway: bool = False) -> None:
+                 failing: str = "", committed_partway: bool = False, needs_repair: bool = False) -> None:
         super().__init__(message)
+        #: True when the failing revision left work it could not undo, marked for ``jnt_dbman repair``.
+        self.needs_repair = needs_repair
         #: True when a revision's autocommit block committed part of the work before the failure.
         self.committed_partway = committed_partway
         #: The revision that failed, as "revision ID (branch)", when known.

@@ -115,27 +115,32 @@ def mark_done(connection: Connection, step: RevisionStep | None) -> None:
     journal.forget(connection, revision, known_to_exist=True)
 
 
-def marking(steps: Iterable[Any], connection: Connection) -> list[Any]:
-    """*steps*, each recording that its revision is under way before it runs, and done after (MySQL/MariaDB)."""
+def marking(steps: Iterable[Any], connection: Connection, own: set[str] | None = None) -> list[Any]:
+    """*steps*, each recording that its revision is under way before it runs, and done after (MySQL/MariaDB).
+
+    *own* holds the revisions marked and not done yet: a failing run settles those (:func:`settle_own`).
+    """
     steps = list(steps)
     if steps:
         progress_table.create(connection, checkfirst=True)
         journal.ensure_table(connection)
     for step in steps:
-        step.migration_fn = _marked(step, connection)
+        step.migration_fn = _marked(step, connection, set() if own is None else own)
     return steps
 
 
-def _marked(step: RevisionStep, connection: Connection) -> Any:
+def _marked(step: RevisionStep, connection: Connection, own: set[str]) -> Any:
     run = step.migration_fn
 
     @functools.wraps(run)
     def marked(**kw: Any) -> Any:
         # Committed by the revision's first DDL statement at the latest, as MySQL commits before any DDL.
         mark_started(connection, step)
+        own.add(step.revision.revision)
         result = run(**kw)
         # In the transaction Alembic commits with the revision's version.
         mark_done(connection, step)
+        own.discard(step.revision.revision)
         return result
 
     return marked
@@ -169,8 +174,6 @@ def repair(connection: Connection, script: ScriptDirectory, *, applied: bool = F
         if found.is_createdb and applied:
             raise RefusedError(f"{found.describe()}; a createdb cannot be recorded as done: run 'jnt_dbman repair' "
                                "to drop the tables it created, then createdb again")
-        undone: list[str] = []
-        skipped: list[str] = []
         if applied:
             # Only --applied needs the revision itself: the journal says what to undo, installed or not.
             revision = _known(script, found)
@@ -178,49 +181,79 @@ def repair(connection: Connection, script: ScriptDirectory, *, applied: bool = F
                 "target_metadata": sa.MetaData(naming_convention=NAMING_CONVENTION)})
             record_step(context, script, revision, context.get_current_heads(),
                         upgrade=found.direction == "upgrade")
+            _forget(connection, found)
+            done.append(Repaired(found, True))
         else:
-            undone, skipped = _undo(connection, found)
-        connection.execute(progress_table.delete().where(progress_table.c.revision == found.revision))
-        journal.forget(connection, found.revision)
-        connection.commit()
-        done.append(Repaired(found, applied, tuple(undone), tuple(skipped)))
+            plan = _plan(connection, found)
+            if plan is None:
+                raise RefusedError(f"{found.describe()}, and an older janitoo_db ran it, which kept no journal of "
+                                   "its statements: repair cannot tell what it did. Finish the revision by hand, "
+                                   "then record it as done with 'jnt_dbman repair --applied'")
+            if plan.refused:
+                raise undo.refusal(found.describe(), plan)
+            done.append(_undo(connection, found, plan))
     return done
 
 
-def _undo(connection: Connection, found: Interrupted) -> tuple[list[str], list[str]]:
-    """Undo what *found*'s journal shows done; refuse, changing nothing, when a statement cannot be undone."""
+def _plan(connection: Connection, found: Interrupted) -> undo.Undo | None:
+    """What undoing *found* does, from its journal; None without a journal (an older janitoo_db ran it)."""
     entries = journal.entries(connection, found.revision)
     if entries is None:
-        raise RefusedError(f"{found.describe()}, and an older janitoo_db ran it, which kept no journal of its "
-                           "statements: repair cannot tell what it did. Finish the revision by hand, then record "
-                           "it as done with 'jnt_dbman repair --applied'")
-    plan = undo.plan(entries, lambda entry: present(connection, entry.action, entry.table_name, entry.object_name))
-    if plan.refused:
-        raise undo.refusal(found.describe(), plan)
+        return None
+    return undo.plan(entries, lambda entry: present(connection, entry.action, entry.table_name, entry.object_name))
+
+
+def _undo(connection: Connection, found: Interrupted, plan: undo.Undo) -> Repaired:
+    """Run *plan*, then forget that *found* was interrupted."""
     undone = undo.run(connection, plan)
-    return undone, plan.skipped
+    _forget(connection, found)
+    return Repaired(found, False, tuple(undone), tuple(plan.skipped))
 
 
-def settle_own(connection: Connection, revisions: Iterable[str]) -> list[Repaired]:
-    """Undo the revisions among *revisions* this very run marked and left under way (a lock timeout in a block).
+def _forget(connection: Connection, found: Interrupted) -> None:
+    connection.execute(progress_table.delete().where(progress_table.c.revision == found.revision))
+    journal.forget(connection, found.revision)
+    connection.commit()
 
-    Their marks were written by this run, which still holds the migration
-    lock: nobody else can have run in between.  A revision whose journal
-    holds what cannot be undone keeps its mark, for ``jnt_dbman repair``.
+
+@dataclass(frozen=True)
+class Kept:
+    """A revision this run marked, left under way because its work cannot be undone at once."""
+
+    interrupted: Interrupted
+    #: Why, for the error: "it ran DELETE FROM t, which repair cannot undo".
+    why: str
+    #: What gets out: "finish the revision by hand, then record it as done with 'jnt_dbman repair --applied'".
+    way_out: str
+
+
+def settle_own(connection: Connection, revisions: Iterable[str]) -> tuple[list[Repaired], list[Kept]]:
+    """Undo, as repair would, what the revisions among *revisions* this very run marked and left under way ran.
+
+    After a failure or a lock timeout: the marks were written by this run,
+    which still holds the migration lock, so nobody else can have run in
+    between.  A revision whose journal holds what cannot be undone, or a
+    statement whose effect cannot be told, keeps its mark (the second list),
+    for ``jnt_dbman repair``.  An error of the undo itself is raised: the
+    mark stays, and repair finds the journal as it was.
     """
-    settled = []
+    settled, kept = [], []
     for found in find(connection):
         if found.revision not in revisions:
             continue
-        try:
-            undone, skipped = _undo(connection, found)
-        except RefusedError:
+        plan = _plan(connection, found)
+        if plan is None or plan.refused:
+            cannot = "; ".join(entry.describe() for entry in plan.refused) if plan else "statements of no journal"
+            kept.append(Kept(found, f"it ran {cannot}, which cannot be undone",
+                             "finish the revision by hand, then record it as done with 'jnt_dbman repair --applied'"))
             continue
-        connection.execute(progress_table.delete().where(progress_table.c.revision == found.revision))
-        journal.forget(connection, found.revision)
-        connection.commit()
-        settled.append(Repaired(found, False, tuple(undone), tuple(skipped)))
-    return settled
+        if plan.unknown:
+            started = "; ".join(entry.describe() for entry in plan.unknown)
+            kept.append(Kept(found, f"it cannot be told whether {started} took effect",
+                             "check it by hand, then run 'jnt_dbman repair'"))
+            continue
+        settled.append(_undo(connection, found, plan))
+    return settled, kept
 
 
 def _known(script: ScriptDirectory, found: Interrupted) -> Any:

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import checksums, interrupted, journal, locking, sql_guard, squashed
+from janitoo_db import checksums, interrupted, journal, locking, settling, sql_guard, squashed
 from janitoo_db.alembic_internals import (
     downgrade_steps,
     migrate_writing_versions_once,
@@ -146,7 +146,8 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
             return found
         found = sql_guard.scoped(journal.scoped(owning(found), context.connection))
         if not has_transactional_ddl_dialect(context.dialect.name):
-            return checksums.recording_each(interrupted.marking(found, context.connection), context.connection)
+            own = config.attributes.setdefault(settling.OWN_MARKS_KEY, set())
+            return checksums.recording_each(interrupted.marking(found, context.connection, own), context.connection)
         return found
 
     config.attributes["migrate_only"] = True
@@ -241,44 +242,12 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
                 with replacing_autocommit_block(migration_context, lambda: autocommit.block(None, lambda: None)):
                     with context.begin_transaction():
                         context.run_migrations()
-        except Exception as error:
-            if is_lock_timeout(error):
-                _settle_own_marks(context.config, connection)
+        except BaseException as error:
+            # Whatever stopped it short of a kill, the run undoes what its failing revision left committed.
+            settling.settle_own_marks(context.config, connection, (lambda line: notify(context.config, line))
+                                      if is_lock_timeout(error) else None)
             raise
     settle()
-
-
-#: ``config.attributes[OWN_MARKS_KEY]``: revisions this command marked as under way and has not settled.
-OWN_MARKS_KEY = "own_marks"
-
-
-def _settle_own_marks(config: Config, connection: Connection, *, raising: bool = False) -> None:
-    """After a lock timeout in an autocommit block: undo what the block's revision ran, from its journal.
-
-    The retry then starts that revision afresh instead of stopping on the
-    mark this very command left; a revision it cannot undo keeps its mark,
-    for ``jnt_dbman repair``.  When the undo fails, the mark stays for the
-    next try, which calls this first; a lock timeout there is raised when
-    *raising* (the retry goes on), else the first error is the one reported.
-    """
-    own = config.attributes.get(OWN_MARKS_KEY)
-    if not own:
-        return
-    was_in_transaction = connection.in_transaction()
-    try:
-        if was_in_transaction:
-            connection.rollback()
-        for settled in interrupted.settle_own(connection, own):
-            own.discard(settled.interrupted.revision)
-            notify(config, f"undid what revision {settled.interrupted.revision} had run before the lock timeout "
-                           f"({'; '.join(settled.undone) or 'it had made nothing'})")
-    except SQLAlchemyError as error:
-        if connection.in_transaction():
-            connection.rollback()
-        if raising and is_lock_timeout(error):
-            raise
-    if was_in_transaction and not connection.in_transaction():
-        connection.begin()
 
 
 #: What waits between two tries after a lock timeout (tests replace it to see the pauses).
@@ -315,7 +284,7 @@ class _Autocommit:
                 if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
                     interrupted.mark_started(self.connection, step)
                     self.marked.add(step.revision.revision)
-                    self.config.attributes.setdefault(OWN_MARKS_KEY, set()).add(step.revision.revision)
+                    self.config.attributes.setdefault(settling.OWN_MARKS_KEY, set()).add(step.revision.revision)
                     self.config.attributes[COMMITTED_KEY] = True
             if has_transactional_ddl_dialect(self.dialect):
                 # What the revision ran before the block is committed with the mark: journal it.
@@ -326,7 +295,7 @@ class _Autocommit:
     def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
         write_versions()
         interrupted.mark_done(self.connection, step)
-        self.config.attributes.get(OWN_MARKS_KEY, set()).discard(step.revision.revision)
+        self.config.attributes.get(settling.OWN_MARKS_KEY, set()).discard(step.revision.revision)
         self.settle()
         self.connection.commit()
         self.connection.begin()
@@ -393,29 +362,43 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
     try:
         while True:
             try:
-                with alembic_errors(lambda error: _migration_error(config, error)):
+                with alembic_errors(lambda error: _migration_error(config, error),
+                                    raised_by_revision=lambda error: failing_revision(config, error) is not None):
                     with locked_connection(config) as connection:
                         config.attributes["connection"] = connection
                         # A retry first settles what its own earlier try left under way (the undo may have
                         # met the lock too), before anything refuses to run over that mark.
-                        _settle_own_marks(config, connection, raising=True)
+                        settling.settle_own_marks(config, connection, lambda line: notify(config, line),
+                                                  raising=True)
                         action()
                 return steps
             except MigrationError as error:
-                wait = next(waits, None) if error.lock_timed_out else None
+                settled = config.attributes.get(settling.SETTLED_KEY)
+                # A mark that cannot be undone is not run over: the error says repair is needed, no retry.
+                kept = settled is not None and bool(settled.kept)
+                wait = next(waits, None) if error.lock_timed_out and not kept else None
                 if wait is None:
+                    # The summary speaks for the whole command (an earlier try may have committed part of it).
+                    error.rolled_back, error.committed_partway = _kept(config)
                     raise
                 _retrying(config, error, wait)
                 steps.clear()
                 pause(wait)
             finally:
                 config.attributes.pop("connection", None)
-                config.attributes.pop(COMMITTED_KEY, None)
+                config.attributes.pop(settling.SETTLED_KEY, None)
                 config.attributes.pop(KNOWN_STEPS, None)
     finally:
         config.attributes.pop("on_version_apply", None)
         config.attributes.pop("planned", None)
-        config.attributes.pop(OWN_MARKS_KEY, None)
+        config.attributes.pop(COMMITTED_KEY, None)
+        config.attributes.pop(settling.OWN_MARKS_KEY, None)
+
+
+def _kept(config: Config) -> tuple[bool, bool]:
+    """(rolled back, committed part-way) for the command so far: what a failure's summary says."""
+    partway = bool(config.attributes.get(COMMITTED_KEY))
+    return has_transactional_ddl_dialect(engine_for(config).dialect.name) and not partway, partway
 
 
 def _retrying(config: Config, error: MigrationError, wait: float) -> None:
@@ -432,7 +415,8 @@ def _retrying(config: Config, error: MigrationError, wait: float) -> None:
 
 
 @contextmanager
-def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None) -> Iterator[None]:
+def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None, *,
+                   raised_by_revision: Callable[[BaseException], bool] | None = None) -> Iterator[None]:
     """Turn what an Alembic command raises into one of our errors.
 
     Ours pass through, Alembic's revision errors become :class:`RevisionError`,
@@ -446,6 +430,9 @@ def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None =
     except JanitooDbError:
         raise
     except (CommandError, AlembicRevisionError) as error:
+        if otherwise is not None and raised_by_revision is not None and raised_by_revision(error):
+            # An op a revision misused (MySQL's alter_column without existing_type): that revision failed.
+            raise otherwise(error) from None
         raise RevisionError(str(error)) from None
     except BaseException as error:
         if otherwise is None:
@@ -481,23 +468,27 @@ def _migration_error(config: Config, error: BaseException) -> JanitooDbError:
         left_at = ", ".join(read_current(config)) or _at_base(config)
     except JanitooDbError:
         left_at = "unknown"
-    rolled_back = has_transactional_ddl_dialect(engine.dialect.name) and not config.attributes.get(COMMITTED_KEY)
+    rolled_back, partway = _kept(config)
+    settled = config.attributes.get(settling.SETTLED_KEY) or settling.Settled()
     if rolled_back:
         left_at = f"rolled back, so nothing this command did was kept: the database is at {left_at}"
     elif has_transactional_ddl_dialect(engine.dialect.name):
-        left_at = (f"the database is at {left_at} (an autocommit block committed what ran before it; "
+        committed = ("what ran before it and in it" if settled.needs_repair else
+                     "the revisions before it; the failing one's work was undone" if settled.undone else
+                     "what ran before it")
+        left_at = (f"{settled.describe()}the database is at {left_at} (an autocommit block committed {committed}; "
                    "the rest was rolled back)")
     else:
-        left_at = (f"the database is at {left_at} (MySQL/MariaDB commit each DDL statement: "
-                   "what the failing revision did before the error stays)")
+        stays = ("what the failing revision did before the error stays" if settled.needs_repair else
+                 "the revisions before the failing one stay applied, and nothing of it stays")
+        left_at = f"{settled.describe()}the database is at {left_at} (MySQL/MariaDB commit each DDL statement: {stays})"
     if isinstance(error, sql_guard.StatementRefused):
         return RefusedError(f"{error}; {left_at}. {error.advice}")
     timed_out = is_lock_timeout(error)
-    partway = bool(config.attributes.get(COMMITTED_KEY))
     if failing is None:
         return MigrationError(f"{reason}; {left_at}", rolled_back=rolled_back, lock_timed_out=timed_out,
-                              committed_partway=partway)
+                              committed_partway=partway, needs_repair=settled.needs_repair)
     branch = ", ".join(sorted(failing.branch_labels)) or "no branch"
     return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}",
                           rolled_back=rolled_back, lock_timed_out=timed_out, committed_partway=partway,
-                          failing=f"revision {failing.revision} ({branch})")
+                          failing=f"revision {failing.revision} ({branch})", needs_repair=settled.needs_repair)

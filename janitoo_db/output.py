@@ -53,18 +53,21 @@ class Progress:
         click.echo(f"Done: {_revisions(len(steps))} {verb} in {time.monotonic() - self.started:.2f} s, committed.",
                    err=True)
 
-    def failed(self, rolled_back: bool, committed_partway: bool = False) -> None:
+    def failed(self, rolled_back: bool, committed_partway: bool = False, needs_repair: bool = False) -> None:
         if self.quiet or not self.listed:
             return
         if rolled_back:
             click.echo(f"Rolled back: none of the {_revisions(self.listed)} listed above were kept.", err=True)
         elif committed_partway:
+            rest = ("part of the failing one stays, marked for 'jnt_dbman repair' (the error says why)"
+                    if needs_repair else "the rest was rolled back or undone")
             click.echo("Partly kept: an autocommit block committed the revisions before it (and its own, once "
-                       "finished); the rest was rolled back. 'jnt_dbman current' shows where the database is.",
-                       err=True)
+                       f"finished); {rest}. 'jnt_dbman current' shows where the database is.", err=True)
         else:
+            rest = ("what the failing one ran stays, marked for 'jnt_dbman repair' (the error says why)"
+                    if needs_repair else "the failing one was not recorded, and nothing of it stays")
             click.echo(f"Kept: the {_revisions(self.listed)} listed above were committed one by one "
-                       "(MySQL/MariaDB); the failing one was not recorded.", err=True)
+                       f"(MySQL/MariaDB); {rest}.", err=True)
 
 
 def _revisions(count: int) -> str:

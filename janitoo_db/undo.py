@@ -40,6 +40,8 @@ class Undo:
     refused: list[Entry] = field(default_factory=list)
     #: Every statement that ran, in order.
     ran: list[Entry] = field(default_factory=list)
+    #: Statements started whose effect cannot be told (a failed run settling itself refuses over them).
+    unknown: list[Entry] = field(default_factory=list)
 
 
 def plan(entries: list[Entry], found: Present) -> Undo:
@@ -53,6 +55,7 @@ def plan(entries: list[Entry], found: Present) -> Undo:
         if not entry.done:
             made = found(entry)
             if made is None:
+                undo.unknown.append(entry)
                 undo.skipped.append(f"{entry.describe()}: started, and it cannot be told whether it took effect; "
                                     "check it by hand")
                 continue

@@ -110,7 +110,8 @@ def test_sql_hidden_from_the_dry_run_is_refused_as_it_is_sent(cli: Run, tmp_path
     message = refused_with_nothing_changed(cli, any_url, f"{REFUSED_RUN} deletes rows of table sneaky_items (DELETE), "
                                                          "which its dry run did not show; the statement was not sent: "
                                                          "DELETE FROM sneaky_items; ")
-    kept = (" (MySQL/MariaDB commit each DDL statement: what the failing revision did before the error stays)"
+    kept = (" (MySQL/MariaDB commit each DDL statement: the revisions before the failing one stay applied, and "
+            "nothing of it stays)"
             if "mysql" in any_url else "")
     assert message.endswith(f"the database is at {ROOT}{kept}. Read 'jnt_dbman upgrade --plan', back the "
                             "database up, then upgrade with --allow-destructive\n")
