@@ -134,6 +134,11 @@ def _marked(step: RevisionStep, connection: Connection, own: set[str]) -> Any:
 
     @functools.wraps(run)
     def marked(**kw: Any) -> Any:
+        # Alembic takes the lock's open transaction for the caller's and never commits between revisions:
+        # the version row and done mark of the revision before are committed here, or a revision failing
+        # before its first DDL statement would roll them back while that revision's statements stay.
+        if connection.in_transaction():
+            connection.commit()
         # Committed by the revision's first DDL statement at the latest, as MySQL commits before any DDL.
         mark_started(connection, step)
         own.add(step.revision.revision)

@@ -67,7 +67,7 @@ LOST_VERSIONING_ON_MARIADB = True
 #: Found by this test: on MariaDB a migration whose next revision raises before its first statement (orchard's
 #: irreversible downgrade, under dropdb) loses the version row of the revision before it, which stays marked
 #: interrupted (checkdb 5, repair) though its statements ran (test_model_regressions.py).
-IRREVERSIBLE_ON_MARIADB = False  # on once MariaDB commits each revision's version before the next one runs
+IRREVERSIBLE_ON_MARIADB = True
 
 STRESS = Stressors(cross_branch_fk=CROSS_BRANCH_FK, imported_models=IMPORTED_MODELS,
                    if_not_exists_takeover=IF_NOT_EXISTS_TAKEOVER, fk_to_foreign_table=FK_TO_FOREIGN_TABLE)

@@ -138,9 +138,6 @@ def test_if_not_exists_does_not_take_another_branchs_table(tmp_path: Path, any_u
 
 
 @pytest.mark.server
-@pytest.mark.xfail(strict=True, reason="issue 18, found by the model-based test: on MariaDB a dropdb stopped by an "
-                                       "irreversible downgrade leaves a revision whose downgrade ran marked "
-                                       "interrupted and still in alembic_version (checkdb 5: repair)")
 def test_a_failed_dropdb_leaves_no_state_only_repair_gets_out_of(tmp_path: Path, mysql_url: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import json
