@@ -328,7 +328,15 @@ def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
         _known_branch_of(config, revision)
     if is_missing_sqlite_file(engine_for(config)) and all(r == "base" or r.endswith("@base") for r in revisions):
         return ()
-    _migrating(config, lambda: run_stamp(config, list(revisions)))
+
+    def stamping() -> None:
+        connection = config.attributes["connection"]
+        before = MigrationContext.configure(connection).get_current_heads()
+        run_stamp(config, list(revisions))
+        after = MigrationContext.configure(connection).get_current_heads()
+        safety.refuse_unrecording(script_for(config), revisions, before, after, _extensions(config))
+
+    _migrating(config, stamping)
     return read_current(config)
 
 
