@@ -60,6 +60,10 @@ def _reading(conf_file: str | os.PathLike[str], section: str) -> Iterator[config
         raise ConfigError(f"{path} has no [{section}] section") from None
     except configparser.NoOptionError as error:
         raise ConfigError(f"{path}: the [{section}] section has no {error.option}") from None
+    except configparser.InterpolationError as error:
+        # Never quote the value: it is often a URL, and its text after the '%' a piece of the password.
+        raise ConfigError(f"{path}: the value of {error.option} in [{error.section}] holds a '%' that cannot be "
+                          "expanded (write a literal % as %%)") from None
     except configparser.Error as error:
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"{path}: {first_line} (write a literal % as %%)") from None

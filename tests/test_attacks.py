@@ -690,3 +690,19 @@ def test_45_initdb_no_destructive_on_an_original_database_with_an_extra_column_w
     one_line_error(done)
     assert "adopt" in done.stderr and "empty" not in done.stderr
     assert snapshot(any_url) == before
+
+
+@pytest.mark.parametrize("password", ["Pa%40ss", "Pa%ss", "Pa%(ss", "Pa%(user)s"])
+@pytest.mark.parametrize("command", [("forget", "x"), ("dropdb", "--yes"), ("adopt", "--json"), ("repair", "--yes")],
+                         ids=lambda c: c[0])
+def test_46_a_conf_file_password_with_a_bare_percent_is_not_echoed(
+        cli: Run, tmp_path: Path, password: str, command: tuple[str, ...]) -> None:
+    """configparser's interpolation error quoted the value from its '%' on: the password's tail."""
+    conf = tmp_path / "janitoo.conf"
+    conf.write_text(f"[database]\nsqlalchemy.url = postgresql+psycopg://u:{password}@127.0.0.1:1/db\n")
+    done = cli(*command, "-c", str(conf))
+    shown = done.stdout + done.stderr
+    assert done.exit_code == 1 and "Traceback" not in shown
+    assert "sqlalchemy.url" in shown and "%%" in shown
+    for piece in ("40ss", "%ss", "(ss", "user)s", "ss@127"):
+        assert piece not in shown, shown
