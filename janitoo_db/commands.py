@@ -362,6 +362,7 @@ def createdb(config: Config) -> Created:
                 return Created()
             interrupted.refuse_if_any(connection)
             existing = set(inspect(connection).get_table_names())
+            _refuse_views_in_the_way(connection, metadata)
             present = [t.name for t in metadata.sorted_tables if t.name in existing]
             if present:
                 _refuse_unversioned_tables(connection, metadata, extension_tables, present)
@@ -379,6 +380,18 @@ def createdb(config: Config) -> Created:
             return Created(tuple(t.name for t in missing), tuple(sorted(heads)))
     except SQLAlchemyError as error:
         raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}") from None
+
+
+def _refuse_views_in_the_way(connection: Any, metadata: MetaData) -> None:
+    """Refuse before creating anything when a view has a model table's name.
+
+    Its CREATE TABLE would fail half-way, after MySQL/MariaDB committed the
+    tables created before it.
+    """
+    views = sorted(set(inspect(connection).get_view_names()) & set(metadata.tables))
+    if views:
+        raise RefusedError(f"createdb refused, nothing was created: the database has views named like the models' "
+                           f"tables ({some(views)}); drop or rename them first")
 
 
 @contextmanager

@@ -737,7 +737,10 @@ def test_48_createdb_with_a_view_named_like_a_model_table_creates_nothing(cli: R
             "CREATE VIEW core_settings AS SELECT id FROM their_source")
     done = cli("createdb", "-u", any_url)
     one_line_error(done)
+    assert done.stderr.startswith("Error: createdb refused, nothing was created: the database has views named "
+                                  "like the models' tables (core_settings)")
     assert table_names(any_url) == {"their_source"}
+    assert cli("checkdb", "-u", any_url).exit_code == 3
 
 
 @pytest.mark.parametrize("server", ["postgresql", "mysql"])
