@@ -500,7 +500,7 @@ def dropdb(config: Config) -> list[str]:
             run_alembic(config, "base", upgrade=False)
         ownership.drop(connection, ownership.janitoo_tables(connection).tables, "dropdb")
 
-    run_locked(config, drop_everything)
+    _migrating(config, drop_everything)  # a head no installed extension provides is explained, with what to do
     after = set(_table_names(config))
     return [name for name in before if name not in after]
 

@@ -769,3 +769,22 @@ def test_49_a_key_from_another_schema_into_ours_refuses_dropdb_and_forget_before
     assert snapshot(url) == before
     assert cli("forget", "pointed", "-u", url).exit_code == 0
     assert cli("checkdb", "-u", url).exit_code == 0
+
+
+def test_50_dropdb_with_an_uninstalled_extensions_head_drops_nothing_or_only_ours(
+        cli: Run, any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The orphaned head's revisions cannot run: dropdb must not half-drop, and must say what to do."""
+    root = extension(tmp_path, monkeypatch, "orphan", "u1")
+    assert cli("initdb", "-q", "-u", any_url).exit_code == 0
+    execute(any_url, "CREATE TABLE their_data (id INTEGER PRIMARY KEY)", "INSERT INTO their_data (id) VALUES (1)")
+    uninstall(root)
+    before = snapshot(any_url)
+    done = cli("dropdb", "--yes", "-u", any_url)
+    assert "Traceback" not in done.stderr
+    assert done.exit_code == 1 and snapshot(any_url) == before
+    assert done.stderr == ("Error: the database holds u100000002 (orphan): the extension orphan is not installed; "
+                           "install orphan again and run 'jnt_dbman downgrade orphan@base', or forget it "
+                           "('jnt_dbman forget orphan')\n")
+    assert cli("forget", "orphan", "-u", any_url).exit_code == 0
+    assert cli("dropdb", "--yes", "-u", any_url).exit_code == 0
+    assert table_names(any_url) == {"their_data"} and count(any_url, "their_data") == 1  # the ledger had orphan_items
