@@ -288,7 +288,9 @@ def test_17_downgrade_to_a_core_revision_is_refused_without_cascade(
     assert snapshot(any_url) == before and core_first
 
 
-@pytest.mark.parametrize("target", ["a:b", "heads", "janitoo@+1", "nosuchrev", "'; DROP TABLE core_users; --"])
+@pytest.mark.parametrize("target", ["a:b", "heads", "janitoo@+1", "nosuchrev", "'; DROP TABLE core_users; --",
+                                    "acme_sensors@3b5854d25914", "acme_sensors@1266567cc97f", "janitoo_template@-5",
+                                    "acme_sensors@base ", "ACME_SENSORS@base"])
 def test_18_downgrade_to_nonsense_is_refused(cli: Run, any_url: str, target: str) -> None:
     assert cli("initdb", "-q", "-u", any_url).exit_code == 0
     before = snapshot(any_url)
@@ -788,3 +790,41 @@ def test_50_dropdb_with_an_uninstalled_extensions_head_drops_nothing_or_only_our
     assert cli("forget", "orphan", "-u", any_url).exit_code == 0
     assert cli("dropdb", "--yes", "-u", any_url).exit_code == 0
     assert table_names(any_url) == {"their_data"} and count(any_url, "their_data") == 1  # the ledger had orphan_items
+
+
+@pytest.mark.parametrize("table", ["Odd Items", "it's", "semi;colon", "dash--dash"])
+def test_51_forget_drops_an_oddly_named_table_of_its_own_and_nothing_else(
+        cli: Run, any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str) -> None:
+    root = extension(tmp_path, monkeypatch, "oddly", "v1", table=table)
+    assert cli("initdb", "-q", "-u", any_url).exit_code == 0
+    execute(any_url, "CREATE TABLE their_data (id INTEGER PRIMARY KEY)", "INSERT INTO their_data (id) VALUES (1)")
+    assert ledger(any_url)[table] == "oddly"
+    uninstall(root)
+    done = cli("forget", "oddly", "--drop-tables", "--yes", "-u", any_url)
+    assert done.exit_code == 0, done.stderr
+    assert table not in table_names(any_url) and CORE_TABLES <= table_names(any_url)
+    assert count(any_url, "their_data") == 1
+    assert cli("checkdb", "-u", any_url).exit_code == 0
+
+
+def test_52_postgresql_a_quoted_table_differing_only_in_case_survives(cli: Run, postgresql_url: str) -> None:
+    execute(postgresql_url, 'CREATE TABLE "Core_Users" (id INTEGER PRIMARY KEY)',
+            'INSERT INTO "Core_Users" (id) VALUES (1)')
+    assert cli("initdb", "-q", "-u", postgresql_url).exit_code == 0
+    assert cli("dropdb", "--yes", "-u", postgresql_url).exit_code == 0
+    assert table_names(postgresql_url) == {"Core_Users"} and count(postgresql_url, '"Core_Users"') == 1
+
+
+def test_53_accept_after_a_revision_was_edited_then_forget_keeps_the_others(
+        cli: Run, any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edited revision (checkdb 6) of an extension then uninstalled: forget runs no revision code."""
+    root = extension(tmp_path, monkeypatch, "edited2", "w1")
+    assert cli("initdb", "-q", "-u", any_url).exit_code == 0
+    path = next((root / "edited2" / "models" / "edited2").glob("w100000002*.py"))
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert cli("checkdb", "-u", any_url).exit_code == 6
+    uninstall(root)
+    done = cli("forget", "edited2", "--drop-tables", "--yes", "-u", any_url)
+    assert done.exit_code == 0, done.stderr
+    assert "edited2_items" not in table_names(any_url) and CORE_TABLES <= table_names(any_url)
+    assert cli("checkdb", "-u", any_url).exit_code == 0
