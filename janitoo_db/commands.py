@@ -194,7 +194,7 @@ def _orphans_explained(config: Config) -> Iterator[None]:
         advice = (f"install that release of {first.branch} again" if first.installed else
                   f"install {first.branch} again and run 'jnt_dbman downgrade {first.branch}@base', or forget it "
                   f"('jnt_dbman forget {first.branch}')" if first.branch else
-                  "install the extension that provides it again")
+                  f"install the extension that provides it again, or forget it ('jnt_dbman forget {first.revision}')")
         raise RevisionError(f"the database holds {first.describe()}; {advice}") from None
 
 
@@ -738,7 +738,10 @@ def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten
         with locked_connection(config) as connection:
             current = MigrationContext.configure(connection).get_current_heads()
             recorded = recorded_branches(connection)
-            heads = [r for r in current if recorded.get(r) == name and graph.find(script, r) is None]
+            # NAME may also be the id of a head no branch was ever recorded for (a run that failed before
+            # recording its branches, an id written by hand): nothing else can take it out.
+            heads = [r for r in current if graph.find(script, r) is None
+                     and (recorded.get(r) == name or (r == name and r not in recorded))]
             owned = ownership.branch_tables(connection, name, _extensions(config))
             if not heads and not owned.tables and not owned.stale:
                 known = sorted({b for r, b in recorded.items() if graph.find(script, r) is None})

@@ -561,13 +561,8 @@ def test_36_repair_twice_with_the_extension_uninstalled_drops_only_what_the_run_
     assert CORE_TABLES <= table_names(mysql_url) and count(mysql_url, "their_data") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BROKEN: on MariaDB a new extension's initdb that fails (or is killed) in its second revision keeps the "
-    "first one applied, but janitoo_db_branches is written only when a migration succeeds: once the extension "
-    "is uninstalled, checkdb says 'Orphaned head m100000001 (branch unknown)' (exit 5) for ever, and "
-    "'forget dying' says 'the database holds nothing janitoo_db recorded as dying's'; no message names a way out"))
 @pytest.mark.parametrize("die", ["kill", "raise"])
-def test_37b_a_half_installed_extension_uninstalled_can_be_forgotten(
+def test_37b_a_half_installed_extension_uninstalled_is_named_and_can_be_forgotten(
         mysql_url: str, tmp_path: Path, jnt_dbman: Proc, die: str) -> None:
     root = _dying_extension(tmp_path)
     assert jnt_dbman("initdb", "-q", "-u", mysql_url).returncode == 0
@@ -576,9 +571,15 @@ def test_37b_a_half_installed_extension_uninstalled_can_be_forgotten(
         path.write_text(path.read_text().replace("os._exit(9)", "raise RuntimeError('boom')"))
     assert jnt_dbman("initdb", "-q", "-u", mysql_url, env=_with(root, DIE="1")).returncode != 0
     assert jnt_dbman("repair", "--yes", "-u", mysql_url).returncode == 0  # dying is no longer on the path
-    forgotten = jnt_dbman("forget", "dying", "-u", mysql_url)
+    # janitoo_db_branches is written only when a migration succeeds: the branch of m100000001 is unknown.
+    orphaned = jnt_dbman("checkdb", "-u", mysql_url)
+    assert orphaned.returncode == 5
+    assert orphaned.stdout == ("Orphaned head m100000001 (branch unknown): no installed extension provides it "
+                               "(install it again, or 'jnt_dbman forget m100000001').\n")
+    forgotten = jnt_dbman("forget", "m100000001", "-u", mysql_url)
     assert forgotten.returncode == 0, forgotten.stderr
     assert jnt_dbman("checkdb", "-u", mysql_url).returncode == 0
+    assert CORE_TABLES <= table_names(mysql_url)
 
 
 def test_37_repair_applied_of_a_half_done_revision_then_checkdb(
@@ -830,3 +831,17 @@ def test_53_accept_after_a_revision_was_edited_then_forget_keeps_the_others(
     assert done.exit_code == 0, done.stderr
     assert "edited2_items" not in table_names(any_url) and CORE_TABLES <= table_names(any_url)
     assert cli("checkdb", "-u", any_url).exit_code == 0
+
+
+def test_54_a_head_written_by_hand_into_alembic_version_can_be_forgotten_by_its_id(cli: Run, any_url: str) -> None:
+    assert cli("initdb", "-q", "-u", any_url).exit_code == 0
+    execute(any_url, "INSERT INTO alembic_version (version_num) VALUES ('zz''; --')")
+    before = snapshot(any_url)
+    refused = cli("dropdb", "--yes", "-u", any_url)
+    one_line_error(refused)
+    assert "jnt_dbman forget zz'; --" in refused.stderr and snapshot(any_url) == before
+    assert cli("forget", "zz'", "-u", any_url).exit_code == 1  # a prefix is not the id
+    done = cli("forget", "zz'; --", "-u", any_url)
+    assert done.exit_code == 0, done.stderr
+    assert cli("checkdb", "-u", any_url).exit_code == 0
+    assert table_names(any_url) == before[0]
