@@ -194,7 +194,7 @@ def _orphans_explained(config: Config) -> Iterator[None]:
         advice = (f"install that release of {first.branch} again" if first.installed else
                   f"install {first.branch} again and run 'jnt_dbman downgrade {first.branch}@base', or forget it "
                   f"('jnt_dbman forget {first.branch}')" if first.branch else
-                  "install the extension that provides it again")
+                  f"install the extension that provides it again, or forget it ('jnt_dbman forget {first.revision}')")
         raise RevisionError(f"the database holds {first.describe()}; {advice}") from None
 
 
@@ -328,7 +328,15 @@ def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
         _known_branch_of(config, revision)
     if is_missing_sqlite_file(engine_for(config)) and all(r == "base" or r.endswith("@base") for r in revisions):
         return ()
-    _migrating(config, lambda: run_stamp(config, list(revisions)))
+
+    def stamping() -> None:
+        connection = config.attributes["connection"]
+        before = MigrationContext.configure(connection).get_current_heads()
+        run_stamp(config, list(revisions))
+        after = MigrationContext.configure(connection).get_current_heads()
+        safety.refuse_unrecording(script_for(config), revisions, before, after, _extensions(config))
+
+    _migrating(config, stamping)
     return read_current(config)
 
 
@@ -355,6 +363,7 @@ def createdb(config: Config) -> Created:
                 return Created()
             interrupted.refuse_if_any(connection)
             existing = set(inspect(connection).get_table_names())
+            _refuse_views_in_the_way(connection, metadata)
             present = [t.name for t in metadata.sorted_tables if t.name in existing]
             if present:
                 _refuse_unversioned_tables(connection, metadata, extension_tables, present)
@@ -372,6 +381,18 @@ def createdb(config: Config) -> Created:
             return Created(tuple(t.name for t in missing), tuple(sorted(heads)))
     except SQLAlchemyError as error:
         raise DatabaseError(f"createdb failed: {describe_db_error(error, engine.url)}{''.join(settled)}") from None
+
+
+def _refuse_views_in_the_way(connection: Any, metadata: MetaData) -> None:
+    """Refuse before creating anything when a view has a model table's name.
+
+    Its CREATE TABLE would fail half-way, after MySQL/MariaDB committed the
+    tables created before it.
+    """
+    views = sorted(set(inspect(connection).get_view_names()) & set(metadata.tables))
+    if views:
+        raise RefusedError(f"createdb refused, nothing was created: the database has views named like the models' "
+                           f"tables ({some(views)}); drop or rename them first")
 
 
 @contextmanager
@@ -496,7 +517,7 @@ def dropdb(config: Config) -> list[str]:
             run_alembic(config, "base", upgrade=False)
         ownership.drop(connection, ownership.janitoo_tables(connection).tables, "dropdb")
 
-    run_locked(config, drop_everything)
+    _migrating(config, drop_everything)  # a head no installed extension provides is explained, with what to do
     after = set(_table_names(config))
     return [name for name in before if name not in after]
 
@@ -734,7 +755,10 @@ def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten
         with locked_connection(config) as connection:
             current = MigrationContext.configure(connection).get_current_heads()
             recorded = recorded_branches(connection)
-            heads = [r for r in current if recorded.get(r) == name and graph.find(script, r) is None]
+            # NAME may also be the id of a head no branch was ever recorded for (a run that failed before
+            # recording its branches, an id written by hand): nothing else can take it out.
+            heads = [r for r in current if graph.find(script, r) is None
+                     and (recorded.get(r) == name or (r == name and r not in recorded))]
             owned = ownership.branch_tables(connection, name, _extensions(config))
             if not heads and not owned.tables and not owned.stale:
                 known = sorted({b for r, b in recorded.items() if graph.find(script, r) is None})

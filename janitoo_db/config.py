@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
+from alembic import util
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError as AlembicRevisionError
@@ -60,6 +61,10 @@ def _reading(conf_file: str | os.PathLike[str], section: str) -> Iterator[config
         raise ConfigError(f"{path} has no [{section}] section") from None
     except configparser.NoOptionError as error:
         raise ConfigError(f"{path}: the [{section}] section has no {error.option}") from None
+    except configparser.InterpolationError as error:
+        # Never quote the value: it is often a URL, and its text after the '%' a piece of the password.
+        raise ConfigError(f"{path}: the value of {error.option} in [{error.section}] holds a '%' that cannot be "
+                          "expanded (write a literal % as %%)") from None
     except configparser.Error as error:
         first_line = str(error).splitlines()[0]
         raise ConfigError(f"{path}: {first_line} (write a literal % as %%)") from None
@@ -174,6 +179,17 @@ def _missing_parent(warning: str) -> str:
             "provides it")
 
 
+def _missing_dependency(script: ScriptDirectory, missing: str) -> str:
+    """Name the revisions whose depends_on is *missing*, which no installed branch provides."""
+    try:
+        children = sorted(r.revision for r in script.revision_map._generator()
+                          if missing in util.to_tuple(r.dependencies, default=()))
+    except Exception:  # noqa: BLE001 - only to name them; the error is raised either way
+        children = []
+    return (f"revision {', '.join(children) or '?'} names {missing} in its depends_on, and no installed branch "
+            f"provides it: install the extension whose revision {missing} is again")
+
+
 def script_for(config: Config) -> ScriptDirectory:
     """The revisions of every branch, loaded and checked once per Config."""
     if "script" not in config.attributes:
@@ -204,6 +220,8 @@ def script_directory(config: Config) -> ScriptDirectory:
             raise RevisionError(_duplicate_revision(str(warning), config)) from None
         except (CommandError, AlembicRevisionError) as error:  # a cycle, a missing down_revision...
             raise RevisionError(str(error)) from None
+        except KeyError as error:  # Alembic's map has no entry for a depends_on: its extension is uninstalled
+            raise RevisionError(_missing_dependency(script, str(error.args[0]))) from None
         except SyntaxError as error:
             raise RevisionError(
                 f"syntax error in revision file {error.filename or '(not named by Python)'}"

@@ -122,7 +122,7 @@ class Orphan:
 
     def reason(self) -> str:
         if self.branch is None:
-            return "no installed extension provides it"
+            return f"no installed extension provides it (install it again, or 'jnt_dbman forget {self.revision}')"
         if self.installed:
             return f"the installed {self.branch} does not have it; the database was migrated by a newer release"
         return f"the extension {self.branch} is not installed"

@@ -69,3 +69,32 @@ def empties_database(script: ScriptDirectory, current: Iterable[str], steps: Seq
     """True when *steps* undo every revision the database at *current* holds."""
     held = graph.applied(script, current)
     return bool(held) and held <= {step.revision.revision for step in steps}
+
+
+def refuse_unrecording(script: ScriptDirectory, revisions: Sequence[str], before: Iterable[str],
+                       after: Iterable[str], branches: Iterable[str]) -> None:
+    """Raise when a stamp to *revisions* took out of alembic_version revisions of branches none of them aims at.
+
+    ``stamp janitoo@base`` also unrecords every extension that depends on the
+    core; their tables stay, and no initdb gets past them. Like a downgrade,
+    such a stamp must name those branches (or ``base``).
+    """
+    aimed: set[str] = set()
+    for revision in revisions:
+        one = branches_aimed_at(script, revision, branches)
+        if one is None:
+            return
+        aimed |= one
+    losers: dict[str, list[str]] = {}
+    for lost in sorted(graph.applied(script, before) - graph.applied(script, after)):
+        found = graph.find(script, lost)
+        labels = set(found.branch_labels) if found is not None else set()
+        if labels and not labels & aimed:
+            for label in sorted(labels):
+                losers.setdefault(label, []).append(lost)
+    if losers:
+        described = some([f"{branch} ({some(ids, 4)})" for branch, ids in losers.items()], separator="; ")
+        raise RefusedError(
+            f"stamping {some(list(revisions))} would also take out of alembic_version revisions of other branches "
+            f"that depend on it, whose tables stay: {described}; nothing was stamped: stamp those first "
+            f"(for example: jnt_dbman stamp {next(iter(losers))}@base)")

@@ -24,7 +24,8 @@ def test_fifty_two_heads_stay_on_a_few_short_lines(cli: Run, sqlite_url: str) ->
     assert result.exit_code == 5
     printed = result.stdout.splitlines()
     assert len(printed) == 8 + 1, printed
-    assert printed[0] == "Orphaned head f00000000000 (branch unknown): no installed extension provides it."
+    assert printed[0] == ("Orphaned head f00000000000 (branch unknown): no installed extension provides it "
+                          "(install it again, or 'jnt_dbman forget f00000000000').")
     assert printed[-1] == "And 44 more orphaned heads (--json lists them all)."
     assert all(len(line) < 200 for line in printed), printed
     as_json = cli("checkdb", "--json", "-u", sqlite_url)
