@@ -514,6 +514,13 @@ def dropdb(config: Config) -> list[str]:
         # Refused before anything runs: the downgrade would drop what a foreign table still points at.
         ownership.refuse_foreign_references(connection, ownership.janitoo_tables(connection).tables, "dropdb")
         if MigrationContext.configure(connection).get_current_heads():
+            # The downgrades run as their files are now: an applied revision edited since is not vouched for.
+            edited = checksums.find_edited(connection, script_for(config))
+            if edited:
+                raise RefusedError(
+                    f"dropdb refused, nothing was dropped: applied revisions were edited since they ran "
+                    f"({some([e.describe() for e in edited], separator='; ')}), so their downgrades may drop "
+                    "what they never made; review them, record them with 'jnt_dbman accept', then run dropdb")
             run_alembic(config, "base", upgrade=False)
         ownership.drop(connection, ownership.janitoo_tables(connection).tables, "dropdb")
 

@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection
 
 from janitoo_db import graph
 from janitoo_db.alembic_internals import BATCH_TABLE_PREFIX
+from janitoo_db.sql_guard import judged
+from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, RENAME_TABLE
 
 REGISTRY_TABLE = "janitoo_db_branches"
 #: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.interrupted).
@@ -92,6 +94,9 @@ class ForeignTableDrop(Exception):
     """
 
 
+#: What a statement may do to another branch's table that the running revision is refused, in words.
+_REMOVING = {DROP_TABLE: "drop", DROP_COLUMN: "drop a column of", RENAME_TABLE: "rename"}
+
 _running_branch: ContextVar[str | None] = ContextVar("janitoo_db_running_branch", default=None)
 
 
@@ -158,16 +163,32 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         elif _running_branch.get() and table.name not in BOOKKEEPING_TABLES:
             changes[table.name] = _running_branch.get()
 
-    def dropping(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:
+    def refuse_foreign(bind: Connection, name: str, doing: str) -> None:
+        """Raise when the running revision would *doing* table *name*, recorded for another branch."""
         branch = _running_branch.get()
-        if not branch or table.name in rebuilding or table.name.startswith(BATCH_TABLE_PREFIX):
+        if not branch or name in rebuilding or name.startswith(BATCH_TABLE_PREFIX):
             return
         if not ledger:
             ledger.append(recorded_tables(bind))
-        owner = changes[table.name] if table.name in changes else ledger[0].get(table.name)
+        owner = changes[name] if name in changes else ledger[0].get(name)
         if owner and owner != branch:
-            raise ForeignTableDrop(f"refused to drop the table {table.name}, which janitoo_db recorded as made "
+            raise ForeignTableDrop(f"refused to {doing} the table {name}, which janitoo_db recorded as made "
                                    f"by {owner}'s revisions: a revision of {branch} drops only {branch}'s tables")
+
+    def dropping(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:
+        refuse_foreign(bind, table.name, "drop")
+
+    def sending(bind: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> None:
+        """The same refusal for what the Table events do not see: raw SQL (op.execute, exec_driver_sql)."""
+        if not _running_branch.get() or executemany:
+            return
+        for effect in judged(statement, context, bind.dialect):
+            name = (effect.table or "").rpartition(".")[2]
+            if name and effect.kind in _REMOVING:
+                refuse_foreign(bind, name, _REMOVING[effect.kind])
+                if effect.kind == DROP_TABLE and name not in rebuilding:
+                    changes[name] = None
 
     def dropped(table: sa.Table, *args: Any, **kw: Any) -> None:
         if table.name in rebuilding:
@@ -179,9 +200,11 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
     event.listen(sa.Table, "after_create", created)
     event.listen(sa.Table, "before_drop", dropping)
     event.listen(sa.Table, "after_drop", dropped)
+    event.listen(connection, "before_cursor_execute", sending)
     try:
         yield flush
     finally:
+        event.remove(connection, "before_cursor_execute", sending)
         event.remove(sa.Table, "before_create", creating)
         event.remove(sa.Table, "after_create", created)
         event.remove(sa.Table, "before_drop", dropping)

@@ -63,13 +63,6 @@ def extension(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, prefix
     return root
 
 
-#: A revision's raw SQL is classified only under --no-destructive: outside it, a DROP TABLE of a table the
-#: ledger records for another branch runs (op.drop_table of it is refused).
-RAW_DROP = pytest.mark.xfail(strict=True, reason=(
-    "BROKEN: the owner ledger guards only op.drop_table; a revision's raw DROP TABLE (op.execute, "
-    "exec_driver_sql) of a table the ledger records for another branch runs, outside --no-destructive"))
-
-
 def snapshot(url: str) -> tuple[set[str], set[str]]:
     return table_names(url), version_ids(url)
 
@@ -220,10 +213,9 @@ def test_12_dropdb_twice_is_a_quiet_no_op(cli: Run, any_url: str) -> None:
 
 @pytest.mark.parametrize("how", [
     "op.drop_table('core_settings')",
-    pytest.param("op.execute('DROP TABLE core_settings')", marks=RAW_DROP),
-    pytest.param("op.get_bind().exec_driver_sql('DROP TABLE core_settings')",
-                 marks=RAW_DROP),
-    pytest.param("op.execute(sa.text('DROP TABLE core_settings'))", marks=RAW_DROP),
+    "op.execute('DROP TABLE core_settings')",
+    "op.get_bind().exec_driver_sql('DROP TABLE core_settings')",
+    "op.execute(sa.text('DROP TABLE core_settings'))",
 ])
 def test_13_a_revision_dropping_the_cores_table_is_refused(
         cli: Run, any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
@@ -237,9 +229,8 @@ def test_13_a_revision_dropping_the_cores_table_is_refused(
 
 @pytest.mark.parametrize("how", [
     "op.drop_table('keeper_items')",
-    pytest.param("op.execute('DROP TABLE keeper_items')", marks=RAW_DROP),
-    pytest.param("op.get_bind().exec_driver_sql('DROP TABLE keeper_items')",
-                 marks=RAW_DROP),
+    "op.execute('DROP TABLE keeper_items')",
+    "op.get_bind().exec_driver_sql('DROP TABLE keeper_items')",
 ])
 def test_14_a_downgrade_dropping_another_branchs_table_is_refused(
         cli: Run, any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
@@ -513,9 +504,6 @@ def test_34_a_symlinked_revision_file_into_another_branch_is_refused_or_harmless
         assert count(any_url, "keeper_items") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BROKEN: dropdb runs the applied revisions' downgrades as their files are "
-                   "now; an edit (checkdb exit 6, not accepted) that adds a raw DROP TABLE of another program's "
-                   "table runs, as in test_14")
 def test_35_an_applied_revision_edited_to_drop_the_core_then_dropdb_keeps_nothing_foreign(
         cli: Run, any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = extension(tmp_path, monkeypatch, "edited", "k1")
@@ -527,6 +515,8 @@ def test_35_an_applied_revision_edited_to_drop_the_core_then_dropdb_keeps_nothin
     done = cli("dropdb", "--yes", "-u", any_url)
     assert "Traceback" not in done.stderr
     assert count(any_url, "their_data") == 1
+    assert done.exit_code == 1 and "k100000002 (edited)" in done.stderr and "jnt_dbman accept" in done.stderr
+    assert "edited_items" in table_names(any_url)  # nothing was dropped
 
 
 # -- repair after a real kill, the extension since uninstalled (MariaDB keeps each DDL) ------------
