@@ -19,6 +19,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+from janitoo_db import ownership
 from janitoo_db.errors import RefusedError
 from janitoo_db.journal import Entry
 from janitoo_db.statement_kinds import CREATES, WAS_THERE, present
@@ -87,6 +88,10 @@ def refusal(description: str, undo: Undo) -> RefusedError:
 
 def run(connection: Connection, undo: Undo) -> list[str]:
     """Invert *undo*'s statements, newest first; return one line per inverse run (or skipped: already gone)."""
+    tables = [e.table_name for e in undo.inverse if e.action == "create_table" and e.table_name]
+    # The tables the journal proves the run made: dropped only when nothing outside them points into them.
+    ownership.refuse_foreign_references(connection, [t for t in tables if present(connection, "create_table", t, None)],
+                                        "undoing the interrupted revision")
     operations = Operations(MigrationContext.configure(connection))
     done = []
     for entry in undo.inverse:

@@ -288,3 +288,23 @@ def test_a_killed_createdb_leaves_nothing_on_transactional_databases(tmp_path: P
     barrier.touch()
     assert run(env, "createdb", "-u", url).returncode == 0
     assert run(env, "checkdb", "-u", url).returncode == 0
+
+
+def test_repair_drops_no_table_another_table_points_into(tmp_path: Path, mysql_url: str) -> None:
+    """The tables the journal proves the killed run made go only when nothing outside them has a key into them."""
+    env, entered, _ = halfway(tmp_path)
+    kill_in_the_middle(env, entered, mysql_url)
+    engine = create_engine(mysql_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE their_links (id INTEGER PRIMARY KEY, first_id INTEGER, "
+                                       "FOREIGN KEY (first_id) REFERENCES halfway_first (id))")
+    finally:
+        engine.dispose()
+    before = table_names(mysql_url)
+    refused = run(env, "repair", "--yes", "-u", mysql_url)
+    assert refused.returncode == 1
+    assert "their_links.first_id" in refused.stderr and "halfway_first" in refused.stderr
+    assert table_names(mysql_url) == before
+    assert columns(mysql_url, "halfway_base") == {"id", "label"}  # nothing of the undo ran
+    assert run(env, "checkdb", "-u", mysql_url).returncode == 5
