@@ -197,7 +197,8 @@ def test_a_url_with_an_escaped_at_is_not_refused(cli: Run) -> None:
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert "cannot connect to" in line, line
-    assert f"failed to resolve host '{NOWHERE}'" in line, line
+    # The driver was given the host and could not resolve it (psycopg 3.1 and later word it differently).
+    assert NOWHERE in line and ("failed to resolve host" in line or "Name or service not known" in line), line
     assert_no_piece(line)
 
 
