@@ -35,6 +35,7 @@ step with it), and janitoo_db's own bookkeeping inside that time (an
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Iterator
@@ -179,7 +180,13 @@ def judged(statement: str, context: Any, dialect: Dialect) -> list[Effect]:
         found = construct_effects(construct, compiled)
         if found is not None:
             return found
-    return sql_text.classify(sql_text.without_placeholders(statement, dialect.paramstyle), dialect.name)
+    return list(_read(statement, dialect.paramstyle, dialect.name))
+
+
+@functools.lru_cache(maxsize=256)
+def _read(statement: str, paramstyle: str, dialect: str) -> tuple[Effect, ...]:
+    """SQL text read once: the owner ledger's check and ``--no-destructive``'s both judge each statement sent."""
+    return tuple(sql_text.classify(sql_text.without_placeholders(statement, paramstyle), dialect))
 
 
 def construct_effects(construct: Any, compiled: Any) -> list[Effect] | None:
