@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 
 # The floors are the oldest releases the whole test suite passes on; CI runs it
 # on them (.ci/oldest.txt) as well as on the newest.
+FLASK_CALLER = ["Flask>=2.2.5", "Flask-SQLAlchemy>=3.0.5", "Flask-Login>=0.6.3"]
 setup(
     name="janitoo_db",
     version="1.0.0",
@@ -48,7 +49,9 @@ setup(
         # The tests build and install packages as users do, offline: setuptools
         # (which Python 3.12+ venvs lack) builds wheels itself since 70.1.
         # The model-based test (tests/test_model_based.py) is a Hypothesis state machine.
-        "test": ["pytest>=7", "setuptools>=77.0.3", "hypothesis>=6.0"],
+        # tests/test_original_callers.py runs a Flask application whose models mix the core's
+        # with Flask-SQLAlchemy's db.Model and log in with Flask-Login, as janitoo_manager did.
+        "test": ["pytest>=7", "setuptools>=77.0.3", "hypothesis>=6.0", *FLASK_CALLER],
         # autodoc imports janitoo_db.testing, the pytest plugin, which imports pytest.
         "docs": ["Sphinx>=7", "sphinx-click>=5", "pytest>=7"],
         "dev": [
@@ -57,6 +60,7 @@ setup(
             "pytest>=7",
             "setuptools>=77.0.3",
             "hypothesis>=6.0",
+            *FLASK_CALLER,
             "Sphinx>=7",
             "sphinx-click>=5",
             # CI's lint and type checks (.ci/run); older releases report differently.

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeMeta, registry
 
 from janitoo_db import engine as _engine
 from janitoo_db.defaults import CONF_SECTION, NAMING_CONVENTION
@@ -20,10 +20,25 @@ from janitoo_db.errors import ConfigError
 PREFIX = "sqlalchemy."
 
 
-class Base(DeclarativeBase):
-    """Declarative base of the core models and of every extension's models."""
+#: The registry of every janitoo model: its metadata holds every table of the shared database.
+models_registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+class Base(metaclass=DeclarativeMeta):
+    """Declarative base of the core models and of every extension's models.
+
+    A classic declarative base (``DeclarativeMeta``), as the original's
+    ``declarative_base()`` was: an application can then mix a janitoo model
+    with another declarative base, as janitoo_manager's ``class
+    UserMan(User, UserMixin, db.Model)`` does with Flask-SQLAlchemy.
+    ``Mapped[...]`` annotations and ``mapped_column`` work on it as on
+    SQLAlchemy 2's ``DeclarativeBase``.
+    """
+
+    __abstract__ = True
+    registry = models_registry
+    metadata = models_registry.metadata
+    __init__ = models_registry.constructor
 
 
 def create_db_engine(options: str | URL | Mapping[str, Any] | Any, **kwargs: Any) -> Engine:

@@ -135,20 +135,32 @@ def alembic_config(
 
 
 def configure(config: Config, url: str, extensions: list[Extension] | None = None, *,
-              new_branch: str | None = None) -> Config:
-    """Point an Alembic ``Config`` at janitoo_db's env.py, every branch's revisions and *url*."""
+              new_branch: str | None = None, spaced: bool = False) -> Config:
+    """Point an Alembic ``Config`` at janitoo_db's env.py, every branch's revisions and *url*.
+
+    ``version_locations`` is joined with the system's path separator; with
+    *spaced*, with spaces as the original's was, unless a directory's path
+    holds a space itself.
+    """
     if extensions is None:
         extensions = discover()
     config.set_main_option("script_location", SCRIPT_LOCATION)
-    config.set_main_option("path_separator", "os")
     config.attributes.setdefault("extensions", extensions)
     if new_branch is not None:
         config.attributes[NEW_BRANCH] = new_branch
-    config.set_main_option("version_locations", _escape(os.pathsep.join(_locations(config))))
+    locations = _locations(config)
+    spaced = spaced and not any(" " in location for location in locations)
+    config.set_main_option("path_separator", "space" if spaced else "os")
+    config.set_main_option("version_locations", _escape(location_separator(config).join(locations)))
     # Config options go through ConfigParser interpolation: a URL's %-escapes must be doubled.
     config.set_main_option("sqlalchemy.url", _escape(url))
     config.attributes.setdefault("url", url)
     return config
+
+
+def location_separator(config: Config) -> str:
+    """What joins the directories of *config*'s ``version_locations``: a space or the system's path separator."""
+    return " " if config.get_main_option("path_separator") == "space" else os.pathsep
 
 
 def _escape(value: str) -> str:

@@ -88,8 +88,9 @@ def saobject_to_dict(obj: Any, found: set[Any] | None = None) -> dict[str, Any]:
         found = set()
     mapper = inspect(obj).mapper
     result: dict[str, Any] = {}
-    for column in mapper.column_attrs:
-        value = getattr(obj, column.key)
+    for column in mapper.columns:
+        # Keyed by the column's key, as the original's: a user's hash is "password", not "_password".
+        value = getattr(obj, mapper.get_property_by_column(column).key)
         result[column.key] = value.isoformat() if isinstance(value, (datetime, date, time)) else value
     for name, relationship in mapper.relationships.items():
         if relationship in found:

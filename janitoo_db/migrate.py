@@ -11,7 +11,6 @@ to ``alembic.command`` directly keeps working too.
 from __future__ import annotations
 
 import os
-from argparse import Namespace
 from typing import Any, Callable, TypeVar
 
 from alembic.config import Config as AlembicConfig
@@ -45,10 +44,9 @@ class Config(AlembicConfig):
         if conf_file is not None:
             url = read_conf_url(conf_file)
         kwargs.setdefault("ini_section", CONF_SECTION)
-        # quiet: Alembic's own progress lines would go to stdout, which belongs to the program.
-        kwargs.setdefault("cmd_opts", Namespace(quiet=True, x=None))
+        # Not quiet: alembic.command.heads/current/show/history print on it, as on the original's.
         super().__init__(**kwargs)
-        configure(self, url)
+        configure(self, url, spaced=True)
 
     @property
     def url(self) -> str:
@@ -67,9 +65,9 @@ class Config(AlembicConfig):
         """Downgrade the database to *revision*; ``base`` empties every branch."""
         self.run(commands.downgrade, revision)
 
-    def versiondb(self) -> list[str]:
-        """The revision ids in the database's ``alembic_version`` table."""
-        return list(self.run(commands.versiondb))
+    def versiondb(self) -> tuple[str, ...]:
+        """The revision ids in the database's ``alembic_version`` table, as a tuple like the original's."""
+        return self.run(commands.versiondb)
 
     def checkdb(self) -> bool:
         """True when the database is at the head of every branch."""

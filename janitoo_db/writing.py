@@ -34,7 +34,7 @@ from alembic.util import rev_id as random_rev_id
 
 from janitoo_db import destructive, drift, hooks
 from janitoo_db.commands import _extensions, _known, _load_models, _require_heads, _revisions, table_creators
-from janitoo_db.config import UNSTARTED, branch_dirs, script_for
+from janitoo_db.config import UNSTARTED, branch_dirs, location_separator, script_for
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.extensions import CORE, Extension
 from janitoo_db.migration import alembic_errors, run_locked
@@ -232,7 +232,7 @@ def _staging(config: Config, directory: Path) -> Iterator[Path]:
     """A hidden directory inside *directory*, a version location for as long as the write lasts."""
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
     locations = config.get_main_option("version_locations") or ""
-    config.set_main_option("version_locations", f"{locations}{os.pathsep}{staging}".replace("%", "%%"))
+    config.set_main_option("version_locations", f"{locations}{location_separator(config)}{staging}".replace("%", "%%"))
     try:
         yield staging
     finally:

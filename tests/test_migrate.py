@@ -49,7 +49,7 @@ def test_a_conf_file_without_a_database_url_is_our_error(tmp_path: Path) -> None
 def test_initdb_versiondb_heads_and_checkdb(sqlite_url: str) -> None:
     config = Config(url=sqlite_url)
     assert config.checkdb() is False
-    assert config.versiondb() == []
+    assert config.versiondb() == ()
     config.initdb()
     assert Path(sqlite_url.removeprefix("sqlite:///")).is_file()
     assert set(config.versiondb()) == HEADS == set(version_ids(sqlite_url))

@@ -5,6 +5,11 @@ applications set ``Base.query = scoped_session(...).query_property()``), these
 methods still do, and each also takes ``session=`` for code without that
 property.  ``save``, ``delete``, ``ban`` and ``unban`` use the session given,
 else the one the object belongs to.
+
+The relationships accept subclasses of the models (``enable_typechecks=False``):
+an application may subclass ``User`` and ``Group`` together with its own
+declarative base (Flask-SQLAlchemy's ``db.Model``), and a user of its class
+must be storable as a group's member or primary-group user.
 """
 from __future__ import annotations
 
@@ -63,12 +68,14 @@ class Group(Base, CRUDMixin):
 
     #: Users who have this group as a secondary group (a query: ``.all()``, ``.filter()``, ``.count()``).
     users: DynamicMapped[User] = relationship(secondary=groups_users, back_populates="secondary_groups",
-                                              lazy="dynamic")
+                                              lazy="dynamic", enable_typechecks=False)
     #: The same as :attr:`users`, under this project's earlier name.
     members = synonym("users")
-    #: Users whose primary group this is, under the original's name; read-only (set ``User.primary_group``),
-    #: so building a user with a stored group does not make SQLAlchemy 2 warn at the next autoflush.
-    core_groups: Mapped[list[User]] = relationship(foreign_keys="User.primary_group_id", viewonly=True)
+    #: Users whose primary group this is, under the original's name: the other side of ``User.primary_group``.
+    #: Writable, as the original's backref was: appending a user sets its primary group, and adding or
+    #: merging the group into a session adds or merges these users too.
+    core_groups: Mapped[list[User]] = relationship(back_populates="primary_group",
+                                                   foreign_keys="User.primary_group_id", enable_typechecks=False)
 
     def __repr__(self) -> str:
         return f"<Group {self.name}>"
@@ -127,10 +134,11 @@ class User(Base, CRUDMixin):
     language: Mapped[str | None] = mapped_column(sa.String(15), default="en")
     primary_group_id: Mapped[int] = mapped_column(sa.Integer, sa.ForeignKey("core_groups.id"))
 
-    primary_group: Mapped[Group] = relationship(foreign_keys=[primary_group_id], lazy="joined")
+    primary_group: Mapped[Group] = relationship(foreign_keys=[primary_group_id], back_populates="core_groups",
+                                                lazy="joined", enable_typechecks=False)
     #: Groups besides the primary one (a query: ``.all()``, ``.filter()``, ``.append()``, ``.remove()``).
     secondary_groups: DynamicMapped[Group] = relationship(secondary=groups_users, back_populates="users",
-                                                          lazy="dynamic")
+                                                          lazy="dynamic", enable_typechecks=False)
 
     def _get_password(self) -> str:
         return self._password
@@ -262,6 +270,9 @@ class User(Base, CRUDMixin):
     def save(self, db: Any = None, groups: Iterable[Group] | None = None) -> User:
         """Add the user to the session and commit; *groups*, when given, become the secondary groups."""
         session = session_for(self, db, "User.save")
+        # In the session first: reading the groups autoflushes, and a new user whose primary group is stored
+        # must not be left out of that flush.
+        session.add(self)
         if groups is not None:
             for group in list(self.secondary_groups):
                 self.remove_from_group(group)
@@ -269,7 +280,6 @@ class User(Base, CRUDMixin):
                 primary = group is self.primary_group or (group.id is not None and group.id == self.primary_group_id)
                 if not primary:
                     self.add_to_group(group)
-        session.add(self)
         session.commit()
         return self
 
@@ -293,8 +303,13 @@ class Guest:
         self.session = session
 
     def get_permissions(self, exclude: Iterable[str] | None = None, *, session: Any = None) -> dict[str, bool]:
-        """The guest group's permissions (but *exclude*)."""
-        group = Group.get_guest_group(session=session if session is not None else self.session)
+        """The guest group's permissions (but *exclude*).
+
+        Callers also run it on objects of their own, as the original allowed
+        (``Guest.get_permissions(self, exclude)`` in an anonymous-user class):
+        such an object needs no ``session`` attribute.
+        """
+        group = Group.get_guest_group(session=session if session is not None else getattr(self, "session", None))
         if group is None:
             raise LookupError("core_groups has no guest group")
         return {name: getattr(group, name) for name in _permission_names(exclude)}

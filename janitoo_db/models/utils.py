@@ -27,7 +27,7 @@ class SettingGroup(Base, CRUDMixin):
 
     #: The group's settings (a query: ``.all()``, ``.filter()``, ``.count()``).
     settings: DynamicMapped[Setting] = relationship(back_populates="group", cascade="all, delete-orphan",
-                                                    lazy="dynamic")
+                                                    lazy="dynamic", enable_typechecks=False)
 
 
 class Setting(Base, CRUDMixin):
@@ -43,7 +43,7 @@ class Setting(Base, CRUDMixin):
     value_type: Mapped[str] = mapped_column(sa.String(20))
     extra: Mapped[Any | None] = mapped_column(JSONText, nullable=True)
 
-    group: Mapped[SettingGroup] = relationship(back_populates="settings")
+    group: Mapped[SettingGroup] = relationship(back_populates="settings", enable_typechecks=False)
     #: The group's key, under the original model's name.
     settinggroup = synonym("settinggroup_key")
 
