@@ -126,6 +126,24 @@ def test_jnt_dbman_keeps_its_own_output(cli: Callable[..., Any], sqlite_url: str
         "2b3c4d5e6f70 (acme_sensors) (head)", "5d2f0a8c91e3 (janitoo) (head)", "c3e9b5a1d274 (janitoo_template) (head)"]
 
 
+# -- janitoo_db_full: its migration tests, on each database, from a janitoo configuration file --------
+
+@pytest.mark.server
+def test_the_config_of_a_conf_file_migrates_each_database(any_url: str, tmp_path: Path) -> None:
+    """versiondb after initdb, heads, then checkdb before and after a downgrade to base."""
+    conf = tmp_path / "janitoo_db.conf"
+    conf.write_text(f"[system]\nservice = jnt_test\n\n[database]\nauto_migrate = true\nsqlalchemy.url = {any_url}\n")
+    config = Config(conf_file=str(conf))
+    config.initdb()
+    assert len(config.versiondb()) > 0 and set(Config(conf_file=str(conf)).versiondb()) == HEADS
+    assert {head.revision for head in Config(conf_file=str(conf)).heads()} == HEADS
+    config = Config(conf_file=str(conf))
+    assert config.checkdb() is True
+    config.downgrade()
+    assert config.checkdb() is False
+    assert version_ids(any_url) == set()
+
+
 # -- janitoo_db_full: a group's core_groups is a writable collection ---------------------------------
 
 def _new_user(name: str, **more: Any) -> Any:
