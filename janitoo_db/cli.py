@@ -11,6 +11,7 @@ import functools
 import gc
 import math
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -33,8 +34,32 @@ JSON_KEY = "janitoo_db.json"
 URLS_KEY = "janitoo_db.urls"
 
 
+#: Alembic's and Flask-Migrate's commands that jnt_dbman has under another name, or not at all: what to run.
+OTHER_TOOLS_VERBS = {
+    "revision": "Did you mean 'generate'? It writes a revision for one extension: "
+                "jnt_dbman generate -m MESSAGE --head NAME",
+    "migrate": "Did you mean 'generate'? It writes a revision for one extension: "
+               "jnt_dbman generate -m MESSAGE --head NAME ('upgrade' or 'initdb' applies revisions)",
+    "init": "janitoo_db needs no migration directory: 'jnt_dbman generate -m MESSAGE --head NAME' starts an "
+            "extension's branch, 'jnt_dbman initdb' builds the database",
+    "edit": "Open the file 'jnt_dbman show REVISION' names on its Path: line",
+    "ensure_version": "'jnt_dbman initdb' creates alembic_version along with the tables; "
+                      "'jnt_dbman stamp' records revisions without running them",
+    "list_templates": "jnt_dbman writes revisions with janitoo_db's own template; there is none to choose",
+}
+
+
 class JanitooGroup(click.Group):
     """Turns our errors into ``Error: ...`` and an exit code, in one place."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                          list[str]]:
+        """Alembic's command names that are not ours get the one to run instead, not only difflib's guess."""
+        name = args[0] if args else ""
+        hint = OTHER_TOOLS_VERBS.get(name.replace("-", "_"))
+        if hint is not None and self.get_command(ctx, name) is None:
+            ctx.fail(f"No such command {name!r}. {hint}.")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -414,7 +439,35 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, a
           as_json=as_json)
 
 
-@main.command()
+class RelativeStepCommand(click.Command):
+    """A command whose REVISION may be a relative step down, ``-1``, as Alembic's downgrade accepts.
+
+    click reads any word that starts with '-' as an option, and no option of
+    such a command is a number: so ``-N`` that is not an option's value is
+    moved behind ``--``, where it is REVISION.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {name for param in self.get_params(ctx) if isinstance(param, click.Option)
+                       and not param.is_flag and not param.count for name in param.opts}
+        end = args.index("--") if "--" in args else len(args)
+        kept: list[str] = []
+        steps: list[str] = []
+        for arg in args[:end]:
+            if RELATIVE_STEP.fullmatch(arg) and not (kept and kept[-1] in takes_value):
+                steps.append(arg)
+            else:
+                kept.append(arg)
+        if steps:
+            args = [*kept, "--", *steps, *args[end + 1:]]
+        return super().parse_args(ctx, args)
+
+
+#: A relative step down on no branch in particular, as Alembic's downgrade reads it.
+RELATIVE_STEP = re.compile(r"-\d+")
+
+
+@main.command(cls=RelativeStepCommand)
 @database_command
 @statement_limit_options
 @click.argument("revision", default="base")
@@ -431,6 +484,8 @@ def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool,
 
     REVISION may be an id, NAME@base to remove one extension's branch, or
     NAME@-N for N revisions of it; with --sql it must be a range FROM:TO.
+    -N alone (downgrade -1) steps back from where the database is when it
+    is at one head only; with several, name the branch.
     A downgrade that would also undo other branches' revisions is refused
     unless --cascade; one that empties the database asks first, like dropdb.
     """
@@ -566,7 +621,8 @@ def branches(config: Config) -> None:
 @main.command()
 @database_command
 @click.option("-r", "--revrange", metavar="[START]:[END]",
-              help="Only revisions in this range, such as janitoo_template: for one branch.")
+              help="Only revisions in this range, such as janitoo_template: for one branch; current on "
+                   "either side stands for the revisions the database is at (current:, :current).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
 @json_option
 def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) -> None:
@@ -578,13 +634,20 @@ def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) 
 
 @main.command()
 @database_command
-@click.option("-r", "--revision", default="heads", show_default=True,
-              help="Revision id, branch label, NAME@head or heads.")
-def show(config: Config, revision: str) -> None:
-    """Show the revision(s) denoted by a symbol."""
+@click.argument("revision", required=False)
+@click.option("-r", "--revision", "revision_option", metavar="REVISION",
+              help="REVISION given as an option instead.")
+def show(config: Config, revision: str | None, revision_option: str | None) -> None:
+    """Show the revision(s) REVISION denotes (default: heads).
+
+    REVISION may be an id (or its first characters), a branch name,
+    NAME@head, heads, or current: the revisions the database is at.
+    """
     from janitoo_db import commands
 
-    for info in commands.show(config, revision):
+    if revision is not None and revision_option is not None and revision != revision_option:
+        raise click.UsageError(f"REVISION {revision!r} and -r {revision_option!r} differ: give one of them")
+    for info in commands.show(config, revision or revision_option or "heads"):
         click.echo(output.revision_details(info))
 
 
