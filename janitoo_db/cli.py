@@ -647,7 +647,8 @@ def show(config: Config, revision: str | None, revision_option: str | None) -> N
 
     if revision is not None and revision_option is not None and revision != revision_option:
         raise click.UsageError(f"REVISION {revision!r} and -r {revision_option!r} differ: give one of them")
-    for info in commands.show(config, revision or revision_option or "heads"):
+    chosen = next((given for given in (revision, revision_option) if given is not None), "heads")
+    for info in commands.show(config, chosen):
         click.echo(output.revision_details(info))
 
 
