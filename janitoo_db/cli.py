@@ -11,6 +11,7 @@ import functools
 import gc
 import math
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -33,8 +34,32 @@ JSON_KEY = "janitoo_db.json"
 URLS_KEY = "janitoo_db.urls"
 
 
+#: Alembic's and Flask-Migrate's commands that jnt_dbman has under another name, or not at all: what to run.
+OTHER_TOOLS_VERBS = {
+    "revision": "Did you mean 'generate'? It writes a revision for one extension: "
+                "jnt_dbman generate -m MESSAGE --head NAME",
+    "migrate": "Did you mean 'generate'? It writes a revision for one extension: "
+               "jnt_dbman generate -m MESSAGE --head NAME ('upgrade' or 'initdb' applies revisions)",
+    "init": "janitoo_db needs no migration directory: 'jnt_dbman generate -m MESSAGE --head NAME' starts an "
+            "extension's branch, 'jnt_dbman initdb' builds the database",
+    "edit": "Open the file 'jnt_dbman show REVISION' names on its Path: line",
+    "ensure_version": "'jnt_dbman initdb' creates alembic_version along with the tables; "
+                      "'jnt_dbman stamp' records revisions without running them",
+    "list_templates": "jnt_dbman writes revisions with janitoo_db's own template; there is none to choose",
+}
+
+
 class JanitooGroup(click.Group):
     """Turns our errors into ``Error: ...`` and an exit code, in one place."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                          list[str]]:
+        """Alembic's command names that are not ours get the one to run instead, not only difflib's guess."""
+        name = args[0] if args else ""
+        hint = OTHER_TOOLS_VERBS.get(name.replace("-", "_"))
+        if hint is not None and self.get_command(ctx, name) is None:
+            ctx.fail(f"No such command {name!r}. {hint}.")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -414,7 +439,35 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, a
           as_json=as_json)
 
 
-@main.command()
+class RelativeStepCommand(click.Command):
+    """A command whose REVISION may be a relative step down, ``-1``, as Alembic's downgrade accepts.
+
+    click reads any word that starts with '-' as an option, and no option of
+    such a command is a number: so ``-N`` that is not an option's value is
+    moved behind ``--``, where it is REVISION.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {name for param in self.get_params(ctx) if isinstance(param, click.Option)
+                       and not param.is_flag and not param.count for name in param.opts}
+        end = args.index("--") if "--" in args else len(args)
+        kept: list[str] = []
+        steps: list[str] = []
+        for arg in args[:end]:
+            if RELATIVE_STEP.fullmatch(arg) and not (kept and kept[-1] in takes_value):
+                steps.append(arg)
+            else:
+                kept.append(arg)
+        if steps:
+            args = [*kept, "--", *steps, *args[end + 1:]]
+        return super().parse_args(ctx, args)
+
+
+#: A relative step down on no branch in particular, as Alembic's downgrade reads it.
+RELATIVE_STEP = re.compile(r"-\d+")
+
+
+@main.command(cls=RelativeStepCommand)
 @database_command
 @statement_limit_options
 @click.argument("revision", default="base")
@@ -431,6 +484,8 @@ def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool,
 
     REVISION may be an id, NAME@base to remove one extension's branch, or
     NAME@-N for N revisions of it; with --sql it must be a range FROM:TO.
+    -N alone (downgrade -1) steps back from where the database is when it
+    is at one head only; with several, name the branch.
     A downgrade that would also undo other branches' revisions is refused
     unless --cascade; one that empties the database asks first, like dropdb.
     """
@@ -566,7 +621,8 @@ def branches(config: Config) -> None:
 @main.command()
 @database_command
 @click.option("-r", "--revrange", metavar="[START]:[END]",
-              help="Only revisions in this range, such as janitoo_template: for one branch.")
+              help="Only revisions in this range, such as janitoo_template: for one branch; current on "
+                   "either side stands for the revisions the database is at (current:, :current).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
 @json_option
 def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) -> None:
@@ -578,13 +634,21 @@ def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) 
 
 @main.command()
 @database_command
-@click.option("-r", "--revision", default="heads", show_default=True,
-              help="Revision id, branch label, NAME@head or heads.")
-def show(config: Config, revision: str) -> None:
-    """Show the revision(s) denoted by a symbol."""
+@click.argument("revision", required=False)
+@click.option("-r", "--revision", "revision_option", metavar="REVISION",
+              help="REVISION given as an option instead.")
+def show(config: Config, revision: str | None, revision_option: str | None) -> None:
+    """Show the revision(s) REVISION denotes (default: heads).
+
+    REVISION may be an id (or its first characters), a branch name,
+    NAME@head, heads, or current: the revisions the database is at.
+    """
     from janitoo_db import commands
 
-    for info in commands.show(config, revision):
+    if revision is not None and revision_option is not None and revision != revision_option:
+        raise click.UsageError(f"REVISION {revision!r} and -r {revision_option!r} differ: give one of them")
+    chosen = next((given for given in (revision, revision_option) if given is not None), "heads")
+    for info in commands.show(config, chosen):
         click.echo(output.revision_details(info))
 
 
@@ -723,10 +787,21 @@ def check(ctx: click.Context, config: Config, names: tuple[str, ...]) -> None:
         ctx.exit(ExitCode.DRIFT)
 
 
-def _remember_head(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Let the branch named by --head have no revisions yet: generate then writes its root."""
-    if value is not None:
-        ctx.meta[NEW_BRANCH_KEY] = value.split("@", 1)[0]
+def _remember_head(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Let the branch named by --head have no revisions yet: generate then writes its root.
+
+    Without --head, the branch is the current directory's project's (see
+    :mod:`janitoo_db.target_branch`), said on stderr.
+    """
+    if value is None:
+        from pathlib import Path
+
+        from janitoo_db import target_branch
+
+        target = target_branch.choose(Path.cwd())
+        _notice(f"generating for {target.name}: {target.reason}; --head NAME names another branch.")
+        value = target.name
+    ctx.meta[NEW_BRANCH_KEY] = value.split("@", 1)[0]
     return value
 
 
@@ -747,13 +822,15 @@ def _report_written(written: Any) -> None:
 @database_command
 @click.option("-m", "--message", required=True, help="What the revision does; also names its file.")
 @click.option("--head", metavar="NAME", callback=_remember_head,
-              help="The extension whose branch gets the revision (NAME or NAME@head). Required unless "
-                   "janitoo_db is a source checkout; there it defaults to janitoo, the core branch.")
+              help="The extension whose branch gets the revision (NAME or NAME@head). Default: the "
+                   "branch of the project the current directory is in (its pyproject.toml, setup.cfg or "
+                   "setup.py names the distribution, or the version directory or package is at or under "
+                   "it), else the only branch in a source tree; with several, --head is required.")
 @click.option("--empty", is_flag=True, help="Write a revision with no operations instead of comparing.")
 @click.option("--depends-on", "depends_on", multiple=True, metavar="REV",
               help="Record a dependency on another branch's revision (repeatable).")
 @rev_id_option
-def generate(config: Config, message: str, head: str | None, empty: bool, depends_on: tuple[str, ...],
+def generate(config: Config, message: str, head: str, empty: bool, depends_on: tuple[str, ...],
              rev_id: str | None) -> None:
     """Write a revision for one extension, autogenerated from its own models only.
 
@@ -771,11 +848,6 @@ def generate(config: Config, message: str, head: str | None, empty: bool, depend
     """
     from janitoo_db import writing
 
-    if head is None:
-        if not writing.core_in_source_checkout():
-            raise click.UsageError("--head NAME is required: name the extension the revision is for "
-                                   "(janitoo_db's own branch is installed, not a source checkout)")
-        head = "janitoo"
     name = head.split("@", 1)[0]
     generated = writing.generate(config, message, head, empty=empty, depends_on=depends_on, rev_id=rev_id)
     if generated is None:

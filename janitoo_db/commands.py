@@ -240,8 +240,25 @@ def downgrade(config: Config, revision: str = "base", *, cascade: bool = False,
     (they depend on what it removes) is refused, naming them, unless *cascade*.
     """
     _known_branch_of(config, revision)
+    _refuse_ambiguous_step(config, revision)
     return _migrating(config, lambda: run_alembic(config, revision, upgrade=False,
                                                   guard=_loss_guard(config, revision, cascade)), on_step)
+
+
+#: Alembic's relative step down from where the database is, on no branch in particular: ``-1``.
+BARE_STEP = re.compile(r"-\d+")
+
+
+def _refuse_ambiguous_step(config: Config, revision: str) -> None:
+    """``-N`` from several heads: Alembic picks one branch and warns; say which ``NAME@-N`` to give instead."""
+    if not BARE_STEP.fullmatch(revision):
+        return
+    at = current(config)
+    branches = list(dict.fromkeys(b for info in at for b in info.branches[:1]))
+    if len(at) > 1:
+        example = branches[0] if branches else "NAME"
+        raise RevisionError(f"{revision} is ambiguous: the database is at the heads of several branches "
+                            f"({some(branches)}); name one, as in 'jnt_dbman downgrade {example}@{revision}'")
 
 
 def _loss_guard(config: Config, revision: str, cascade: bool) -> Callable[[Any], None] | None:
@@ -281,6 +298,8 @@ def downgrade_empties_database(config: Config, revision: str) -> bool:
 def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tuple[str, ...], list[Any]]:
     """The database's current revisions, and Alembic's steps from there to *revision*."""
     _known_branch_of(config, revision)
+    if not upgrade:
+        _refuse_ambiguous_step(config, revision)
     script = script_for(config)
     current = squashed.as_if_restamped(script, read_current(config))
     if upgrade and not current:  # a database the original made: planned from where initdb would adopt it
@@ -580,20 +599,46 @@ def branches(config: Config) -> list[Branch]:
     return result
 
 
+#: What Alembic's history and show read as the revisions the database is at.
+CURRENT = "current"
+
+
 def history(config: Config, revrange: str | None = None) -> list[RevisionInfo]:
-    """Revisions from newest to oldest, limited to ``[start]:[end]`` when given."""
+    """Revisions from newest to oldest, limited to ``[start]:[end]`` when given.
+
+    ``current`` on either side is the revisions the database is at, as in
+    Alembic (``current:`` is what an upgrade would run, and those).
+    """
     base, end = "base", "heads"
     if revrange:
         if ":" not in revrange:
             raise RevisionError(f"history range {revrange!r} must be [start]:[end], [start]: or :[end]")
         base, _, end = revrange.partition(":")
         base, end = base or "base", end or "heads"
+    applied = _applied_for(config, f"history -r {revrange}", " (or base in its place)") if CURRENT in (base, end) \
+        else ()
+    lower = applied if base == CURRENT else base
+    upper = applied if end == CURRENT else end
     with alembic_errors():
-        return [RevisionInfo.from_script(s) for s in script_for(config).walk_revisions(base=base, head=end)]
+        # A tuple of ids on either side is typed out but works: Alembic's own history passes the current heads so.
+        walked = script_for(config).walk_revisions(base=lower, head=upper)  # type: ignore[arg-type]
+        return [RevisionInfo.from_script(s) for s in walked]
+
+
+def _applied_for(config: Config, asking: str, otherwise: str = "") -> tuple[str, ...]:
+    """The database's revisions, which ``current`` denotes; an error when it has none (as Alembic shows nothing)."""
+    applied = read_current(config)
+    if not applied:
+        raise RevisionError(f"the database has no revision yet (base), so 'current' in '{asking}' denotes "
+                            f"nothing; run 'jnt_dbman initdb' first{otherwise}")
+    return applied
 
 
 def show(config: Config, revision: str = "heads") -> list[RevisionInfo]:
-    """The revision(s) a symbol such as ``heads``, an id or ``NAME@head`` denotes."""
+    """The revision(s) a symbol such as ``heads``, an id, ``NAME@head`` or ``current`` denotes."""
+    if revision == CURRENT:
+        _applied_for(config, "show current")
+        return current(config)
     found = _revisions(config, _symbol(revision))
     if not found:
         raise RevisionError(f"no revision matches {revision!r}")

@@ -18,6 +18,12 @@ class ConfigError(JanitooDbError):
     """The database URL, the configuration file or an option is unusable."""
 
 
+class MissingOptionError(ConfigError):
+    """The command needs an option here that it can do without elsewhere (generate's --head)."""
+
+    exit_code = 2
+
+
 class SessionRequiredError(ConfigError):
     """A model method was given no session, and ``Base.query`` is not set."""
 

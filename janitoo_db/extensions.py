@@ -114,6 +114,10 @@ class Extension:
             roots = [Path(spec.origin).parent]
         return tuple(roots)
 
+    def package_dirs(self) -> tuple[Path, ...]:
+        """The directories of the entry point's top-level package."""
+        return self._package_roots
+
     def candidate_dirs(self) -> list[Path]:
         """Places 1 and 2, today's layouts: inside the package, then beside it."""
         inside = [root / "models" / self.name for root in self._package_roots]

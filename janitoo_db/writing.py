@@ -36,7 +36,7 @@ from janitoo_db import destructive, drift, hooks
 from janitoo_db.commands import _extensions, _known, _load_models, _require_heads, _revisions, table_creators
 from janitoo_db.config import UNSTARTED, branch_dirs, location_separator, script_for
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
-from janitoo_db.extensions import CORE, Extension
+from janitoo_db.extensions import Extension
 from janitoo_db.migration import alembic_errors, run_locked
 from janitoo_db.results import Destructive, Generated
 from janitoo_db.revision_cache import REVISION_FILE
@@ -261,11 +261,6 @@ def _creating(directory: Path) -> Iterator[None]:
 
 # -- installed distributions -----------------------------------------------------------------
 
-def core_in_source_checkout() -> bool:
-    """True when janitoo_db's own branch may be written: it is a source checkout, not an installed copy."""
-    return installed_copy(CORE, CORE.version_dir()) is None
-
-
 def _refuse_installed(extension: Extension | None, directory: Path) -> None:
     reason = installed_copy(extension, directory)
     if reason is not None:
@@ -301,11 +296,23 @@ def installed_copy(extension: Extension | None, directory: Path) -> str | None:
     if extension is None:
         return None
     dist = _distribution(extension)
-    for entry in (dist.files or ()) if dist is not None else ():
+    for entry in _installed_files(dist) if dist is not None else ():
         located = Path(os.path.normpath(str(entry.locate())))
         if located.parent.name == directory.name and located.parent.resolve() == directory:
             return f"pip installed files of the distribution {extension.distribution} there (its RECORD lists them)"
     return None
+
+
+def _installed_files(dist: Distribution) -> list[Any]:
+    """The files an installer put in place: RECORD's or installed-files.txt's.
+
+    Not an egg-info's SOURCES.txt, which ``Distribution.files`` falls back on:
+    ``pip install -e`` leaves that egg-info in the source tree, where Python
+    finds it first when run from the checkout, and it lists the sources.
+    """
+    if dist.read_text("RECORD") is None and dist.read_text("installed-files.txt") is None:
+        return []
+    return list(dist.files or ())
 
 
 def _distribution(extension: Extension) -> Distribution | None:

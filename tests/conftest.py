@@ -94,9 +94,9 @@ def jnt_dbman() -> Callable[..., subprocess.CompletedProcess[str]]:
     script = jnt_dbman_path()
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
+            input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([script, *args], capture_output=True, text=True, timeout=timeout,
-                              env=env or subprocess_env(), input=input if input is not None else "")
+                              env=env or subprocess_env(), input=input if input is not None else "", cwd=cwd)
 
     return run
 

@@ -224,10 +224,15 @@ def test_without_head_generate_refuses_an_installed_janitoo_db(
     printed = jnt_dbman("version_locations", "-u", url, env=env).stdout
     assert printed.removeprefix("version_locations = ").split(os.pathsep)[0] == str(core_dir)
 
-    done = jnt_dbman("generate", "-m", "oops", "--empty", "-u", url, env=env)
+    # From a directory in no branch's project, with garden, acme_sensors and janitoo_template in source
+    # trees: which one is meant cannot be told, and the installed core is not among those listed.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = jnt_dbman("generate", "-m", "oops", "--empty", "-u", url, env=env, cwd=elsewhere)
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.endswith("Error: --head NAME is required: name the extension the revision is for "
-                                "(janitoo_db's own branch is installed, not a source checkout)\n")
+    assert done.stderr == ("Error: --head NAME is required: several branches are in source trees (acme_sensors, "
+                           "garden, janitoo_template), and the current directory is in none of their projects; "
+                           "name one, or run generate from its project's directory\n")
     named = jnt_dbman("generate", "-m", "oops", "--empty", "--head", "janitoo", "-u", url, env=env)
     assert named.returncode == 1 and named.stderr.startswith(f"Error: refusing to write into {core_dir}: ")
     assert files(core_dir) == before
@@ -241,9 +246,29 @@ def test_without_head_generate_writes_into_a_source_checkout_of_janitoo_db(
         tmp_path: Path, jnt_dbman: Proc, janitoo_db_copy: Callable[[Path], Path]) -> None:
     core_dir = janitoo_db_copy(tmp_path / "checkout")
     env = env_with(tmp_path / "checkout")
-    path = generated_path(jnt_dbman("generate", "-m", "Core change", "--empty",
-                                    "-u", f"sqlite:///{tmp_path / 'c.sqlite'}", env=env))
+    done = jnt_dbman("generate", "-m", "Core change", "--empty", "-u", f"sqlite:///{tmp_path / 'c.sqlite'}",
+                     env=env, cwd=tmp_path / "checkout")
+    path = generated_path(done)
     assert path.parent == core_dir and "down_revision = '5d2f0a8c91e3'" in path.read_text()
+    assert done.stderr == ("Note: generating for janitoo: it is the only branch in a source tree at or under the "
+                           "current directory; --head NAME names another branch.\n")
+
+
+def test_without_head_generate_writes_for_the_project_of_the_current_directory(
+        tmp_path: Path, jnt_dbman: Proc) -> None:
+    """janitoo_db is an editable install too (the README's set-up): from garden's checkout, garden is meant."""
+    root = write_extension(tmp_path / "ext", "garden", [("e60000000001", "")], models=MODEL)
+    (root / "pyproject.toml").write_text('[project]\nname = "Garden"\nversion = "1.0"\n')
+    version_dir = root / "garden" / "models" / "garden"
+    env = env_with(root)
+    url = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    assert jnt_dbman("initdb", "-q", "-u", url, env=env).returncode == 0
+
+    done = jnt_dbman("generate", "-m", "Beds", "-u", url, env=env, cwd=root / "garden")
+    path = generated_path(done)
+    assert path.parent == version_dir and "op.create_table('garden_beds'" in path.read_text()
+    assert done.stderr == (f"Note: generating for garden: the current directory is in the project of Garden "
+                           f"({root}); --head NAME names another branch.\n")
 
 
 def test_an_autogenerate_without_change_writes_nothing(tmp_path: Path, jnt_dbman: Proc) -> None:

@@ -233,14 +233,22 @@ def test_show_defaults_to_every_head(cli: Run, sqlite_url: str) -> None:
     assert sorted(revs) == sorted(f"Rev: {rev} ({branch}) (head)" for branch, rev in HEADS.items())
 
 
-@pytest.mark.parametrize("option", ["-r", "--revision"])
-def test_show_one_revision(cli: Run, sqlite_url: str, option: str) -> None:
-    result = cli("show", option, "33b95995b188", "-u", sqlite_url)
+@pytest.mark.parametrize("given", [["-r", "33b95995b188"], ["--revision", "33b95995b188"], ["33b95995b188"],
+                                   ["33b95995b188", "-r", "33b95995b188"]])
+def test_show_one_revision(cli: Run, sqlite_url: str, given: list[str]) -> None:
+    """As an argument, as Alembic's show takes it, or with -r."""
+    result = cli("show", *given, "-u", sqlite_url)
     assert result.exit_code == 0
     out = lines(result.stdout)
     assert out[:3] == ["Rev: 33b95995b188 (janitoo)", "Parent: 1266567cc97f", "Branch names: janitoo"]
     assert out[3] == f"Path: {REPO / 'janitoo_db' / 'models' / 'janitoo' / '33b95995b188_initial_data.py'}"
     assert "    Initial data" in out
+
+
+def test_show_refuses_two_different_revisions(cli: Run, sqlite_url: str) -> None:
+    result = cli("show", "33b95995b188", "-r", "5d2f0a8c91e3", "-u", sqlite_url)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert lines(result.stderr)[-1] == "Error: REVISION '33b95995b188' and -r '5d2f0a8c91e3' differ: give one of them"
 
 
 def test_show_a_branch_head_symbol(cli: Run, sqlite_url: str) -> None:

@@ -68,6 +68,34 @@ def test_a_revision_that_does_not_compile_is_never_written(
     assert cli("heads", "-u", f"sqlite:///{tmp_path / 'g.sqlite'}").exit_code == 0
 
 
+def test_without_head_generate_takes_the_branch_under_the_current_directory(
+        garden: tuple[Path, dict[str, str]], cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Not the core branch of the editable janitoo_db: the one extension in a source tree below the directory."""
+    directory, _ = garden
+    checkout = directory.parent.parent.parent
+    monkeypatch.syspath_prepend(str(checkout))
+    url = f"sqlite:///{tmp_path / 'g.sqlite'}"
+    assert cli("initdb", "-q", "-u", url).exit_code == 0
+    before = revision_files(directory)
+
+    monkeypatch.chdir(checkout)
+    result = cli("generate", "-m", "Beds", "-u", url)
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == ("Note: generating for garden: it is the only branch in a source tree at or under the "
+                             "current directory; --head NAME names another branch.\n"
+                             "No change in the tables of garden: no revision written (--empty writes one anyway).\n")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    refused = cli("generate", "-m", "Beds", "-u", url)
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr == ("Error: --head NAME is required: several branches are in source trees (janitoo, "
+                              "acme_sensors, garden, janitoo_template), and the current directory is in none of "
+                              "their projects; name one, or run generate from its project's directory\n")
+    assert revision_files(directory) == before
+
+
 def test_a_failing_autogenerate_leaves_nothing(garden: tuple[Path, dict[str, str]], jnt_dbman: Proc,
                                                tmp_path: Path) -> None:
     directory, env = garden
