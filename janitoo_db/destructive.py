@@ -22,6 +22,13 @@ what it asked for is judged.  It can destroy data when it:
   or cannot be dry-run at all (most often: it reads the database through
   ``op.get_bind()``, and a dry run reads nothing): "not checked".
 
+A revision that reads the database can say in words what it does, for
+``--plan`` to show, with a module-level ``plan_notes`` (:data:`PLAN_NOTES`):
+``{"upgrade": "...", "downgrade": "..."}``.  Its note replaces the error of
+a dry run that stopped in the direction it describes; the revision stays
+"not checked", and ``--no-destructive`` still refuses it: a note is the
+author's word, which no dry run vouched for.
+
 Writing rows (``bulk_insert``, ``INSERT``, ``UPDATE``: how data migrations
 move values), creating and renaming tables and columns, and dropping an index
 or a constraint are not destructive.
@@ -65,6 +72,9 @@ _YES, _NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 
 Marks = list[tuple[Destructive, ...]]
 
+#: The module attribute by which a revision says what it does, for the directions a dry run cannot show.
+PLAN_NOTES = "plan_notes"
+
 
 def refusing(no_destructive: bool | None = None) -> bool:
     """Whether to refuse destructive revisions: *no_destructive* if given, else ``$JANITOO_DB_NO_DESTRUCTIVE``."""
@@ -83,7 +93,7 @@ def examine(config: Config, steps: Sequence[Any]) -> Marks:
         return []
     judge = _Judge(engine_for(config).dialect, sqlite_only_if=engine_for(config).dialect.name == "sqlite")
     with dry_runs(config) as run:
-        return [judge.run(run, _loader(step)) for step in steps]
+        return [judge.run(run, _loader(step), _note_of(step)) for step in steps]
 
 
 def marks(config: Config, steps: Sequence[Any]) -> Marks:
@@ -147,6 +157,22 @@ def _refuse(config: Config, revision: str, current: tuple[str, ...], connection:
         f"Read '{plan}', back the database up, then upgrade with --allow-destructive")
 
 
+def plan_note(revision: Any, is_upgrade: bool) -> str:
+    """What the revision *revision* (a Script) says its upgrade (or downgrade) does, in its ``plan_notes``; or "".
+
+    Read from the module once its file is loaded; a file that cannot load
+    has no note (its dry run says why).
+    """
+    try:
+        notes = getattr(revision.module, PLAN_NOTES, None)
+    except JanitooDbError:
+        raise
+    except Exception:  # noqa: BLE001 - the dry run reports a file that cannot load
+        return ""
+    note = notes.get("upgrade" if is_upgrade else "downgrade") if isinstance(notes, dict) else None
+    return " ".join(note.split()) if isinstance(note, str) else ""
+
+
 def examine_file(config: Config, path: str) -> tuple[Destructive, ...]:
     """What the ``upgrade()`` of the revision file at *path* can destroy, on any database; rows counted."""
     judge = _Judge(engine_for(config).dialect, sqlite_only_if=None)
@@ -196,8 +222,13 @@ class _Judge:
         self.sqlite = sqlite_only_if
         self.new_tables: set[tuple[str | None, str]] = set()
 
-    def run(self, run: Runner, load: Callable[[], Callable[[], Any]]) -> tuple[Destructive, ...]:
-        """Dry-run the function *load* gives (loading the revision file); what it recorded, judged."""
+    def run(self, run: Runner, load: Callable[[], Callable[[], Any]],
+            note: Callable[[], str] = lambda: "") -> tuple[Destructive, ...]:
+        """Dry-run the function *load* gives (loading the revision file); what it recorded, judged.
+
+        *note* gives what the revision says this function does (:func:`plan_note`): when there is one,
+        a dry run that stops says so instead of the error.
+        """
         try:
             function = load()
         except (JanitooDbError, KeyboardInterrupt):
@@ -207,6 +238,10 @@ class _Judge:
         try:
             recorded = run(function)
         except DryRunFailed as failed:
+            if note():
+                return (*self.judge(failed.recorded), self._unchecked(
+                    "it needs the database's rows, so a dry run (offline, as --sql runs it) cannot show what it "
+                    "does: see its note"))
             return (*self.judge(failed.recorded), self._unchecked(
                 f"its dry run (offline, as --sql runs it: it reads nothing from the database) stopped: "
                 f"{_error(failed.error)}"))
@@ -325,6 +360,11 @@ class _Judge:
 def _loader(step: Any) -> Callable[[], Callable[[], Any]]:
     """Loading the step's revision file (the revision cache checks its header then) gives its function."""
     return lambda: step.migration_fn
+
+
+def _note_of(step: Any) -> Callable[[], str]:
+    """The step's note, read once its revision file is loaded (see :func:`plan_note`)."""
+    return lambda: plan_note(step.revision, step.is_upgrade)
 
 
 def _name(schema: str | None, table: str | None) -> str:
