@@ -22,12 +22,15 @@ what it asked for is judged.  It can destroy data when it:
   or cannot be dry-run at all (most often: it reads the database through
   ``op.get_bind()``, and a dry run reads nothing): "not checked".
 
-A revision that reads the database can say in words what it does, for
-``--plan`` to show, with a module-level ``plan_notes`` (:data:`PLAN_NOTES`):
-``{"upgrade": "...", "downgrade": "..."}``.  Its note replaces the error of
-a dry run that stopped in the direction it describes; the revision stays
-"not checked", and ``--no-destructive`` still refuses it: a note is the
-author's word, which no dry run vouched for.
+A revision that reads the database can be described in words, for
+``--plan`` to show: the file :data:`PLAN_NOTES` beside it in its version
+directory maps its id to ``{"upgrade": "...", "downgrade": "..."}``.  Not
+in the revision file: a released revision's file must not change (its
+checksum, :mod:`janitoo_db.checksums`), and a note may be worded better
+later.  The note replaces the error of a dry run that stopped in the
+direction it describes; the revision stays "not checked", and
+``--no-destructive`` still refuses it: a note is the author's word, which
+no dry run vouched for.
 
 Writing rows (``bulk_insert``, ``INSERT``, ``UPDATE``: how data migrations
 move values), creating and renaming tables and columns, and dropping an index
@@ -38,7 +41,9 @@ cannot see, :mod:`janitoo_db.sql_guard` judges at the connection as it is sent.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
+import json
 import os
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Sequence
@@ -72,8 +77,8 @@ _YES, _NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 
 Marks = list[tuple[Destructive, ...]]
 
-#: The module attribute by which a revision says what it does, for the directions a dry run cannot show.
-PLAN_NOTES = "plan_notes"
+#: The file, in a version directory, that says in words what its revisions do (those a dry run cannot show).
+PLAN_NOTES = "plan_notes.json"
 
 
 def refusing(no_destructive: bool | None = None) -> bool:
@@ -158,19 +163,29 @@ def _refuse(config: Config, revision: str, current: tuple[str, ...], connection:
 
 
 def plan_note(revision: Any, is_upgrade: bool) -> str:
-    """What the revision *revision* (a Script) says its upgrade (or downgrade) does, in its ``plan_notes``; or "".
+    """What :data:`PLAN_NOTES` beside the revision *revision* (a Script) says its upgrade (or downgrade) does; or "".
 
-    Read from the module once its file is loaded; a file that cannot load
-    has no note (its dry run says why).
+    A notes file that cannot be read, or holds no such note, gives "": the
+    plan is then as it would be without it.
     """
+    path = os.path.join(os.path.dirname(revision.path), PLAN_NOTES)
     try:
-        notes = getattr(revision.module, PLAN_NOTES, None)
-    except JanitooDbError:
-        raise
-    except Exception:  # noqa: BLE001 - the dry run reports a file that cannot load
+        notes = _read_notes(path, os.stat(path).st_mtime_ns)
+    except OSError:
         return ""
-    note = notes.get("upgrade" if is_upgrade else "downgrade") if isinstance(notes, dict) else None
+    entry = notes.get(revision.revision) if isinstance(notes, dict) else None
+    note = entry.get("upgrade" if is_upgrade else "downgrade") if isinstance(entry, dict) else None
     return " ".join(note.split()) if isinstance(note, str) else ""
+
+
+@functools.lru_cache(maxsize=64)
+def _read_notes(path: str, mtime_ns: int) -> Any:
+    """The notes file at *path*, read once per version (*mtime_ns*); None when it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as notes:
+            return json.load(notes)
+    except (OSError, ValueError):
+        return None
 
 
 def examine_file(config: Config, path: str) -> tuple[Destructive, ...]:
@@ -226,8 +241,8 @@ class _Judge:
             note: Callable[[], str] = lambda: "") -> tuple[Destructive, ...]:
         """Dry-run the function *load* gives (loading the revision file); what it recorded, judged.
 
-        *note* gives what the revision says this function does (:func:`plan_note`): when there is one,
-        a dry run that stops says so instead of the error.
+        *note* gives what the revision's notes say this function does (:func:`plan_note`): when there
+        is one, a dry run that stops says so instead of the error.
         """
         try:
             function = load()
@@ -363,7 +378,7 @@ def _loader(step: Any) -> Callable[[], Callable[[], Any]]:
 
 
 def _note_of(step: Any) -> Callable[[], str]:
-    """The step's note, read once its revision file is loaded (see :func:`plan_note`)."""
+    """The step's note (see :func:`plan_note`), read only when asked for."""
     return lambda: plan_note(step.revision, step.is_upgrade)
 
 

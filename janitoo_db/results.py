@@ -113,7 +113,7 @@ class Step:
     total: int = 0
     #: With ``--plan``: what the revision does that can destroy data.
     destructive: tuple[Destructive, ...] = ()
-    #: With ``--plan``: what the revision says it does, in words (its ``plan_notes``; see janitoo_db.destructive).
+    #: With ``--plan``: what the revision does, in words (from plan_notes.json; see janitoo_db.destructive).
     note: str = ""
 
 

@@ -371,7 +371,9 @@ NEEDS_ROWS = ("  ! not checked: it needs the database's rows, so a dry run (offl
 
 
 def test_the_core_revision_says_what_its_downgrade_does_instead_of_an_error(cli: Run, sqlite_url: str) -> None:
-    """5d2f0a8c91e3's downgrade pickles the JSON it reads: no dry run can, and the plan says so calmly."""
+    """5d2f0a8c91e3's downgrade pickles the JSON it reads: no dry run can, and the plan says so calmly.
+
+    The note comes from plan_notes.json beside it: its file, applied on every site, stays as released."""
     ok(cli("initdb", "-q", "-u", sqlite_url))
     planned = ok(cli("downgrade", "33b95995b188", "--plan", "-u", sqlite_url))
     assert planned.stdout.splitlines() == [
@@ -405,9 +407,8 @@ def test_a_noted_revision_that_reads_rows_is_explained_and_still_refused(
         (NOTED, "for (key,) in op.get_bind().execute(sa.text('SELECT id FROM noted_items')).all():\n"
                 "    op.execute(sa.text(f\"UPDATE noted_items SET unit = 'm' WHERE id = {key}\"))"),
     ])
-    revision_file = next((root / "noted" / "models" / "noted").glob(f"{NOTED}_*.py"))
-    revision_file.write_text(revision_file.read_text() + '\nplan_notes = {"upgrade": "reads every row of '
-                             'noted_items and rewrites its unit in metres"}\n')
+    (root / "noted" / "models" / "noted" / "plan_notes.json").write_text(json.dumps(
+        {NOTED: {"upgrade": "reads every row of noted_items and rewrites its unit in metres"}}))
     monkeypatch.syspath_prepend(str(root))
     ok(cli("upgrade", "-q", NOTED_ROOT, "-u", sqlite_url))
     rows(sqlite_url, "INSERT INTO noted_items (id, unit) VALUES (1, 'ft')")
@@ -434,3 +435,16 @@ def test_plan_steps_carry_their_place_and_the_plans_size(cli: Run, sqlite_url: s
     down = json.loads(ok(cli("downgrade", "janitoo_template@base", "--plan", "--json", "-u", sqlite_url)).stdout)
     assert [(step["revision"], step["number"], step["total"]) for step in down] == [
         (TEMPLATE_HEAD, 1, 2), ("8f41c2d7a9b0", 2, 2)]
+
+
+#: The checksum janitoo_db 1.0.0 recorded for 5d2f0a8c91e3 on every site that ran it.
+RELEASED_CORE_CHECKSUM = "6e7484862a228cdd1d76b40f463266350250b18cd876e4ce3c06731c0a7e3c92"
+
+
+def test_the_core_revision_file_is_as_released() -> None:
+    """Its notes live beside it: an edit of the file would make checkdb exit 6 on every site that ran it."""
+    from janitoo_db.checksums import file_checksum
+
+    path = Path(__file__).resolve().parents[1] / "janitoo_db" / "models" / "janitoo" / \
+        "5d2f0a8c91e3_store_settings_as_json.py"
+    assert file_checksum(str(path)) == RELEASED_CORE_CHECKSUM

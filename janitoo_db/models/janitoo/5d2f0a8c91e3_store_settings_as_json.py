@@ -28,16 +28,6 @@ down_revision = "33b95995b188"
 branch_labels = None
 depends_on = None
 
-#: What 'jnt_dbman upgrade --plan' and 'downgrade --plan' say this revision does (janitoo_db.destructive reads
-#: it): it converts the rows it reads, which a dry run, offline like --sql, cannot.  Both directions keep every
-#: value and drop the columns they replace, so --no-destructive refuses them either way.
-plan_notes = {
-    "upgrade": "reads every row of core_settings and rewrites its pickled value and extra as JSON text, then drops "
-               "the pickled columns; as SQL (--sql) only from before revision 33b95995b188",
-    "downgrade": "reads every row of core_settings and rewrites its JSON value and extra as pickled bytes, then drops "
-                 "the JSON columns; it cannot be written as SQL (--sql)",
-}
-
 # What revision 33b95995b188 inserts: used only to write an offline (--sql) script.
 DEFAULT_VALUES = {
     "project_title": ("Janitoo", None),
