@@ -28,7 +28,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["janitoo_db", "janitoo_db.*"]),
     package_data={
-        "janitoo_db": ["models/janitoo/*.py", "alembic/*.py", "alembic/*.mako", "py.typed"],
+        "janitoo_db": ["models/janitoo/*.py", "models/janitoo/plan_notes.json", "alembic/*.py", "alembic/*.mako",
+                       "py.typed"],
     },
     include_package_data=False,
     install_requires=[

@@ -161,21 +161,42 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options that say where the database is, and pass an Alembic Config.
 
-    -u and -c given after the command win over those given before it.
+    For a command that takes the migration lock (it writes): --lock-timeout
+    says how long it waits for another migration's.  -u and -c given after
+    the command win over those given before it.
     """
+    return _with_database(func, click.option(
+        "--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS", envvar="JANITOO_DB_LOCK_TIMEOUT",
+        callback=_finite,
+        help="How long to wait for another migration's lock before giving up. Default: $JANITOO_DB_LOCK_TIMEOUT, "
+             "else 600."))
 
+
+def reading_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`database_command` for a command that takes no migration lock: it only reads the database, if at all.
+
+    --lock-timeout is still accepted, hidden, so that scripts which passed it
+    keep working; it changes nothing, and a note says so.  The environment
+    variable is not read: servers set it for every command.
+    """
+    return _with_database(func, click.option("--lock-timeout", "ignored_lock_timeout", hidden=True))
+
+
+def _with_database(func: Callable[..., Any], lock_option: Callable[..., Any]) -> Callable[..., Any]:
     @_url_option()
     @_conf_file_option()
-    @click.option("--lock-timeout", type=click.FloatRange(min=0), metavar="SECONDS", envvar="JANITOO_DB_LOCK_TIMEOUT",
-                  callback=_finite,
-                  help="How long to wait for another migration's lock before giving up. Default: 600.")
+    @lock_option
     @debug_option
     @functools.wraps(func)
-    def wrapper(*args: Any, url: str | None, conf_file: str | None, lock_timeout: float | None,
-                **kwargs: Any) -> Any:
+    def wrapper(*args: Any, url: str | None, conf_file: str | None, **kwargs: Any) -> Any:
         from janitoo_db.config import alembic_config, resolve_url
 
-        meta = click.get_current_context().meta
+        ctx = click.get_current_context()
+        meta = ctx.meta
+        lock_timeout = kwargs.pop("lock_timeout", None)
+        if kwargs.pop("ignored_lock_timeout", None) is not None:
+            _notice(f"--lock-timeout is ignored: {ctx.info_name} takes no lock, so it never waits for one "
+                    "(the option is deprecated here and a later release will refuse it).")
         if url is None and conf_file is None:
             url, conf_file = meta.get(DATABASE_KEY, {}).get("url"), meta.get(DATABASE_KEY, {}).get("conf_file")
         meta.setdefault(URLS_KEY, []).append(url)
@@ -237,7 +258,8 @@ def _print_notices(config: Config) -> None:
 
 
 def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("-q", "--quiet", is_flag=True, help="Do not list the revisions applied.")(func)
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="Print only errors: not each revision as it runs, nor the summary.")(func)
 
 
 def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -250,6 +272,9 @@ json_option = click.option("--json", "as_json", is_flag=True, callback=_remember
                            help="Print JSON for scripts instead of text; an error too, on stdout.")
 #: How many lines of a list (orphaned heads...) the text output shows; --json shows them all.
 SHOWN = 8
+#: Where a list cut short in a line of text is whole (see results.some).
+IN_JSON = "--json"
+IN_CURRENT = "'jnt_dbman current'"
 
 
 def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool,
@@ -263,20 +288,25 @@ def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, 
         raise click.UsageError("--no-destructive and --allow-destructive are for a migration that runs; "
                                "--plan marks what can destroy data, --sql runs nothing")
     if plan:
-        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql, cascade=cascade), as_json)
+        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql, cascade=cascade), as_json,
+                          lambda: output.nothing_to_do(commands.current(config), revision, upgrade))
     elif sql:
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
         click.echo(script(config, revision), nl=False)
     elif upgrade:
         _migrate(lambda progress: commands.upgrade(config, revision, on_step=progress,
-                                                   no_destructive=no_destructive), quiet, config)
+                                                   no_destructive=no_destructive), quiet, config, revision)
     else:
         _migrate(lambda progress: commands.downgrade(config, revision, cascade=cascade, on_step=progress), quiet,
-                 config)
+                 config, revision, upgrade=False)
 
 
-def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, config: Config | None = None) -> None:
-    """Run a migration, reporting each revision and a summary, or which listed revisions a failure kept."""
+def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, config: Config, revision: str = "heads",
+             upgrade: bool = True) -> None:
+    """Run a migration, reporting each revision and a summary, or which listed revisions a failure kept.
+
+    When it ran nothing, the summary names where the database is (one more read, only then).
+    """
     from janitoo_db.errors import MigrationError
 
     progress = output.Progress(quiet)
@@ -285,10 +315,12 @@ def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, config: 
     except MigrationError as error:
         progress.failed(error.rolled_back, error.committed_partway, error.needs_repair)
         raise
-    for replaced in config.attributes.pop("restamped", ()) if config is not None and not quiet else ():
+    for replaced in config.attributes.pop("restamped", ()) if not quiet else ():
         click.echo(f"Re-stamped {replaced.revision} ({replaced.branch}) as {replaced.squashed}, the squashed "
                    "revision that replaces it: nothing to run for it.", err=True)
-    progress.finish(steps)
+    from janitoo_db import commands
+
+    progress.finish(steps, lambda: output.nothing_to_do(commands.current(config), revision, upgrade))
 
 
 def _confirm_dropping(config: Config, yes: bool, refusal: str, question: str) -> None:
@@ -307,7 +339,10 @@ def _confirm_dropping(config: Config, yes: bool, refusal: str, question: str) ->
     click.confirm(question.format(where=where), abort=True)
 
 
-yes_option = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before removing every table.")
+def yes_option(before: str) -> Callable[..., Any]:
+    """-y/--yes, saying what it answers for: the question is asked *before* something."""
+    return click.option("-y", "--yes", is_flag=True,
+                        help=f"Do not ask for confirmation before {before}; needed when not run from a terminal.")
 
 
 EXIT_CODES = """\b
@@ -368,12 +403,13 @@ def collect() -> None:
 
 
 @main.command("version_locations")
-@database_command
+@reading_command
 def version_locations(config: Config) -> None:
     """Print the version_locations line to paste into an Alembic ini file.
 
-    The paths are joined with the system's path separator, so the ini file
-    also needs ``path_separator = os``.
+    The paths are joined with the system's path separator (: on Linux and
+    macOS, ; on Windows), so the ini file also needs the line
+    'path_separator = os'.
     """
     import os
 
@@ -400,7 +436,7 @@ def initdb(config: Config, quiet: bool, no_destructive: bool | None) -> None:
     A database without alembic_version that holds the branches' tables (the
     original janitoo's createdb made them) is first adopted, as 'jnt_dbman
     adopt' would, when its tables match revisions exactly; otherwise initdb
-    refuses, naming the tables, and changes nothing. So does upgrade.
+    refuses, naming the tables, and changes nothing. upgrade does the same.
     """
     from janitoo_db import commands
 
@@ -477,7 +513,7 @@ RELATIVE_STEP = re.compile(r"-\d+")
 @plan_json_option
 @click.option("--cascade", is_flag=True,
               help="Also undo the revisions of other branches that depend on what is removed (their data goes too).")
-@yes_option
+@yes_option("a downgrade that empties every branch (no other downgrade asks)")
 def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool, cascade: bool,
               yes: bool) -> None:
     """Downgrade the database to REVISION (default: base, which empties every branch).
@@ -506,7 +542,7 @@ def stamp(config: Config, revisions: tuple[str, ...]) -> None:
     from janitoo_db import commands
 
     now = commands.stamp(config, revisions)
-    click.echo(f"The database is now at {some(now) or 'base'}.")
+    click.echo(f"The database is now at {some(now, everything=IN_CURRENT) or 'base'}.")
 
 
 @main.command()
@@ -526,12 +562,13 @@ def createdb(config: Config) -> None:
     elif created.stamped:
         click.echo("The tables already match the models: stamped the database at heads.")
     else:
-        click.echo("Nothing to do: the database is already at heads.")
+        click.echo(output.nothing_to_do(commands.current(config), "heads", upgrade=True))
 
 
 @main.command()
 @database_command
-@click.option("-y", "--yes", is_flag=True, help="Stamp what was found without asking.")
+@click.option("-y", "--yes", is_flag=True,
+              help="Stamp what was found without asking; needed when not run from a terminal.")
 @click.option("--dry-run", is_flag=True, help="Only show what was found; change nothing.")
 @json_option
 @click.pass_context
@@ -564,7 +601,8 @@ def adopt(ctx: click.Context, config: Config, yes: bool, dry_run: bool, as_json:
     if as_json:
         output.print_json(found.as_dict())
     elif found.stamped:
-        click.echo(f"Stamped: the database is at {some(found.stamped)}; 'jnt_dbman initdb' brings it to every head.")
+        click.echo(f"Stamped: the database is at {some(found.stamped, everything=IN_CURRENT)}; "
+                   "'jnt_dbman initdb' brings it to every head.")
     elif not found.revisions:
         click.echo("Nothing to stamp: no branch's tables are in the database; 'jnt_dbman initdb' creates them.")
 
@@ -575,13 +613,13 @@ def _print_adoption(found: Any) -> None:
         for difference in finding.differences:
             click.echo(f"  {difference}")
     if found.other_tables:
-        click.echo(f"Tables of no branch, left alone: {some(list(found.other_tables))}")
+        click.echo(f"Tables of no branch, left alone: {some(list(found.other_tables), everything=IN_JSON)}")
 
 
 @main.command()
 @database_command
 @statement_limit_options
-@yes_option
+@yes_option("dropping the tables")
 def dropdb(config: Config, yes: bool) -> None:
     """Drop every table janitoo_db made, its bookkeeping tables and alembic_version.
 
@@ -594,11 +632,12 @@ def dropdb(config: Config, yes: bool) -> None:
 
     _confirm_dropping(config, yes, "drop {where}", "Drop every janitoo table of {where}?")
     dropped = commands.dropdb(config)
-    click.echo(f"Dropped {len(dropped)} tables" + (f": {some(dropped)}" if dropped else "."))
+    # Every name: what is gone cannot be listed again afterwards.
+    click.echo(f"Dropped {len(dropped)} tables" + (f": {', '.join(dropped)}." if dropped else "."))
 
 
 @main.command()
-@database_command
+@reading_command
 @json_option
 def heads(config: Config, as_json: bool) -> None:
     """Show the head revision of every branch."""
@@ -608,7 +647,7 @@ def heads(config: Config, as_json: bool) -> None:
 
 
 @main.command()
-@database_command
+@reading_command
 def branches(config: Config) -> None:
     """Show every branch with its root, heads and number of revisions."""
     from janitoo_db import commands
@@ -619,9 +658,9 @@ def branches(config: Config) -> None:
 
 
 @main.command()
-@database_command
+@reading_command
 @click.option("-r", "--revrange", metavar="[START]:[END]",
-              help="Only revisions in this range, such as janitoo_template: for one branch; current on "
+              help="Only revisions in this range; 'NAME:' gives the revisions of branch NAME, and current on "
                    "either side stands for the revisions the database is at (current:, :current).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
 @json_option
@@ -633,15 +672,16 @@ def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) 
 
 
 @main.command()
-@database_command
+@reading_command
 @click.argument("revision", required=False)
 @click.option("-r", "--revision", "revision_option", metavar="REVISION",
               help="REVISION given as an option instead.")
 def show(config: Config, revision: str | None, revision_option: str | None) -> None:
-    """Show the revision(s) REVISION denotes (default: heads).
+    """Show revisions in full: parents, branch, file and description.
 
-    REVISION may be an id (or its first characters), a branch name,
-    NAME@head, heads, or current: the revisions the database is at.
+    Which ones REVISION says (default: heads): a revision id (or its first
+    characters), NAME@head for the head of branch NAME, heads for the head
+    of every branch, or current for the revisions the database is at.
     """
     from janitoo_db import commands
 
@@ -653,7 +693,7 @@ def show(config: Config, revision: str | None, revision_option: str | None) -> N
 
 
 @main.command()
-@database_command
+@reading_command
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
 @json_option
 def current(config: Config, verbose: bool, as_json: bool) -> None:
@@ -667,7 +707,7 @@ def current(config: Config, verbose: bool, as_json: bool) -> None:
 
 
 @main.command()
-@database_command
+@reading_command
 @json_option
 def versiondb(config: Config, as_json: bool) -> None:
     """Print the revision ids stored in the database, one per line."""
@@ -684,20 +724,19 @@ def versiondb(config: Config, as_json: bool) -> None:
 
 
 @main.command()
-@database_command
+@reading_command
 @json_option
 @click.pass_context
 def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     """Check that the database is at the head of every branch.
 
-    Exit 0 when it is, 3 when revisions are pending (also when a squashed
-    revision replaces the head it holds: the next initdb re-stamps it, and
-    when it has no alembic_version but holds the branches' tables: run
-    adopt), 5
-    when it holds a head no installed extension provides (orphaned) or an
-    earlier revision a squashed one replaces, a branch has several heads, or
-    a migration (or a createdb) was interrupted in the middle of a revision
-    (MySQL/MariaDB, or after a revision's autocommit block). Exit 6 when none of those
+    Exit 0 when it is. Exit 3 when revisions are pending; also when a
+    squashed revision replaces the head it holds (the next initdb re-stamps
+    it), and when it has no alembic_version but holds the branches' tables
+    (run adopt). Exit 5 when it holds a head no installed extension provides
+    (orphaned) or an earlier revision a squashed one replaces, when a branch
+    has several heads, or when a migration (or a createdb) was interrupted
+    in the middle of a revision (run repair). Exit 6 when none of those
     applies but the file of an applied revision changed since it was
     applied: review the change, then run accept.
     """
@@ -709,18 +748,23 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
         ExitCode.PENDING if result.pending else ExitCode.EDITED if result.edited else ExitCode.OK
     if as_json:
         output.print_json(result.as_dict())
+    elif result.up_to_date and result.edited:
+        click.echo(f"The database is at the head of every branch ({some(result.current, everything=IN_JSON)}), "
+                   "but revisions it ran were edited since:")
     elif result.up_to_date:
-        click.echo(f"The database is up to date: {some(result.current)}.")
+        click.echo(f"The database is up to date: {some(result.current, everything=IN_JSON)}.")
     else:
-        at = some(result.current) or "base"
+        at = some(result.current, everything=IN_JSON) or "base"
         if result.unversioned:
+            tables = some(list(result.unversioned), 5, everything=IN_JSON)
             click.echo(f"The database has no alembic_version but holds tables of the installed branches "
-                       f"({some(list(result.unversioned), 5)}): it was made without a version table (by the "
+                       f"({tables}): it was made without a version table (by the "
                        "original janitoo's createdb, or by hand). 'jnt_dbman adopt' finds the revisions they "
                        "match and stamps them; 'jnt_dbman initdb' adopts it when they match exactly, "
                        "and refuses otherwise.")
         elif result.pending:
-            click.echo(f"The database is not up to date: it is at {at}; missing heads {some(result.pending)}.")
+            click.echo(f"The database is not up to date: it is at {at}; "
+                       f"missing heads {some(result.pending, everything=IN_JSON)}.")
         for orphan in result.orphans[:SHOWN]:
             click.echo(f"Orphaned head {orphan.describe()}.")
         if len(result.orphans) > SHOWN:
@@ -768,7 +812,7 @@ def accept(config: Config, revisions: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@database_command
+@reading_command
 @click.argument("names", nargs=-1)
 @click.pass_context
 def check(ctx: click.Context, config: Config, names: tuple[str, ...]) -> None:
@@ -862,7 +906,7 @@ def generate(config: Config, message: str, head: str, empty: bool, depends_on: t
 
 
 @main.command()
-@database_command
+@reading_command
 @click.argument("revisions", nargs=-1, required=True)
 @click.option("-m", "--message", help="What the merge is for; also names its file.")
 @rev_id_option
@@ -878,7 +922,7 @@ def merge(config: Config, revisions: tuple[str, ...], message: str | None, rev_i
 
 
 @main.command()
-@database_command
+@reading_command
 @click.argument("name")
 @click.option("-m", "--message", help="What the revision is; also names its file. Default: 'Squashed NAME'.")
 @click.option("--replaced-release", metavar="'DIST VERSION'",
@@ -909,11 +953,11 @@ def squash(config: Config, name: str, message: str | None, replaced_release: str
         return
     _report_written(done)
     click.echo(f"It replaces {len(done.replaces)} revisions of {name} ({done.replaces[0]} to {done.replaces[-1]}), "
-               f"whose files were deleted: {some(list(done.removed))}.", err=True)
+               f"whose files were deleted: {some(list(done.removed), everything=IN_JSON)}.", err=True)
     click.echo(f"A database at {done.replaces[-1]} is re-stamped to {done.revision}; one at an earlier revision "
                f"must be upgraded with {done.replaced_release} first.", err=True)
     tables = [f"{table} ({rows} row{'' if rows == 1 else 's'})" if rows else table for table, rows in done.tables]
-    click.echo(f"It creates {some(tables) or 'no table'}.", err=True)
+    click.echo(f"It creates {some(tables, everything=IN_JSON) or 'no table'}.", err=True)
     for dependency in done.depends_on:
         click.echo(f"It depends on {dependency}.", err=True)
     for warning in done.warnings:
@@ -924,7 +968,7 @@ def squash(config: Config, name: str, message: str | None, replaced_release: str
 @database_command
 @click.option("--applied", is_flag=True,
               help="The interrupted revision was finished by hand: record it as done instead of undoing it.")
-@yes_option
+@yes_option("undoing what the interrupted revision did (--applied does not ask)")
 def repair(config: Config, applied: bool, yes: bool) -> None:
     """Bring a database whose migration was interrupted in a revision back to a known state.
 
@@ -971,7 +1015,7 @@ def repair(config: Config, applied: bool, yes: bool) -> None:
 @click.argument("name")
 @click.option("--drop-tables", is_flag=True,
               help="Also drop the tables janitoo_db recorded as made by NAME's revisions (their data goes).")
-@yes_option
+@yes_option("dropping NAME's tables (only --drop-tables asks)")
 def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
     """Forget NAME, an extension uninstalled before its branch was removed.
 
@@ -986,14 +1030,15 @@ def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
                           f"Drop the tables {name}'s revisions made in {{where}}?")
     done = commands.forget(config, name, drop_tables=drop_tables)
     if done.heads:
-        click.echo(f"Forgot {name}: its heads {some(done.heads)} left alembic_version"
-                   + (f", which now also records {some(done.restored)}." if done.restored else "."))
+        click.echo(f"Forgot {name}: its heads {', '.join(done.heads)} left alembic_version"
+                   + (f", which now also records {', '.join(done.restored)}." if done.restored else "."))
     if done.stale:
-        click.echo(f"No longer in the database, so no longer recorded as {name}'s: {some(done.stale)}.")
+        click.echo(f"No longer in the database, so no longer recorded as {name}'s: {', '.join(done.stale)}.")
     if done.tables and done.dropped:
-        click.echo(f"Dropped its tables: {some(done.tables)}.")
+        click.echo(f"Dropped its tables: {', '.join(done.tables)}.")
     elif done.tables:
-        click.echo(f"Its tables stay: {some(done.tables)}; 'jnt_dbman forget {name} --drop-tables --yes' drops them.")
+        click.echo(f"Its tables stay: {', '.join(done.tables)}; "
+                   f"'jnt_dbman forget {name} --drop-tables --yes' drops them.")
 
 
 def run() -> None:

@@ -281,11 +281,14 @@ def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool 
     if guard is not None:
         guard(revision_steps)
     steps = []
-    for step, marks in zip(revision_steps, destructive.marks(config, revision_steps), strict=True):
+    for number, (step, marks) in enumerate(zip(revision_steps, destructive.marks(config, revision_steps),
+                                               strict=True), start=1):
         found = step.revision
-        sql = _step_sql(config, found, step.is_upgrade) if with_sql else None
+        note = destructive.plan_note(found, step.is_upgrade)
+        sql = _step_sql(config, found, step.is_upgrade, note) if with_sql else None
         steps.append(Step(found.revision, tuple(sorted(found.branch_labels)), first_line(found.doc),
-                          step.is_upgrade, sql, destructive=marks))
+                          step.is_upgrade, sql, number=number, total=len(revision_steps), destructive=marks,
+                          note=note))
     return steps
 
 
@@ -310,8 +313,12 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
         return current, downgrade_steps(script, revision, current)
 
 
-def _step_sql(config: Config, revision: Script, is_upgrade: bool) -> str:
-    """The offline SQL of one revision, or a comment saying why there is none."""
+def _step_sql(config: Config, revision: Script, is_upgrade: bool, note: str = "") -> str:
+    """The offline SQL of one revision, or a comment saying why there is none.
+
+    A revision with a *note* (see :func:`destructive.plan_note`) that cannot
+    be written as SQL needs the database's rows: the comment says so, not the error.
+    """
     parents = graph.parents(revision)
     if len(parents) > 1:
         return "-- a merge point runs no SQL of its own\n"
@@ -320,6 +327,8 @@ def _step_sql(config: Config, revision: Script, is_upgrade: bool) -> str:
     try:
         return _offline(config, lambda: run_alembic(config, span, upgrade=is_upgrade, sql=True))
     except RevisionError as error:
+        if note:
+            return "-- no SQL script: it needs the database's rows (see its note)\n"
         return f"-- no SQL script: {error}\n"
 
 

@@ -22,6 +22,16 @@ what it asked for is judged.  It can destroy data when it:
   or cannot be dry-run at all (most often: it reads the database through
   ``op.get_bind()``, and a dry run reads nothing): "not checked".
 
+A revision that reads the database can be described in words, for
+``--plan`` to show: the file :data:`PLAN_NOTES` beside it in its version
+directory maps its id to ``{"upgrade": "...", "downgrade": "..."}``.  Not
+in the revision file: a released revision's file must not change (its
+checksum, :mod:`janitoo_db.checksums`), and a note may be worded better
+later.  The note replaces the error of a dry run that stopped in the
+direction it describes; the revision stays "not checked", and
+``--no-destructive`` still refuses it: a note is the author's word, which
+no dry run vouched for.
+
 Writing rows (``bulk_insert``, ``INSERT``, ``UPDATE``: how data migrations
 move values), creating and renaming tables and columns, and dropping an index
 or a constraint are not destructive.
@@ -31,7 +41,9 @@ cannot see, :mod:`janitoo_db.sql_guard` judges at the connection as it is sent.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
+import json
 import os
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Sequence
@@ -65,6 +77,9 @@ _YES, _NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 
 Marks = list[tuple[Destructive, ...]]
 
+#: The file, in a version directory, that says in words what its revisions do (those a dry run cannot show).
+PLAN_NOTES = "plan_notes.json"
+
 
 def refusing(no_destructive: bool | None = None) -> bool:
     """Whether to refuse destructive revisions: *no_destructive* if given, else ``$JANITOO_DB_NO_DESTRUCTIVE``."""
@@ -83,7 +98,7 @@ def examine(config: Config, steps: Sequence[Any]) -> Marks:
         return []
     judge = _Judge(engine_for(config).dialect, sqlite_only_if=engine_for(config).dialect.name == "sqlite")
     with dry_runs(config) as run:
-        return [judge.run(run, _loader(step)) for step in steps]
+        return [judge.run(run, _loader(step), _note_of(step)) for step in steps]
 
 
 def marks(config: Config, steps: Sequence[Any]) -> Marks:
@@ -147,6 +162,32 @@ def _refuse(config: Config, revision: str, current: tuple[str, ...], connection:
         f"Read '{plan}', back the database up, then upgrade with --allow-destructive")
 
 
+def plan_note(revision: Any, is_upgrade: bool) -> str:
+    """What :data:`PLAN_NOTES` beside the revision *revision* (a Script) says its upgrade (or downgrade) does; or "".
+
+    A notes file that cannot be read, or holds no such note, gives "": the
+    plan is then as it would be without it.
+    """
+    path = os.path.join(os.path.dirname(revision.path), PLAN_NOTES)
+    try:
+        notes = _read_notes(path, os.stat(path).st_mtime_ns)
+    except OSError:
+        return ""
+    entry = notes.get(revision.revision) if isinstance(notes, dict) else None
+    note = entry.get("upgrade" if is_upgrade else "downgrade") if isinstance(entry, dict) else None
+    return " ".join(note.split()) if isinstance(note, str) else ""
+
+
+@functools.lru_cache(maxsize=64)
+def _read_notes(path: str, mtime_ns: int) -> Any:
+    """The notes file at *path*, read once per version (*mtime_ns*); None when it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as notes:
+            return json.load(notes)
+    except (OSError, ValueError):
+        return None
+
+
 def examine_file(config: Config, path: str) -> tuple[Destructive, ...]:
     """What the ``upgrade()`` of the revision file at *path* can destroy, on any database; rows counted."""
     judge = _Judge(engine_for(config).dialect, sqlite_only_if=None)
@@ -196,8 +237,13 @@ class _Judge:
         self.sqlite = sqlite_only_if
         self.new_tables: set[tuple[str | None, str]] = set()
 
-    def run(self, run: Runner, load: Callable[[], Callable[[], Any]]) -> tuple[Destructive, ...]:
-        """Dry-run the function *load* gives (loading the revision file); what it recorded, judged."""
+    def run(self, run: Runner, load: Callable[[], Callable[[], Any]],
+            note: Callable[[], str] = lambda: "") -> tuple[Destructive, ...]:
+        """Dry-run the function *load* gives (loading the revision file); what it recorded, judged.
+
+        *note* gives what the revision's notes say this function does (:func:`plan_note`): when there
+        is one, a dry run that stops says so instead of the error.
+        """
         try:
             function = load()
         except (JanitooDbError, KeyboardInterrupt):
@@ -207,6 +253,10 @@ class _Judge:
         try:
             recorded = run(function)
         except DryRunFailed as failed:
+            if note():
+                return (*self.judge(failed.recorded), self._unchecked(
+                    "it needs the database's rows, so a dry run (offline, as --sql runs it) cannot show what it "
+                    "does: see its note"))
             return (*self.judge(failed.recorded), self._unchecked(
                 f"its dry run (offline, as --sql runs it: it reads nothing from the database) stopped: "
                 f"{_error(failed.error)}"))
@@ -325,6 +375,11 @@ class _Judge:
 def _loader(step: Any) -> Callable[[], Callable[[], Any]]:
     """Loading the step's revision file (the revision cache checks its header then) gives its function."""
     return lambda: step.migration_fn
+
+
+def _note_of(step: Any) -> Callable[[], str]:
+    """The step's note (see :func:`plan_note`), read only when asked for."""
+    return lambda: plan_note(step.revision, step.is_upgrade)
 
 
 def _name(schema: str | None, table: str | None) -> str:

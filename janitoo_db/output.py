@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import click
 
-from janitoo_db.results import DriftReport, RevisionInfo, Step
+from janitoo_db.results import DriftReport, RevisionInfo, Step, some
 
 
 def print_json(data: Any) -> None:
@@ -43,11 +43,12 @@ class Progress:
             place = f"[{step.number}/{step.total}] " if step.total else ""
             click.echo(f"{place}{verb} {step.revision} ({', '.join(step.branches)}): {step.message}", err=True)
 
-    def finish(self, steps: list[Step]) -> None:
+    def finish(self, steps: list[Step], nothing_to_do: Callable[[], str] = lambda: NOTHING_TO_DO) -> None:
+        """The summary; when nothing ran, *nothing_to_do* says where the database is (asked only then)."""
         if self.quiet:
             return
         if not steps:
-            click.echo("Nothing to do: the database is already there.", err=True)
+            click.echo(nothing_to_do(), err=True)
             return
         verb = "applied" if steps[0].is_upgrade else "reverted"
         click.echo(f"Done: {_revisions(len(steps))} {verb} in {time.monotonic() - self.started:.2f} s, committed.",
@@ -68,6 +69,32 @@ class Progress:
                     if needs_repair else "the failing one was not recorded, and nothing of it stays")
             click.echo(f"Kept: the {_revisions(self.listed)} listed above were committed one by one "
                        f"(MySQL/MariaDB); {rest}.", err=True)
+
+
+NOTHING_TO_DO = "Nothing to do."
+
+
+def nothing_to_do(at: Sequence[RevisionInfo], revision: str, upgrade: bool) -> str:
+    """Why a migration (or a plan) to *revision* runs nothing, naming the revisions the database is *at*."""
+    if not at:
+        if upgrade and revision != "base":
+            # Only a plan gets here: the real run stamps such a database first.
+            return (f"Nothing to do: the database has no alembic_version, but its tables already match {revision}: "
+                    "initdb and upgrade only record that (as 'jnt_dbman adopt' does).")
+        return "Nothing to do: the database holds no revision (base)."
+    where = some([_at(info) for info in at], everything="'jnt_dbman current'")
+    if upgrade and revision == "heads":
+        return f"Nothing to do: every branch is at its head: {where}."
+    if upgrade:
+        return f"Nothing to do: {revision} is already applied; the database is at {where}."
+    return f"Nothing to do: nothing after {revision} is applied; the database is at {where}."
+
+
+def _at(info: RevisionInfo) -> str:
+    text = f"{info.revision} ({', '.join(info.branches) or 'branch unknown'})"
+    if info.replaced_by:
+        return f"{text}, which the next migration re-stamps as {info.replaced_by}"
+    return f"{text}, orphaned" if info.orphaned else text
 
 
 def _revisions(count: int) -> str:
@@ -110,16 +137,22 @@ def revision_details(info: RevisionInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_plan(steps: list[Step], as_json: bool = False) -> None:
-    """Each revision on a line, what it can destroy on lines marked ``!`` under it, then its SQL if asked."""
+def print_plan(steps: list[Step], as_json: bool = False,
+               nothing_to_do: Callable[[], str] = lambda: NOTHING_TO_DO) -> None:
+    """Each revision on a line, its note and what it can destroy (``!``) under it, then its SQL if asked.
+
+    With no revision to run, *nothing_to_do* says where the database is.
+    """
     if as_json:
         print_json([asdict(step) for step in steps])
         return
     if not steps:
-        click.echo("Nothing to do: the database is already there.")
+        click.echo(nothing_to_do())
     for step in steps:
         verb = "upgrade" if step.is_upgrade else "downgrade"
         click.echo(f"{verb} {step.revision} ({', '.join(step.branches)}): {step.message}")
+        if step.note:
+            click.echo(f"  note: {step.note}")
         for mark in step.destructive:
             click.echo(f"  ! {mark.describe()}")
         if step.sql is not None:

@@ -16,11 +16,16 @@ def first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
-def some(names: Sequence[str], shown: int = 8, separator: str = ", ") -> str:
-    """*names* for one line of text: the first few, then how many more (``--json`` gives them all)."""
+def some(names: Sequence[str], shown: int = 8, separator: str = ", ", everything: str = "") -> str:
+    """*names* for one line of text: the first few, then how many more.
+
+    *everything* says where the whole list is (``--json``, another command),
+    so that a reader knows how to see the names left out.
+    """
     if len(names) <= shown:
         return separator.join(names)
-    return f"{separator.join(names[:shown])} and {len(names) - shown} more"
+    where = f" ({everything} lists them all)" if everything else ""
+    return f"{separator.join(names[:shown])} and {len(names) - shown} more{where}"
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,13 @@ class Step:
     is_upgrade: bool
     #: With ``--plan --sql``: the SQL the revision would run.
     sql: str | None = None
-    #: Its place in the command's run, and how many revisions the run has (0: not known).
+    #: Its place in the command's run (or plan), from 1, and how many revisions the run has (0: not known).
     number: int = 0
     total: int = 0
     #: With ``--plan``: what the revision does that can destroy data.
     destructive: tuple[Destructive, ...] = ()
+    #: With ``--plan``: what the revision does, in words (from plan_notes.json; see janitoo_db.destructive).
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ def test_two_overlapping_initdb_runs_with_create_index_concurrently(
             if process.poll() is None:
                 process.kill()
     assert runs.read_text() == "built\n"
-    assert "Nothing to do: the database is already there." in second_errors.read_text()
+    assert "Nothing to do: every branch is at its head: " in second_errors.read_text()
     assert "c10000000002" in version_ids(postgresql_url)
     engine = create_engine(postgresql_url)
     with engine.connect() as connection:

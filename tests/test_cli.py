@@ -44,6 +44,9 @@ CORE_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings_
 ACME_TABLES = {"acme_readings"}
 TEMPLATE_TABLES = {"template_rooms", "template_sensors"}
 ALL_TABLES = CORE_TABLES | ACME_TABLES | TEMPLATE_TABLES
+#: What initdb, upgrade --plan and createdb say when the database is at every head: which heads those are.
+AT_EVERY_HEAD = ("Nothing to do: every branch is at its head: 5d2f0a8c91e3 (janitoo), 2b3c4d5e6f70 (acme_sensors), "
+                 "c3e9b5a1d274 (janitoo_template).")
 
 Run = Callable[..., Result]
 
@@ -133,9 +136,54 @@ def test_every_command_has_help_and_every_option_is_described(cli: Run, command:
     assert (usage[0], usage[2]) == ("Usage:", command)
     assert cli(command, "-h").stdout == result.stdout
     for param in main.commands[command].params:
-        if isinstance(param, click.Option) and param.name != "help":
+        if isinstance(param, click.Option) and param.name != "help" and not param.hidden:
             assert param.help, f"{command} {param.opts} has no help text"
             assert param.opts[-1] in result.stdout
+    # click prints docstrings as they are: reStructuredText markup would show raw (and in docs/cli.rst too).
+    assert "``" not in result.stdout and ":ref:" not in result.stdout
+
+
+#: The commands that take the migration lock: they write.
+LOCKING = ["accept", "adopt", "createdb", "downgrade", "dropdb", "forget", "generate", "initdb", "repair", "stamp",
+           "upgrade"]
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_only_the_commands_that_take_the_lock_offer_lock_timeout(cli: Run, command: str) -> None:
+    offered = "--lock-timeout SECONDS" in cli(command, "--help").stdout
+    assert offered == (command in LOCKING), command
+
+
+def test_lock_timeout_on_a_command_that_takes_no_lock_is_ignored_with_a_note(cli: Run, initialised: str) -> None:
+    """Scripts that passed it keep working; the note says it does nothing there; the variable is not read."""
+    plain = cli("heads", "-u", initialised)
+    given = cli("heads", "--lock-timeout", "5", "-u", initialised)
+    assert (given.exit_code, given.stdout) == (0, plain.stdout)
+    assert given.stderr == ("Note: --lock-timeout is ignored: heads takes no lock, so it never waits for one "
+                            "(the option is deprecated here and a later release will refuse it).\n")
+    # Servers set JANITOO_DB_LOCK_TIMEOUT for every command: one that takes no lock does not read it.
+    checked = cli("checkdb", "-u", initialised, env={"JANITOO_DB_LOCK_TIMEOUT": "soon"})
+    assert (checked.exit_code, checked.stderr) == (0, "")
+    refused = cli("initdb", "-u", initialised, env={"JANITOO_DB_LOCK_TIMEOUT": "soon"})
+    assert refused.exit_code == 2 and "--lock-timeout" in refused.stderr
+
+
+@pytest.mark.parametrize("command, asks_before", [
+    ("downgrade", "before a downgrade that empties every branch (no other downgrade asks)"),
+    ("dropdb", "before dropping the tables"),
+    ("forget", "before dropping NAME's tables (only --drop-tables asks)"),
+    ("repair", "before undoing what the interrupted revision did (--applied does not ask)"),
+])
+def test_yes_says_what_it_answers_for(cli: Run, command: str, asks_before: str) -> None:
+    """Not "before removing every table" everywhere: forget -y drops only NAME's tables, with --drop-tables."""
+    shown = " ".join(cli(command, "--help").stdout.split())
+    assert f"-y, --yes Do not ask for confirmation {asks_before}; needed when not run from a terminal." in shown
+    assert "before removing every table" not in shown
+
+
+def test_version_locations_help_names_the_ini_line_in_plain_words(cli: Run) -> None:
+    shown = " ".join(cli("version_locations", "--help").stdout.split())
+    assert "so the ini file also needs the line 'path_separator = os'." in shown
 
 
 # -- collect, version_locations, heads, branches, history, show ----------------
@@ -289,7 +337,7 @@ def test_initdb_quiet_prints_nothing(cli: Run, sqlite_url: str) -> None:
 def test_initdb_twice_has_nothing_to_do(cli: Run, initialised: str) -> None:
     result = cli("initdb", "-u", initialised)
     assert result.exit_code == 0
-    assert result.stderr == "Nothing to do: the database is already there.\n"
+    assert result.stderr == f"{AT_EVERY_HEAD}\n"
     assert version_ids(initialised) == set(HEADS.values())
 
 
@@ -430,10 +478,10 @@ def test_createdb_makes_the_tables_and_stamps_heads(cli: Run, sqlite_url: str) -
     assert version_ids(sqlite_url) == set(HEADS.values())
     assert cli("checkdb", "-u", sqlite_url).exit_code == 0
     result = cli("initdb", "-u", sqlite_url)
-    assert result.exit_code == 0 and result.stderr == "Nothing to do: the database is already there.\n"
+    assert result.exit_code == 0 and result.stderr == f"{AT_EVERY_HEAD}\n"
     result = cli("createdb", "-u", sqlite_url)
     assert result.exit_code == 0
-    assert lines(result.stdout) == ["Nothing to do: the database is already at heads."]
+    assert lines(result.stdout) == [AT_EVERY_HEAD]
 
 
 def test_createdb_refuses_a_database_under_migration_but_behind(cli: Run, sqlite_url: str) -> None:
@@ -459,8 +507,7 @@ def test_dropdb_yes_drops_every_table_and_alembic_version(cli: Run, initialised:
     assert set(dropped) >= ALL_TABLES | {"alembic_version"}
     result = cli("dropdb", option, "-u", initialised)
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stdout) == [
-        f"Dropped {len(dropped)} tables: {', '.join(dropped[:8])} and {len(dropped) - 8} more"]
+    assert lines(result.stdout) == [f"Dropped {len(dropped)} tables: {', '.join(dropped)}."]
     assert table_names(initialised) == set()
     assert_not_up_to_date(cli("checkdb", "-u", initialised).exit_code)
 
@@ -649,3 +696,20 @@ def test_conf_file_alias_after_the_command(cli: Run, sqlite_url: str, tmp_path: 
     assert cli("initdb", "-q", "--conf_file", str(conf)).exit_code == 0
     assert version_ids(sqlite_url) == set(HEADS.values())
     assert "--conf_file" in cli("initdb", "--help").stdout
+
+
+# -- what a run with nothing to do says ------------------------------------------------
+
+def test_nothing_to_do_says_where_the_database_is(cli: Run, initialised: str, tmp_path: Path) -> None:
+    """Not "the database is already there": which revisions it is at, for the target asked."""
+    at_heads = "5d2f0a8c91e3 (janitoo), 2b3c4d5e6f70 (acme_sensors), c3e9b5a1d274 (janitoo_template)"
+    upgraded = cli("upgrade", "janitoo@head", "-u", initialised)
+    assert (upgraded.exit_code, upgraded.stderr) == (
+        0, f"Nothing to do: janitoo@head is already applied; the database is at {at_heads}.\n")
+    assert cli("downgrade", "janitoo_template@base", "-q", "-u", initialised).exit_code == 0
+    again = "Nothing to do: nothing after janitoo_template@base is applied; the database is at " \
+            "5d2f0a8c91e3 (janitoo), 2b3c4d5e6f70 (acme_sensors).\n"
+    assert cli("downgrade", "janitoo_template@base", "-u", initialised).stderr == again
+    assert cli("downgrade", "janitoo_template@base", "--plan", "-u", initialised).stdout == again
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    assert cli("downgrade", "--plan", "-u", empty).stdout == "Nothing to do: the database holds no revision (base).\n"

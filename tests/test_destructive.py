@@ -74,7 +74,7 @@ def marks(stdout: str) -> dict[str, list[str]]:
     for line in stdout.splitlines():
         if line.startswith("  ! "):
             found.setdefault(current, []).append(line[4:])
-        else:
+        elif not line.startswith("  note: "):
             current = line.split()[1]
     return found
 
@@ -360,3 +360,91 @@ def test_a_dry_run_leaves_alembic_op_as_it_was(shrinker: Path, sqlite_url: str) 
         assert [step.revision for step in planned if step.destructive] == [DROP_COLUMN, DROP_TABLE, NARROW, REBUILD,
                                                                           CORE_HEAD]
         assert vars(op)["_proxy"] is running and vars(context).get("_proxy") is environment
+
+
+# -- what a revision says of itself (plan_notes), and each step's place in the plan ------------------------
+
+CORE_DOWNGRADE_NOTE = ("  note: reads every row of core_settings and rewrites its JSON value and extra as pickled "
+                       "bytes, then drops the JSON columns; it cannot be written as SQL (--sql)")
+NEEDS_ROWS = ("  ! not checked: it needs the database's rows, so a dry run (offline, as --sql runs it) cannot show "
+              "what it does: see its note")
+
+
+def test_the_core_revision_says_what_its_downgrade_does_instead_of_an_error(cli: Run, sqlite_url: str) -> None:
+    """5d2f0a8c91e3's downgrade pickles the JSON it reads: no dry run can, and the plan says so calmly.
+
+    The note comes from plan_notes.json beside it: its file, applied on every site, stays as released."""
+    ok(cli("initdb", "-q", "-u", sqlite_url))
+    planned = ok(cli("downgrade", "33b95995b188", "--plan", "-u", sqlite_url))
+    assert planned.stdout.splitlines() == [
+        f"downgrade {CORE_HEAD} (janitoo): Store setting values as JSON", CORE_DOWNGRADE_NOTE, NEEDS_ROWS]
+    with_sql = ok(cli("downgrade", "33b95995b188", "--plan", "--sql", "-u", sqlite_url)).stdout
+    assert with_sql.splitlines()[3] == "-- no SQL script: it needs the database's rows (see its note)"
+    assert "RuntimeError" not in planned.stdout + with_sql
+    [step] = json.loads(ok(cli("downgrade", "33b95995b188", "--plan", "--json", "-u", sqlite_url)).stdout)
+    assert step["note"] == CORE_DOWNGRADE_NOTE.removeprefix("  note: ")
+    assert [mark["kind"] for mark in step["destructive"]] == ["not checked"]  # still counted as destructive
+
+    # Its upgrade dry-runs: the note comes with the columns it drops, as the dry run saw them.
+    ok(cli("downgrade", "33b95995b188", "-q", "-u", sqlite_url))
+    upgrade = ok(cli("upgrade", "--plan", "-u", sqlite_url)).stdout.splitlines()
+    assert upgrade[:3] == [
+        f"upgrade {CORE_HEAD} (janitoo): Store setting values as JSON",
+        "  note: reads every row of core_settings and rewrites its pickled value and extra as JSON text, then drops "
+        "the pickled columns; as SQL (--sql) only from before revision 33b95995b188",
+        "  ! drops column core_settings.value (7 rows)"]
+
+
+NOTED_ROOT, NOTED = "e30000000001", "e30000000002"
+
+
+def test_a_noted_revision_that_reads_rows_is_explained_and_still_refused(
+        cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    """A note is its author's word: the plan shows it, and --no-destructive still refuses what no dry run checked."""
+    root = write_extension(tmp_path / "ext", "noted", [
+        (NOTED_ROOT, "op.create_table('noted_items', sa.Column('id', sa.Integer, primary_key=True),\n"
+                     "    sa.Column('unit', sa.String(10)))"),
+        (NOTED, "for (key,) in op.get_bind().execute(sa.text('SELECT id FROM noted_items')).all():\n"
+                "    op.execute(sa.text(f\"UPDATE noted_items SET unit = 'm' WHERE id = {key}\"))"),
+    ])
+    (root / "noted" / "models" / "noted" / "plan_notes.json").write_text(json.dumps(
+        {NOTED: {"upgrade": "reads every row of noted_items and rewrites its unit in metres"}}))
+    monkeypatch.syspath_prepend(str(root))
+    ok(cli("upgrade", "-q", NOTED_ROOT, "-u", sqlite_url))
+    rows(sqlite_url, "INSERT INTO noted_items (id, unit) VALUES (1, 'ft')")
+
+    planned = ok(cli("upgrade", "--plan", "noted@head", "-u", sqlite_url))
+    assert planned.stdout.splitlines() == [
+        f"upgrade {NOTED} (noted): Step 1 of noted",
+        "  note: reads every row of noted_items and rewrites its unit in metres", NEEDS_ROWS]
+    refused = cli("upgrade", "--no-destructive", "noted@head", "-u", sqlite_url)
+    assert refused.exit_code == 1
+    assert f"{NOTED} (noted): {NEEDS_ROWS.removeprefix('  ! ')}" in refused.stderr
+    assert version_ids(sqlite_url) == {NOTED_ROOT}
+
+    # Without --no-destructive it runs, as it says.
+    ok(cli("upgrade", "-q", "noted@head", "-u", sqlite_url))
+    assert rows(sqlite_url, "SELECT unit FROM noted_items") == [("m",)]
+
+
+def test_plan_steps_carry_their_place_and_the_plans_size(cli: Run, sqlite_url: str) -> None:
+    """--plan --json numbers its steps as the migration's progress does ([3/8]), not 0 of 0."""
+    planned = json.loads(ok(cli("upgrade", "--plan", "--json", "-u", sqlite_url)).stdout)
+    assert [(step["number"], step["total"]) for step in planned] == [(n, 8) for n in range(1, 9)]
+    ok(cli("initdb", "-q", "-u", sqlite_url))
+    down = json.loads(ok(cli("downgrade", "janitoo_template@base", "--plan", "--json", "-u", sqlite_url)).stdout)
+    assert [(step["revision"], step["number"], step["total"]) for step in down] == [
+        (TEMPLATE_HEAD, 1, 2), ("8f41c2d7a9b0", 2, 2)]
+
+
+#: The checksum janitoo_db 1.0.0 recorded for 5d2f0a8c91e3 on every site that ran it.
+RELEASED_CORE_CHECKSUM = "6e7484862a228cdd1d76b40f463266350250b18cd876e4ce3c06731c0a7e3c92"
+
+
+def test_the_core_revision_file_is_as_released() -> None:
+    """Its notes live beside it: an edit of the file would make checkdb exit 6 on every site that ran it."""
+    from janitoo_db.checksums import file_checksum
+
+    path = Path(__file__).resolve().parents[1] / "janitoo_db" / "models" / "janitoo" / \
+        "5d2f0a8c91e3_store_settings_as_json.py"
+    assert file_checksum(str(path)) == RELEASED_CORE_CHECKSUM

@@ -411,5 +411,5 @@ def test_a_refused_pickle_changes_nothing_on_a_server(cli: Run, request: pytest.
     assert stored(url) == before and column_names(url) == columns
     # MariaDB keeps the other branches' revisions that completed before (one transaction each).
     assert ORIGINAL in version_ids(url) and "5d2f0a8c91e3" not in version_ids(url)
-    planned = [line for line in cli("upgrade", "--plan", "-u", url).stdout.splitlines() if not line.startswith("  ! ")]
+    planned = [line for line in cli("upgrade", "--plan", "-u", url).stdout.splitlines() if not line.startswith("  ")]
     assert planned[-1].startswith("upgrade 5d2f0a8c91e3 (janitoo)")

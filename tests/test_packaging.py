@@ -93,7 +93,9 @@ def test_the_wheel_installs_janitoo_db_alone(wheel: tuple[zipfile.ZipFile, str])
     assert {name.split("/")[0] for name in names} == {"janitoo_db", info}
     assert not [name for name in names if "janitoo_template" in name]
     # What janitoo_db reads at run time: its core branch and the Alembic environment.
-    assert {Path(n).name.split("_")[0] for n in names if n.startswith("janitoo_db/models/janitoo/")} == CORE_REVISIONS
+    core_files = {Path(n).name for n in names if n.startswith("janitoo_db/models/janitoo/")}
+    assert {name.split("_")[0] for name in core_files if name.endswith(".py")} == CORE_REVISIONS
+    assert core_files - {name for name in core_files if name.endswith(".py")} == {"plan_notes.json"}  # --plan's notes
     assert {"janitoo_db/alembic/env.py", "janitoo_db/alembic/script.py.mako", "janitoo_db/py.typed"} <= set(names)
     assert archive.read(f"{info}/top_level.txt").decode().split() == ["janitoo_db"]
 

@@ -47,7 +47,9 @@ def test_every_command(any_url: str, cli: Callable[..., Result]) -> None:
     assert ok(cli("check", "-u", any_url)).stdout.splitlines() == [
         "janitoo: models and database agree", "acme_sensors: models and database agree",
         "janitoo_template: models and database agree"]
-    assert ok(cli("upgrade", "--plan", "-u", any_url)).stdout == "Nothing to do: the database is already there.\n"
+    assert ok(cli("upgrade", "--plan", "-u", any_url)).stdout == (
+        "Nothing to do: every branch is at its head: 5d2f0a8c91e3 (janitoo), 2b3c4d5e6f70 (acme_sensors), "
+        "c3e9b5a1d274 (janitoo_template).\n")
 
     down = ok(cli("downgrade", "acme_sensors@base", "-u", any_url))
     assert revision_lines(down.stderr)[0] == f"Reverted {ACME_HEAD} (acme_sensors): Readings"
@@ -147,7 +149,7 @@ def test_concurrent_initdb(backend: str, tmp_path: Path, request: pytest.Fixture
     applied = [line for _, err in outputs for line in revision_lines(err) if line.startswith("Applied ")]
     assert len(applied) == len(set(applied)) == 8
     # A waiter first says that it waits ("Note: waiting for another migration's lock ...").
-    assert sum("Nothing to do: the database is already there." in err for _, err in outputs) == 3
+    assert sum("Nothing to do: every branch is at its head: " in err for _, err in outputs) == 3
     assert version_ids(url) == {CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD}
 
 

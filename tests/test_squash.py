@@ -166,7 +166,9 @@ def test_a_database_at_the_replaced_head_is_restamped(cli: Run, orchard: Path, a
     assert "Orphaned" not in check.stdout
     assert f"{D4} (orchard) (replaced): replaced by the squashed revision {SQUASHED}" in cli(
         "current", "-u", any_url).stdout
-    assert cli("upgrade", "--plan", "-u", any_url).stdout == "Nothing to do: the database is already there.\n"
+    planned = cli("upgrade", "--plan", "-u", any_url).stdout
+    assert planned.startswith("Nothing to do: every branch is at its head: ")
+    assert f"{D4} (orchard), which the next migration re-stamps as {SQUASHED}" in planned
     assert D4 in version_ids(any_url)  # planning changed nothing
 
     # A server refusing destructive revisions checks from the squashed revision, as the run goes.
@@ -174,7 +176,8 @@ def test_a_database_at_the_replaced_head_is_restamped(cli: Run, orchard: Path, a
     assert done.exit_code == 0, done.output
     assert done.stderr.splitlines() == [
         f"Re-stamped {D4} (orchard) as {SQUASHED}, the squashed revision that replaces it: nothing to run for it.",
-        "Nothing to do: the database is already there."]
+        "Nothing to do: every branch is at its head: 5d2f0a8c91e3 (janitoo), 2b3c4d5e6f70 (acme_sensors), "
+        f"c3e9b5a1d274 (janitoo_template), {SQUASHED} (orchard)."]
     assert SQUASHED in version_ids(any_url) and D4 not in version_ids(any_url)
     assert schema(any_url) == before  # the data is kept: no table was made again
     assert rows(any_url, "SELECT branch FROM janitoo_db_branches WHERE revision = :r".replace(
