@@ -228,6 +228,17 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
     return _migrating(config, run, on_step)
 
 
+def create_database(config: Config) -> bool:
+    """Create *config*'s database on its PostgreSQL or MySQL/MariaDB server when it does not exist.
+
+    True when it was created; False when it existed, or on SQLite, whose file
+    the command creates anyway.  See :mod:`janitoo_db.database_creation`.
+    """
+    from janitoo_db.database_creation import create_if_missing
+
+    return create_if_missing(engine_for(config))
+
+
 def initdb(config: Config, *, on_step: StepReporter | None = None, no_destructive: bool | None = None) -> list[Step]:
     """Build or bring the whole database to the head of every branch."""
     return upgrade(config, "heads", on_step=on_step, no_destructive=no_destructive)
