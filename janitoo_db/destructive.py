@@ -124,8 +124,7 @@ def guard(config: Config, revision: str) -> Callable[[], None]:
     def under_lock() -> None:
         connection = config.attributes["connection"]
         # A head a squashed revision replaces is re-stamped before anything runs: check from there.
-        current = squashed.as_if_restamped(script_for(config),
-                                           current_heads(connection))
+        current = squashed.as_if_restamped(script_for(config), current_heads(connection))
         steps = checked if checked is not None and not current else _refuse(config, revision, current, connection)
         config.attributes[KNOWN_STEPS] = ((revision, current), steps)  # Alembic need not work them out again
 
