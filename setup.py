@@ -17,6 +17,8 @@ HERE = Path(__file__).resolve().parent
 # The floors are the oldest releases the whole test suite passes on; CI runs it
 # on them (.ci/oldest.txt) as well as on the newest.
 FLASK_CALLER = ["Flask>=2.2.5", "Flask-SQLAlchemy>=3.0.5", "Flask-Login>=0.6.3"]
+POSTGRESQL_DRIVER = ["psycopg[binary]>=3.1"]
+MYSQL_DRIVER = ["PyMySQL>=1.1"]
 setup(
     name="janitoo_db",
     version="1.0.0",
@@ -45,19 +47,21 @@ setup(
         "sqlglot>=30.22",
     ],
     extras_require={
-        "postgresql": ["psycopg[binary]>=3.1"],
-        "mysql": ["PyMySQL>=1.1"],
+        "postgresql": POSTGRESQL_DRIVER,
+        "mysql": MYSQL_DRIVER,
         # The tests build and install packages as users do, offline: setuptools
         # (which Python 3.12+ venvs lack) builds wheels itself since 70.1.
         # The model-based test (tests/test_model_based.py) is a Hypothesis state machine.
         # tests/test_original_callers.py runs a Flask application whose models mix the core's
         # with Flask-SQLAlchemy's db.Model and log in with Flask-Login, as janitoo_manager did.
-        "test": ["pytest>=7", "setuptools>=77.0.3", "hypothesis>=6.0", *FLASK_CALLER],
+        # Both drivers: where PostgreSQL and MariaDB run, their tests run too (without a driver they skip).
+        "test": ["pytest>=7", "setuptools>=77.0.3", "hypothesis>=6.0", *FLASK_CALLER, *POSTGRESQL_DRIVER,
+                 *MYSQL_DRIVER],
         # autodoc imports janitoo_db.testing, the pytest plugin, which imports pytest.
         "docs": ["Sphinx>=7", "sphinx-click>=5", "pytest>=7"],
         "dev": [
-            "psycopg[binary]>=3.1",
-            "PyMySQL>=1.1",
+            *POSTGRESQL_DRIVER,
+            *MYSQL_DRIVER,
             "pytest>=7",
             "setuptools>=77.0.3",
             "hypothesis>=6.0",

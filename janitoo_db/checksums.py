@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
@@ -41,6 +40,7 @@ from janitoo_db.errors import RevisionError
 from janitoo_db.registry import CHECKSUMS_TABLE, recorded_branches
 from janitoo_db.results import some
 from janitoo_db.revision_cache import executed_source, read_source
+from janitoo_db.version_table import current_heads
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def record(connection: Connection, script: ScriptDirectory, before: Iterable[str
     how many of those there were, for :func:`announce`.  A file that cannot
     be read gets no row: the next migration tries again.
     """
-    after = MigrationContext.configure(connection).get_current_heads()
+    after = current_heads(connection)
     installed = _installed(script)
     applied_before, applied_after = _applied(script, installed, before), _applied(script, installed, after)
     rows = recorded(connection)
@@ -208,7 +208,7 @@ def take_notices(config: Any) -> list[str]:
 
 def _held(connection: Connection, script: ScriptDirectory) -> set[str]:
     """The installed revisions the database holds, with those only an orphaned head implied (from the registry)."""
-    heads = MigrationContext.configure(connection).get_current_heads()
+    heads = current_heads(connection)
     installed = _installed(script)
     held = _applied(script, installed, heads)
     if any(head not in installed for head in heads):

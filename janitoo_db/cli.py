@@ -425,12 +425,28 @@ no_destructive_option = click.option(
          "--allow-destructive runs them all the same. Default: $JANITOO_DB_NO_DESTRUCTIVE (1: refuse).")
 
 
+create_database_option = click.option(
+    "--create-database", is_flag=True,
+    help="PostgreSQL, MySQL/MariaDB: first create the database on its server when it does not exist "
+         "(through the server's postgres database, or no database on MySQL; the URL's user needs the right "
+         "to create databases). On SQLite the file is created anyway.")
+
+
+def _create_database(config: Config, create: bool) -> None:
+    from janitoo_db import commands
+    from janitoo_db.engine import hide_password
+
+    if create and commands.create_database(config):
+        click.echo(f"Created the database {hide_password(config.attributes['url'])}.", err=True)
+
+
 @main.command()
 @database_command
 @statement_limit_options
 @quiet_option
 @no_destructive_option
-def initdb(config: Config, quiet: bool, no_destructive: bool | None) -> None:
+@create_database_option
+def initdb(config: Config, quiet: bool, no_destructive: bool | None, create_database: bool) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions.
 
     A database without alembic_version that holds the branches' tables (the
@@ -440,6 +456,7 @@ def initdb(config: Config, quiet: bool, no_destructive: bool | None) -> None:
     """
     from janitoo_db import commands
 
+    _create_database(config, create_database)
     _migrate(lambda progress: commands.initdb(config, on_step=progress, no_destructive=no_destructive), quiet,
              config)
 
@@ -547,7 +564,8 @@ def stamp(config: Config, revisions: tuple[str, ...]) -> None:
 
 @main.command()
 @database_command
-def createdb(config: Config) -> None:
+@create_database_option
+def createdb(config: Config, create_database: bool) -> None:
     """Create the tables from the models and mark the database as being at every head.
 
     Only for a database without alembic_version that holds none of the
@@ -556,6 +574,7 @@ def createdb(config: Config) -> None:
     """
     from janitoo_db import commands
 
+    _create_database(config, create_database)
     created = commands.createdb(config)
     if created.tables:
         click.echo(f"Created {len(created.tables)} tables and stamped the database at heads.")

@@ -64,6 +64,7 @@ from janitoo_db.results import (
     some,
 )
 from janitoo_db.revision_cache import describe_raised
+from janitoo_db.version_table import current_heads
 
 if TYPE_CHECKING:
     from janitoo_db import adopt as adopting
@@ -227,6 +228,17 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
     return _migrating(config, run, on_step)
 
 
+def create_database(config: Config) -> bool:
+    """Create *config*'s database on its PostgreSQL or MySQL/MariaDB server when it does not exist.
+
+    True when it was created; False when it existed, or on SQLite, whose file
+    the command creates anyway.  See :mod:`janitoo_db.database_creation`.
+    """
+    from janitoo_db.database_creation import create_if_missing
+
+    return create_if_missing(engine_for(config))
+
+
 def initdb(config: Config, *, on_step: StepReporter | None = None, no_destructive: bool | None = None) -> list[Step]:
     """Build or bring the whole database to the head of every branch."""
     return upgrade(config, "heads", on_step=on_step, no_destructive=no_destructive)
@@ -359,9 +371,9 @@ def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
 
     def stamping() -> None:
         connection = config.attributes["connection"]
-        before = MigrationContext.configure(connection).get_current_heads()
+        before = current_heads(connection)
         run_stamp(config, list(revisions))
-        after = MigrationContext.configure(connection).get_current_heads()
+        after = current_heads(connection)
         safety.refuse_unrecording(script_for(config), revisions, before, after, _extensions(config))
 
     _migrating(config, stamping)
@@ -504,7 +516,7 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
 
     def stamp_found() -> None:
         connection = config.attributes["connection"]
-        _refuse_versioned(MigrationContext.configure(connection).get_current_heads())
+        _refuse_versioned(current_heads(connection))
         interrupted.refuse_if_any(connection)  # a killed createdb's tables are repair's to drop, not to adopt
         again = adopting.examine(connection, script, schemas)
         if again.chosen() != (expected or found).chosen():
@@ -541,7 +553,7 @@ def dropdb(config: Config) -> list[str]:
         connection = config.attributes["connection"]
         # Refused before anything runs: the downgrade would drop what a foreign table still points at.
         ownership.refuse_foreign_references(connection, ownership.janitoo_tables(connection).tables, "dropdb")
-        if MigrationContext.configure(connection).get_current_heads():
+        if current_heads(connection):
             # The downgrades run as their files are now: an applied revision edited since is not vouched for.
             edited = checksums.find_edited(connection, script_for(config))
             if edited:
@@ -764,7 +776,7 @@ def repair(config: Config, *, applied: bool = False) -> list[interrupted.Repaire
         return []
     try:
         with locked_connection(config) as connection:
-            before = MigrationContext.configure(connection).get_current_heads()
+            before = current_heads(connection)
             repaired = interrupted.repair(connection, script, applied=applied)
             if repaired:
                 record_branches(connection, script)
@@ -814,7 +826,7 @@ def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten
         raise RevisionError(f"the database holds nothing of {name}: {engine.url.database} does not exist")
     try:
         with locked_connection(config) as connection:
-            current = MigrationContext.configure(connection).get_current_heads()
+            current = current_heads(connection)
             recorded = recorded_branches(connection)
             # NAME may also be the id of a head no branch was ever recorded for (a run that failed before
             # recording its branches, an id written by hand): nothing else can take it out.

@@ -51,7 +51,6 @@ from typing import Any, Callable, Iterable, Sequence
 from alembic.config import Config
 from alembic.operations import MigrateOperation
 from alembic.operations import ops as alembic_ops
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Computed, DefaultClause, func, inspect, select
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection, Dialect
@@ -67,6 +66,7 @@ from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, Refuse
 from janitoo_db.migration import KNOWN_STEPS, alembic_errors, engine_for, read_database
 from janitoo_db.results import Destructive, first_line, some
 from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED, SQL
+from janitoo_db.version_table import current_heads
 
 REBUILD_TABLE = "rebuild table"
 #: Every kind of :class:`Destructive`.
@@ -124,8 +124,7 @@ def guard(config: Config, revision: str) -> Callable[[], None]:
     def under_lock() -> None:
         connection = config.attributes["connection"]
         # A head a squashed revision replaces is re-stamped before anything runs: check from there.
-        current = squashed.as_if_restamped(script_for(config),
-                                           MigrationContext.configure(connection).get_current_heads())
+        current = squashed.as_if_restamped(script_for(config), current_heads(connection))
         steps = checked if checked is not None and not current else _refuse(config, revision, current, connection)
         config.attributes[KNOWN_STEPS] = ((revision, current), steps)  # Alembic need not work them out again
 

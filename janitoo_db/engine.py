@@ -168,6 +168,20 @@ def describe_db_error(error: exc.DBAPIError | exc.SQLAlchemyError, url: URL | No
     return hide_password(message, url)
 
 
+#: PostgreSQL's refusal of a connection to a database it does not have (its English wording: the
+#: driver gives no SQLSTATE for a refused connection).
+_NO_SUCH_POSTGRESQL_DATABASE = re.compile(r'database ".*" does not exist')
+#: MySQL/MariaDB's ER_BAD_DB_ERROR.
+_NO_SUCH_MYSQL_DATABASE = 1049
+
+
+def is_missing_database(error: exc.DBAPIError) -> bool:
+    """True when a server refused a connection because the URL's database does not exist there."""
+    original = error.orig
+    args = getattr(original, "args", None) or (None,)
+    return args[0] == _NO_SUCH_MYSQL_DATABASE or bool(_NO_SUCH_POSTGRESQL_DATABASE.search(str(original)))
+
+
 def connect(engine: Engine) -> Connection:
     """Open a connection, turning refusals into a :class:`DatabaseError` that names the database.
 
@@ -179,7 +193,8 @@ def connect(engine: Engine) -> Connection:
     try:
         return engine.connect()
     except exc.DBAPIError as error:
-        raise DatabaseError(f"cannot connect to {where}: {describe_db_error(error, engine.url)}") from None
+        hint = "; 'jnt_dbman initdb --create-database' creates it" if is_missing_database(error) else ""
+        raise DatabaseError(f"cannot connect to {where}: {describe_db_error(error, engine.url)}{hint}") from None
     except (exc.SQLAlchemyError, OSError, LookupError, ValueError, TypeError, AttributeError) as error:
         options = ", ".join(sorted(engine.url.query)) or "none"
         reason = hide_password(f"{type(error).__name__}: {error}", engine.url)

@@ -102,7 +102,7 @@ def migration_connection(engine: Engine, timeout: float | None = None, on_wait: 
             finally:
                 _release_sqlite_lock(connection)
         else:
-            with _mysql_lock(connection, engine, timeout):
+            with _mysql_lock(connection, engine, timeout, on_wait):
                 yield connection
 
 
@@ -145,8 +145,7 @@ def _take_postgresql_lock(connection: Connection, engine: Engine, timeout: float
         if remaining <= 0:
             raise LockTimeoutError(_lock_timeout_message(engine, timeout, holder or "another migration"))
         if not announced and on_wait is not None:
-            on_wait(f"waiting for another migration's lock on {hide_password(engine.url)} "
-                    f"({holder or 'another migration'}), for {timeout:g} s at most")
+            on_wait(_waiting_note(engine, timeout, holder))
             announced = True
         time.sleep(min(pause, remaining))
         pause = min(pause * 2, LONGEST_PAUSE)
@@ -250,16 +249,22 @@ def _release_sqlite_lock(connection: Connection) -> None:
 
 
 @contextmanager
-def _mysql_lock(connection: Connection, engine: Engine, timeout: float) -> Iterator[None]:
+def _mysql_lock(connection: Connection, engine: Engine, timeout: float, on_wait: Notice | None) -> Iterator[None]:
+    """Take the named lock; a command that has to wait says so first, as on PostgreSQL.
+
+    GET_LOCK blocks inside its statement, so it is first asked not to wait at
+    all: only when that fails is there a wait to announce before waiting.
+    """
     name = cast(str, connection.execute(text("SELECT CONCAT(:prefix, DATABASE())"),
                                         {"prefix": LOCK_NAME + ":"}).scalar())[:64]
     # GET_LOCK takes whole seconds; 1 means taken, 0 a timeout, NULL an error.
-    taken = connection.execute(text("SELECT GET_LOCK(:name, :timeout)"),
-                               {"name": name, "timeout": math.ceil(timeout)}).scalar()
+    taken = _get_lock(connection, name, 0)
+    if taken != 1 and timeout > 0:
+        if on_wait is not None:
+            on_wait(_waiting_note(engine, timeout, _mysql_holder(connection, name)))
+        taken = _get_lock(connection, name, math.ceil(timeout))
     if taken != 1:
-        holder = connection.execute(text(
-            "SELECT CONCAT('MySQL connection ', ID, ', user ', USER, ', from ', HOST, ', for ', TIME, ' s') "
-            "FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(:name)"), {"name": name}).scalar()
+        holder = _mysql_holder(connection, name)
         connection.rollback()
         raise LockTimeoutError(_lock_timeout_message(engine, timeout, holder or "another migration"))
     connection.commit()
@@ -272,6 +277,21 @@ def _mysql_lock(connection: Connection, engine: Engine, timeout: float) -> Itera
             connection.rollback()
         connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
         connection.commit()
+
+
+def _get_lock(connection: Connection, name: str, seconds: int) -> object:
+    return connection.execute(text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": seconds}).scalar()
+
+
+def _mysql_holder(connection: Connection, name: str) -> str | None:
+    return cast("str | None", connection.execute(text(
+        "SELECT CONCAT('MySQL connection ', ID, ', user ', USER, ', from ', HOST, ', for ', TIME, ' s') "
+        "FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(:name)"), {"name": name}).scalar())
+
+
+def _waiting_note(engine: Engine, timeout: float, holder: str | None) -> str:
+    return (f"waiting for another migration's lock on {hide_password(engine.url)} "
+            f"({holder or 'another migration'}), for {timeout:g} s at most")
 
 
 def _lock_timeout_message(engine: Engine, timeout: float, holder: str) -> str:

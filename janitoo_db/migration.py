@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, TypeVar, cast
 from alembic.config import Config
 from alembic.operations import Operations
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.runtime.migration import MigrationInfo
 from alembic.script import Script
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
@@ -54,6 +54,7 @@ from janitoo_db.registry import owning, record_branches, recorded_branches, reco
 from janitoo_db.results import Step, first_line
 from janitoo_db.revision_cache import describe_raised
 from janitoo_db.timeouts import is_lock_timeout, statement_limits
+from janitoo_db.version_table import current_heads
 
 T = TypeVar("T")
 
@@ -327,7 +328,7 @@ def read_database(config: Config, read: Callable[[Connection], T], missing: T, w
 
 def read_current(config: Config) -> tuple[str, ...]:
     """The revision ids in the database's ``alembic_version`` table."""
-    return read_database(config, lambda connection: tuple(MigrationContext.configure(connection).get_current_heads()),
+    return read_database(config, lambda connection: tuple(current_heads(connection)),
                          (), "read the database version")
 
 

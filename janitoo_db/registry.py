@@ -27,6 +27,7 @@ from janitoo_db import graph
 from janitoo_db.alembic_internals import BATCH_TABLE_PREFIX
 from janitoo_db.sql_guard import judged
 from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, RENAME_TABLE
+from janitoo_db.version_table import current_heads
 
 REGISTRY_TABLE = "janitoo_db_branches"
 #: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.interrupted).
@@ -55,9 +56,7 @@ tables_table = sa.Table(
 
 def record_branches(connection: Connection, script: ScriptDirectory) -> None:
     """Rewrite the registry: each head's branch, and each installed branch's tip, even one Alembic leaves out."""
-    from alembic.runtime.migration import MigrationContext
-
-    current = MigrationContext.configure(connection).get_current_heads()
+    current = current_heads(connection)
     previous = recorded_branches(connection)
     rows = {}
     for revision in current:

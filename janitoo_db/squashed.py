@@ -27,7 +27,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
@@ -36,6 +35,7 @@ from janitoo_db.alembic_internals import all_revisions
 from janitoo_db.errors import RefusedError, RevisionError
 from janitoo_db.registry import record_branches
 from janitoo_db.results import Replaced, some
+from janitoo_db.version_table import current_heads
 
 #: Config attribute: the replaced revisions the last migration re-stamped (a list of :class:`Replaced`).
 RESTAMPED = "restamped"
@@ -126,7 +126,7 @@ def restamp(connection: Connection, script: ScriptDirectory, attributes: dict[st
     is appended to ``attributes[RESTAMPED]`` for the caller to report.
     """
     was_in_transaction = connection.in_transaction()
-    current = MigrationContext.configure(connection).get_current_heads()
+    current = current_heads(connection)
     found = find_replaced(script, current)
     for replaced in found:
         if not replaced.restamp:

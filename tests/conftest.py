@@ -8,8 +8,9 @@ subprocesses, so every test sees it as an installed extension.
 
 Server tests get a database created for them on PostgreSQL (127.0.0.1:5432,
 user postgres) or MariaDB (127.0.0.1:3306, user root) and dropped afterwards.
-Without a server they skip, unless JANITOO_DB_REQUIRE_SERVERS=1 (set by CI),
-which turns the skip into a failure.
+Without a server, or without its driver (psycopg, PyMySQL), they skip with the
+reason, unless JANITOO_DB_REQUIRE_SERVERS=1 (set by CI), which turns the skip
+into a failure.
 """
 from __future__ import annotations
 
@@ -101,11 +102,33 @@ def jnt_dbman() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
-def _server_unavailable(what: str, error: Exception) -> None:
-    reason = f"{what} is not reachable ({type(error).__name__}: {str(error).splitlines()[0]})"
+def _cannot_test(reason: str) -> None:
+    """Skip, with *reason*; fail instead under JANITOO_DB_REQUIRE_SERVERS=1 (CI), where a skip would hide a gap."""
     if REQUIRE_SERVERS:
         pytest.fail(reason + "; JANITOO_DB_REQUIRE_SERVERS=1 forbids skipping")
     pytest.skip(reason)
+
+
+def _server_unavailable(what: str, error: Exception) -> None:
+    _cannot_test(f"{what} is not reachable ({type(error).__name__}: {str(error).splitlines()[0]})")
+
+
+#: A driver module the server tests need: the distribution that provides it and the extra that installs it.
+DRIVER_EXTRAS = {"psycopg": ("psycopg", "postgresql"), "pymysql": ("PyMySQL", "mysql")}
+
+
+def _require_driver(admin_url: str) -> None:
+    """Skip with the way out when *admin_url*'s driver is not installed (rather than erroring in the test)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(admin_url).get_dialect().import_dbapi()
+    except ImportError as error:
+        module = (error.name or "").split(".")[0]
+        if module in DRIVER_EXTRAS:
+            distribution, extra = DRIVER_EXTRAS[module]
+            _cannot_test(f"{distribution} is not installed (pip install -e '.[test,{extra}]')")
+        _cannot_test(f"the driver of {make_url(admin_url).drivername} cannot be imported ({error})")
 
 
 def _throwaway_database(admin_url: str, what: str) -> Iterator[str]:
@@ -113,6 +136,7 @@ def _throwaway_database(admin_url: str, what: str) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    _require_driver(admin_url)
     name = f"jnt_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,7 @@ from janitoo_db.engine import create_db_engine
 from janitoo_db.migration import LOCK_KEY, LOCK_NAME, migration_connection
 
 Run = Callable[..., Result]
+RunProcess = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def one_error(result: Result) -> str:
@@ -95,18 +97,39 @@ def test_postgresql_names_the_process_holding_the_lock(cli: Run, postgresql_url:
 
 
 @pytest.mark.server
-def test_mariadb_checks_get_lock_and_names_the_holder(cli: Run, mysql_url: str) -> None:
-    """Before, GET_LOCK's answer was ignored: after the wait a second server migrated anyway."""
+def test_mariadb_checks_get_lock_and_names_the_holder(cli: Run, jnt_dbman: RunProcess, mysql_url: str) -> None:
+    """Before, GET_LOCK's answer was ignored: after the wait a second server migrated anyway.
+
+    The waiting command says so once, when the wait begins, as on PostgreSQL (it used to wait silently
+    inside GET_LOCK).  The lock is held by the test's own connection for the whole run: no race.
+    """
     database = make_url(mysql_url).database
     engine = create_engine(mysql_url)
     with engine.connect() as holder:
         assert holder.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": f"{LOCK_NAME}:{database}"}).scalar() == 1
         connection_id = holder.execute(text("SELECT CONNECTION_ID()")).scalar()
-        result = cli("initdb", "--lock-timeout", "1", "-u", mysql_url)
+        result = jnt_dbman("initdb", "--lock-timeout", "1", "-u", mysql_url)
         holder.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": f"{LOCK_NAME}:{database}"})
     engine.dispose()
-    line = one_error(result)
+    assert result.returncode == 1, result.stdout
+    note, line = result.stderr.splitlines()
+    assert note.startswith("Note: waiting for another migration's lock on mysql+pymysql://root@")
+    assert f"(MySQL connection {connection_id}, user root, from " in note and note.endswith("), for 1 s at most")
+    assert line.startswith("Error: another migration holds the lock of mysql+pymysql://root@")
     assert f"(MySQL connection {connection_id}, user root, from " in line
     assert line.endswith("gave up after 1 s (--lock-timeout, $JANITOO_DB_LOCK_TIMEOUT)")
     assert version_ids(mysql_url) == set() and table_names(mysql_url) == set()
     assert cli("initdb", "-q", "-u", mysql_url).exit_code == 0
+
+
+@pytest.mark.server
+def test_mariadb_lock_not_waited_for_says_no_waiting(cli: Run, mysql_url: str) -> None:
+    """With --lock-timeout 0 there is no wait to announce: only the error."""
+    database = make_url(mysql_url).database
+    engine = create_engine(mysql_url)
+    with engine.connect() as holder:
+        assert holder.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": f"{LOCK_NAME}:{database}"}).scalar() == 1
+        result = cli("initdb", "--lock-timeout", "0", "-u", mysql_url)
+        holder.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": f"{LOCK_NAME}:{database}"})
+    engine.dispose()
+    assert one_error(result).endswith("gave up after 0 s (--lock-timeout, $JANITOO_DB_LOCK_TIMEOUT)")

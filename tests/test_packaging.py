@@ -119,8 +119,8 @@ def test_the_wheel_declares_its_license_by_spdx_expression(wheel: tuple[zipfile.
                                           "                       Version 3, 29 June 2007"]
 
 
-def test_the_docs_extra_can_import_what_autodoc_documents(wheel: tuple[zipfile.ZipFile, str]) -> None:
-    """docs/api.rst documents janitoo_db.testing, the pytest plugin: the docs extra brings pytest."""
+def wheel_extras(wheel: tuple[zipfile.ZipFile, str]) -> dict[str, set[str]]:
+    """Each extra of the wheel's metadata ("" for the dependencies) to the distributions it requires."""
     archive, _ = wheel
     info = next(name.split("/")[0] for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
     extras: dict[str, set[str]] = {}
@@ -129,9 +129,22 @@ def test_the_docs_extra_can_import_what_autodoc_documents(wheel: tuple[zipfile.Z
             requirement = Requirement(value)
             extra = re.search(r'extra == "(\w+)"', str(requirement.marker)) if requirement.marker else None
             extras.setdefault(extra.group(1) if extra else "", set()).add(requirement.name.lower())
+    return extras
+
+
+def test_the_docs_extra_can_import_what_autodoc_documents(wheel: tuple[zipfile.ZipFile, str]) -> None:
+    """docs/api.rst documents janitoo_db.testing, the pytest plugin: the docs extra brings pytest."""
+    extras = wheel_extras(wheel)
     assert {"sphinx", "sphinx-click", "pytest"} <= extras["docs"]
     # Python 3.12+ venvs have no setuptools: the tests that build packages bring their own.
     assert "setuptools" in extras["test"] and "setuptools" in extras["dev"]
+
+
+def test_the_test_extra_brings_the_server_drivers(wheel: tuple[zipfile.ZipFile, str]) -> None:
+    """pip install -e '.[test]' runs the server tests where the servers run, as the README says."""
+    extras = wheel_extras(wheel)
+    assert {"psycopg", "pymysql"} <= extras["test"]
+    assert extras["postgresql"] | extras["mysql"] <= extras["test"]
 
 
 def test_the_sdist_carries_what_the_tests_and_the_docs_need(sdist: tuple[Path, list[str]]) -> None:

@@ -19,11 +19,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from conftest import subprocess_env
 from dbstate import table_names, version_ids
+from janitoo_db.defaults import DEFAULT_URL
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -168,10 +171,47 @@ def test_alembic_sh_runs_every_command_from_anywhere(project: Path, db: Path, tm
     assert TEMPLATE_TABLES | {"alembic_version"} <= table_names(db, sqlite_internal=True)
     assert not CORE_TABLES & table_names(db, sqlite_internal=True)  # this branch alone
     assert not (project / "janitoo_template.sqlite").exists()
+    # Alembic's context lines come from the context the revisions ran in, and only that one.
+    assert upgraded.stderr.count("Context impl SQLiteImpl.") == 1, upgraded.stderr
+    assert upgraded.stderr.count("Will assume non-transactional DDL.") == 1, upgraded.stderr
 
-    # Without $JANITOO_DB_URL, the conf file's database: a SQLite file beside it.
-    run(script, "upgrade", "heads", env=environment(project, None), cwd=tmp_path)
-    assert version_ids(project / "janitoo_template.sqlite") == {revision}
+
+@pytest.fixture
+def default_database() -> Iterator[Path]:
+    """jnt_dbman's default SQLite file, which janitoo_template.conf names; removed afterwards if the test made it."""
+    path = Path(str(make_url(DEFAULT_URL).database))
+    existed = path.exists()
+    yield path
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=cwd,
+                          check=True, capture_output=True, text=True).stdout
+
+
+def test_plain_alembic_with_the_example_conf_writes_nothing_into_the_clone(project: Path,
+                                                                            default_database: Path) -> None:
+    """``alembic -c janitoo_template.conf -n database current`` from the clone's root, as a new user runs it."""
+    git("init", "-q", cwd=project)
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "clone", cwd=project)
+    status = ("status", "--porcelain", "--ignored", "--untracked-files=all")
+    before = git(*status, cwd=project)  # the copy may hold ignored caches of this checkout's tools
+    env = environment(project, None)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # Python's own bytecode is not what this test looks for
+
+    current = run(ALEMBIC, "-c", "janitoo_template.conf", "-n", "database", "current", env=env, cwd=project)
+    # Once for the one connection, not again for each of janitoo_db's own reads of alembic_version.
+    assert current.stderr.count("Context impl SQLiteImpl.") == 1, current.stderr
+    assert current.stderr.count("Will assume non-transactional DDL.") == 1, current.stderr
+    run(project / "alembic.sh", "current", env=env, cwd=project)
+
+    # The conf's database is jnt_dbman's default file, the one the README and the tutorial name, not one
+    # in the clone: git sees no new file, not even an ignored one.
+    assert git(*status, cwd=project) == before
+    assert default_database.exists()
 
 
 def test_plain_alembic_sees_every_branch_with_the_pasted_line(project: Path, db: Path) -> None:
