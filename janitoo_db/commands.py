@@ -218,7 +218,7 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
         unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
             lambda current: destructive.refuse_from(config, revision, current, connection)))
         # An extension forgotten with its tables kept, installed again: taken back where its tables are, or refused.
-        returning.take_back_or_refuse(config, connection, None if check is None else (
+        returning.take_back_or_refuse(config, connection, revision, None if check is None else (
             lambda current: destructive.refuse_from(config, revision, current, connection)))
         if check is None:
             run_alembic(config, revision, upgrade=True)
@@ -320,7 +320,7 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
     if upgrade and not current:  # a database the original made: planned from where initdb would adopt it
         current = read_database(config, lambda c: unversioned.planned_from(config, c), (), "read the tables")
     elif upgrade:  # an extension forgotten with its tables kept: planned from where initdb takes it back
-        current = read_database(config, lambda c: returning.planned_from(config, c, current), current,
+        current = read_database(config, lambda c: returning.planned_from(config, c, revision, current), current,
                                 "read the tables")
     else:
         _refuse_relative_from_nothing(config, revision, current)

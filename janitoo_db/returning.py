@@ -40,11 +40,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from janitoo_db import graph
+from janitoo_db import graph, squashed
+from janitoo_db.alembic_internals import upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.errors import JanitooDbError, RefusedError
-from janitoo_db.migration import notify, run_stamp
-from janitoo_db.registry import CHECKSUMS_TABLE, recorded_tables
+from janitoo_db.migration import alembic_errors, notify, run_stamp
+from janitoo_db.registry import CHECKSUMS_TABLE, recorded_branches, recorded_tables
 from janitoo_db.results import some
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,15 @@ def examine(config: Config, connection: Connection) -> list[Kept]:
     held = graph.applied(script, current)
     members = graph.members_by_branch(script)
     at_base = [name for name, revisions in members.items() if not any(r.revision in held for r in revisions)]
+    unknown = [revision for revision in current if graph.find(script, revision) is None]
+    if at_base and unknown:
+        # A head a squashed revision replaces, or one no installed release has (a newer release's, an
+        # uninstalled extension's): its branch is not at base, and what to do about it is said elsewhere.
+        by_id = squashed.replacements(script)
+        recorded_heads = recorded_branches(connection)
+        elsewhere = {label for revision in unknown for label in
+                     (by_id[revision].branch_labels if revision in by_id else [recorded_heads.get(revision)])}
+        at_base = [name for name in at_base if name not in elsewhere]
     if not at_base:
         return []
     recorded = recorded_tables(connection)
@@ -105,14 +115,16 @@ def _current_heads(connection: Connection) -> set[str]:
         sa.table("alembic_version"))).scalars())
 
 
-def take_back_or_refuse(config: Config, connection: Connection,
+def take_back_or_refuse(config: Config, connection: Connection, revision: str = "heads",
                         before_stamp: Callable[[Sequence[str]], None] | None = None) -> list[Kept]:
-    """Before an upgrade writes anything: stamp each returning branch where its kept tables are, or refuse.
+    """Before an upgrade to *revision* writes anything: stamp each returning branch it runs where its tables are.
 
-    *before_stamp* sees alembic_version as it will be after the stamp, and
-    may refuse it (``--no-destructive``: on MySQL/MariaDB the stamp commits).
+    Refused when one cannot be taken back.  A returning branch the upgrade
+    does not run (``upgrade OTHER@head``) is left as it is.  *before_stamp*
+    sees alembic_version as it will be after the stamp, and may refuse it
+    (``--no-destructive``: on MySQL/MariaDB the stamp commits).
     """
-    found = examine(config, connection)
+    found = _run_by(config, connection, revision, examine(config, connection))
     if not found:
         return []
     refused = [kept for kept in found if kept.refusal]
@@ -132,15 +144,27 @@ def take_back_or_refuse(config: Config, connection: Connection,
     return found
 
 
-def planned_from(config: Config, connection: Connection, current: Sequence[str]) -> tuple[str, ...]:
-    """Where an upgrade's plan starts when a returning branch is taken back first (*current* otherwise)."""
-    found = [kept for kept in examine(config, connection) if kept.revision]
+def planned_from(config: Config, connection: Connection, revision: str,
+                 current: Sequence[str]) -> tuple[str, ...]:
+    """Where the plan of an upgrade to *revision* starts when a returning branch is taken back first."""
+    found = [kept for kept in _run_by(config, connection, revision, examine(config, connection)) if kept.revision]
     if not found:
         return tuple(current)
     for kept in found:
         notify(config, f"{kept.branch} was forgotten with its tables kept; they match its revision "
                        f"{kept.revision}: an upgrade takes them back there and runs this plan from there.")
     return tuple(_after_stamp(script_for(config), current, [kept.revision for kept in found if kept.revision]))
+
+
+def _run_by(config: Config, connection: Connection, revision: str, found: list[Kept]) -> list[Kept]:
+    """Those of *found* whose revisions an upgrade to *revision* would run from where the database is."""
+    if not found or revision == "heads":
+        return found
+    script = script_for(config)
+    with alembic_errors():  # a plan reads outside the migration's own handling of Alembic's errors
+        steps = upgrade_steps(script, revision, tuple(_current_heads(connection)))
+    running = {label for step in steps for label in step.revision.branch_labels}
+    return [kept for kept in found if kept.branch in running]
 
 
 def _after_stamp(script: ScriptDirectory, current: Sequence[str], revisions: Sequence[str]) -> list[str]:

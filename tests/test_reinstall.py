@@ -140,6 +140,8 @@ def test_initdb_refuses_tables_not_proven_the_extensions_own(
             assert message.endswith("or, to start garden afresh, uninstall it, run 'jnt_dbman forget garden "
                                     "--drop-tables --yes' and install it again")
         assert "already exists" not in message
+    other = cli("upgrade", "acme_sensors@head", "-u", sqlite_url)  # an upgrade that does not run garden
+    assert other.exit_code == 0 and other.stderr.startswith("Nothing to do"), other.stderr
     check = cli("checkdb", "-u", sqlite_url)
     assert check.exit_code == 3 and "'jnt_dbman stamp " in check.stdout
     adopt = cli("adopt", "-u", sqlite_url)
@@ -213,3 +215,29 @@ def test_a_relative_downgrade_of_a_branch_never_applied_as_jnt_dbman_runs(
     assert at_base.returncode == 1  # type: ignore[attr-defined]
     assert at_base.stderr == ("Error: janitoo has no applied revision: nothing to downgrade "  # type: ignore[attr-defined]
                               "(applied: nothing, the database is at base)\n")
+
+
+def test_a_branch_at_a_revision_this_release_does_not_have_is_not_taken_for_a_forgotten_one(
+        cli: Run, garden: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> None:
+    """Its head is still in alembic_version: a newer release's (say what to install), or a squashed one's."""
+    installed(garden, monkeypatch)
+    assert cli("initdb", "-q", "-u", sqlite_url).exit_code == 0
+    older = write_extension(tmp_path / "older", "garden", [
+        (GARDEN[0], ""),
+        (GARDEN[1], "op.create_table('garden_beds', sa.Column('id', sa.Integer, primary_key=True))"),
+    ], depends_on=CORE_HEAD)
+    uninstalled(garden)
+    installed(older, monkeypatch)
+    refused = cli("initdb", "-u", sqlite_url)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"Error: the database holds {GARDEN[2]}")
+    assert "forgotten" not in refused.stderr
+
+    uninstalled(older)
+    installed(garden, monkeypatch)
+    squashed = cli("squash", "garden", "--rev-id", "a7000000000f", "-u", sqlite_url)
+    assert squashed.exit_code == 0, squashed.stderr
+    done = cli("initdb", "-u", sqlite_url)
+    assert done.exit_code == 0, done.stderr
+    assert "forgotten" not in done.stderr
+    assert "a7000000000f" in version_ids(sqlite_url)
