@@ -125,7 +125,7 @@ def examine(connection: Connection, script: ScriptDirectory, schemas: Schemas) -
     findings: dict[str, Finding] = {}
     candidates: dict[str, list[Snapshot]] = {}
     for name, branch in schemas.branches.items():
-        if not _present(branch, database):
+        if not holds_any(branch, database):
             findings[name] = Finding(name, ABSENT)
             continue
         scored = [(differences(schemas, branch, snapshot, database), snapshot) for snapshot in branch.snapshots]
@@ -144,7 +144,8 @@ def examine(connection: Connection, script: ScriptDirectory, schemas: Schemas) -
     return Adoption(tuple(findings[name] for name in schemas.branches), tuple(others))
 
 
-def _present(branch: BranchSchemas, database: Mapping[str, Columns]) -> bool:
+def holds_any(branch: BranchSchemas, database: Mapping[str, Columns]) -> bool:
+    """True when the database holds anything of *branch*: one of its tables, or a column it adds."""
     return any(t in database for t in branch.tables_ever) or any(
         column in database.get(table, {}) for table, columns in branch.added_ever.items() for column in columns)
 

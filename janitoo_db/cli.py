@@ -452,7 +452,11 @@ def initdb(config: Config, quiet: bool, no_destructive: bool | None, create_data
     A database without alembic_version that holds the branches' tables (the
     original janitoo's createdb made them) is first adopted, as 'jnt_dbman
     adopt' would, when its tables match revisions exactly; otherwise initdb
-    refuses, naming the tables, and changes nothing. upgrade does the same.
+    refuses, naming the tables, and changes nothing. An extension forgotten
+    with its tables kept and installed again is first stamped at the revision
+    its tables match, when they are recorded as its own and the checksums of
+    its applied revisions agree; otherwise initdb refuses, naming the way out.
+    So does upgrade.
     """
     from janitoo_db import commands
 
@@ -784,6 +788,8 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
         elif result.pending:
             click.echo(f"The database is not up to date: it is at {at}; "
                        f"missing heads {some(result.pending, everything=IN_JSON)}.")
+        for kept in result.kept:
+            click.echo(f"{kept.describe()}.")
         for orphan in result.orphans[:SHOWN]:
             click.echo(f"Orphaned head {orphan.describe()}.")
         if len(result.orphans) > SHOWN:
@@ -1039,8 +1045,9 @@ def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
     """Forget NAME, an extension uninstalled before its branch was removed.
 
     Its heads leave alembic_version, and what they implied of other branches
-    is recorded instead. Its tables stay, listed, unless --drop-tables.
-    Refused while NAME is installed: use 'downgrade NAME@base' then.
+    is recorded instead. Its tables stay, listed, unless --drop-tables; if
+    NAME is installed again, initdb takes them back at the revision they
+    match. Refused while NAME is installed: use 'downgrade NAME@base' then.
     """
     from janitoo_db import commands
 

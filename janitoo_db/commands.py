@@ -28,6 +28,7 @@ from janitoo_db import (
     interrupted,
     journal,
     ownership,
+    returning,
     safety,
     sql_guard,
     squashed,
@@ -217,6 +218,9 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
         # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
         unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
             lambda current: destructive.refuse_from(config, revision, current, connection)))
+        # An extension forgotten with its tables kept, installed again: taken back where its tables are, or refused.
+        returning.take_back_or_refuse(config, connection, revision, None if check is None else (
+            lambda current: destructive.refuse_from(config, revision, current, connection)))
         if check is None:
             run_alembic(config, revision, upgrade=True)
             return
@@ -253,8 +257,38 @@ def downgrade(config: Config, revision: str = "base", *, cascade: bool = False,
     """
     _known_branch_of(config, revision)
     _refuse_ambiguous_step(config, revision)
-    return _migrating(config, lambda: run_alembic(config, revision, upgrade=False,
-                                                  guard=_loss_guard(config, revision, cascade)), on_step)
+
+    def run() -> None:
+        current = current_heads(config.attributes["connection"])
+        _refuse_relative_from_nothing(config, revision, current)
+        run_alembic(config, revision, upgrade=False, guard=_loss_guard(config, revision, cascade))
+
+    return _migrating(config, run, on_step)
+
+
+#: ``NAME@-N``: N revisions below where branch NAME is now.
+_BELOW_CURRENT = re.compile(r"^(.+?)@-\d+$")
+
+
+def _refuse_relative_from_nothing(config: Config, revision: str, current: Sequence[str]) -> None:
+    """Refuse ``NAME@-N`` when NAME has no applied revision: Alembic fails there on a bare AssertionError."""
+    script = script_for(config)
+    for part in revision.split(":"):
+        below = _BELOW_CURRENT.match(part.strip())
+        name = below.group(1) if below else ""
+        members = graph.branch_members(script, name) if name else []
+        held = graph.applied(script, current) if members else set()
+        if members and not any(member.revision in held for member in members):
+            raise RevisionError(f"{name} has no applied revision: nothing to downgrade "
+                                f"(applied: {_applied_tips(config, held) or 'nothing, the database is at base'})")
+
+
+def _applied_tips(config: Config, held: set[str]) -> str:
+    """Each branch with an applied revision, and the newest it holds: "janitoo 5d2f0a8c91e3, acme_sensors ..."."""
+    by_branch = graph.members_by_branch(script_for(config))
+    return ", ".join(f"{name} {' '.join(tips)}" for name in _extensions(config)
+                     for tips in [graph.branch_tips([m for m in by_branch.get(name, []) if m.revision in held])]
+                     if tips)
 
 
 #: Alembic's relative step down from where the database is, on no branch in particular: ``-1``.
@@ -319,6 +353,11 @@ def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tu
     current = squashed.as_if_restamped(script, read_current(config))
     if upgrade and not current:  # a database the original made: planned from where initdb would adopt it
         current = read_database(config, lambda c: unversioned.planned_from(config, c), (), "read the tables")
+    elif upgrade:  # an extension forgotten with its tables kept: planned from where initdb takes it back
+        current = read_database(config, lambda c: returning.planned_from(config, c, revision, current), current,
+                                "read the tables")
+    else:
+        _refuse_relative_from_nothing(config, revision, current)
     with _orphans_explained(config), alembic_errors():
         if upgrade:
             return current, upgrade_steps(script, revision, current)
@@ -500,7 +539,9 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     engine = engine_for(config)
     if is_missing_sqlite_file(engine):
         raise DatabaseError(f"nothing to adopt: {engine.url.database} does not exist")
-    _refuse_versioned(read_current(config))
+    current = read_current(config)
+    if current:
+        _refuse_versioned(current, _kept(config))
     read_database(config, interrupted.refuse_if_any, None, "read the database")  # a killed createdb: repair first
     script = script_for(config)
     schemas = revision_schemas.learn(config)
@@ -528,11 +569,18 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     return replace(found, stamped=tuple(sorted(read_current(config))))
 
 
-def _refuse_versioned(current: Sequence[str]) -> None:
+def _kept(config: Config) -> list[returning.Kept]:
+    """Branches forgotten with their tables kept and installed again, with where their tables stand."""
+    return read_database(config, lambda connection: returning.examine(config, connection), [], "read the database")
+
+
+def _refuse_versioned(current: Sequence[str], kept: Sequence[returning.Kept] = ()) -> None:
+    """Refuse adopt on a versioned database, naming what gets out: initdb, or what stands in its way."""
     if current:
+        way_out = (kept[0].describe() if kept else
+                   "'jnt_dbman checkdb' says where it stands and 'jnt_dbman initdb' upgrades it")
         raise RefusedError(f"the database is already versioned (alembic_version holds {some(sorted(current))}); "
-                           "adopt is for a database without it: 'jnt_dbman checkdb' says where it stands "
-                           "and 'jnt_dbman initdb' upgrades it")
+                           f"adopt is for a database without it: {way_out}")
 
 
 def dropdb(config: Config) -> list[str]:
@@ -725,10 +773,12 @@ def checkdb(config: Config) -> CheckResult:
     # Only a database without a version is looked at for tables made without one (by the original's createdb).
     found = None if current_ids else read_database(config, lambda c: unversioned.find(config, c), None,
                                                    "list the tables")
+    # Only a pending branch can be one forgotten with its tables kept and installed again.
+    kept = _kept(config) if pending else []
     return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split,
                        interrupted=tuple(interrupted_revisions(config)), edited=tuple(edited_revisions(config)),
                        replaced=tuple(squashed.find_replaced(script, current_ids)),
-                       unversioned=found.declared if found is not None else ())
+                       unversioned=found.declared if found is not None else (), kept=tuple(kept))
 
 
 def edited_revisions(config: Config) -> list[checksums.Edited]:

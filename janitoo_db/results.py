@@ -232,6 +232,8 @@ class CheckResult:
     replaced: tuple[Replaced, ...] = field(default=())
     #: Tables of the installed branches in a database without alembic_version (made by the original's createdb).
     unversioned: tuple[str, ...] = field(default=())
+    #: Pending branches forgotten with their tables kept (see :mod:`janitoo_db.returning`): where they stand.
+    kept: tuple[Any, ...] = field(default=())
 
     @property
     def up_to_date(self) -> bool:
@@ -243,7 +245,8 @@ class CheckResult:
         return tuple(r for r in self.replaced if not r.restamp)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "replaced": [r.as_dict() for r in self.replaced], "up_to_date": self.up_to_date}
+        return {**asdict(self), "replaced": [r.as_dict() for r in self.replaced],
+                "kept": [k.as_dict() for k in self.kept], "up_to_date": self.up_to_date}
 
 
 @dataclass(frozen=True)
