@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 
 Where: TypeAlias = Path | str
@@ -110,3 +110,14 @@ def rows(where: Where, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with connected(where) as connection:
         result = connection.exec_driver_sql(sql, params) if params else connection.exec_driver_sql(sql)
         return [tuple(row) for row in result] if result.returns_rows else []
+
+
+def execute(where: Where, *statements: str) -> None:
+    """Run *statements* as SQLAlchemy ``text()`` (``:name`` binds, no driver %-formatting), in one transaction."""
+    engine = create_engine(url_of(where))
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()

@@ -21,7 +21,7 @@ from click.testing import Result
 
 import janitoo_db.cli
 from conftest import revision_lines, subprocess_env, write_extension, write_revision
-from dbstate import rows, table_names, version_ids
+from dbstate import execute, rows, table_names, version_ids
 
 Run = Callable[..., Result]
 ORIGINAL, CORE_HEAD, ACME_HEAD = "33b95995b188", "5d2f0a8c91e3", "2b3c4d5e6f70"
@@ -47,16 +47,6 @@ def tiers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ])
     monkeypatch.syspath_prepend(str(root))
     return root
-
-
-def execute(url: str, *statements: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as connection:
-            for statement in statements:
-                connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
 
 
 def unversion(url: str) -> None:

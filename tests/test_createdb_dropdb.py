@@ -12,21 +12,13 @@ from click.testing import Result
 from sqlalchemy import create_engine, text
 
 from conftest import jnt_dbman_path, subprocess_env, write_extension
-from dbstate import rows, table_names, version_ids
+from dbstate import execute, rows, table_names, version_ids
 from janitoo_db.locking import LOCK_KEY
 
 Run = Callable[..., Result]
 HEADS = {"5d2f0a8c91e3", "2b3c4d5e6f70", "c3e9b5a1d274"}
 MODEL_TABLES = {"core_groups", "core_users", "core_groups_users", "core_settings_group", "core_settings",
                 "acme_readings", "template_rooms", "template_sensors"}
-
-
-def execute(url: str, *statements: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
-    engine.dispose()
 
 
 def unversion(url: str) -> None:

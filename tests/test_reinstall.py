@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-import sqlalchemy as sa
 from click.testing import Result
 
 from conftest import install_extension, revision_lines, subprocess_env, write_extension
-from dbstate import rows, table_names, version_ids
+from dbstate import execute, rows, table_names, version_ids
 
 Run = Callable[..., Result]
 CORE_HEAD, TEMPLATE_HEAD, ACME_HEAD = "5d2f0a8c91e3", "c3e9b5a1d274", "2b3c4d5e6f70"
@@ -41,16 +40,6 @@ def installed(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def uninstalled(root: Path) -> None:
     sys.path[:] = [entry for entry in sys.path if entry != str(root)]
-
-
-def execute(url: str, *statements: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as connection:
-            for statement in statements:
-                connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
 
 
 def forgotten_at(cli: Run, root: Path, monkeypatch: pytest.MonkeyPatch, url: str, back: int) -> None:
