@@ -259,7 +259,8 @@ def downgrade(config: Config, revision: str = "base", *, cascade: bool = False,
     _refuse_ambiguous_step(config, revision)
 
     def run() -> None:
-        current = current_heads(config.attributes["connection"])
+        # As the migration will find it: a head a squashed revision replaces counts as that revision.
+        current = squashed.as_if_restamped(script_for(config), current_heads(config.attributes["connection"]))
         _refuse_relative_from_nothing(config, revision, current)
         run_alembic(config, revision, upgrade=False, guard=_loss_guard(config, revision, cascade))
 

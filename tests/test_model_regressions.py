@@ -152,3 +152,19 @@ def test_a_failed_dropdb_leaves_no_state_only_repair_gets_out_of(tmp_path: Path,
     # alembic_version names exactly the revisions whose work is there
     seen = read(found.url, set())
     assert ("pests_sightings" in seen.tables) == (found.universe.closure(set(seen.versions))["pests"] == 2)
+
+
+def test_a_relative_downgrade_from_a_squashed_head_is_not_taken_for_nothing_applied(
+        tmp_path: Path, any_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After squash, alembic_version still holds the replaced head until a migration re-stamps it: the check
+    that NAME@-N has something to step back from must see it as the squashed revision, as --plan did."""
+    found = site(tmp_path, any_url, monkeypatch)
+    found.install("pests")
+    assert found.run("initdb", "-q").exit_code == 0
+    squashed = found.run("squash", "pests", "--rev-id", "5a0000000004")
+    assert squashed.exit_code == 0, squashed.stderr
+    assert found.run("downgrade", "pests@-1", "--plan").exit_code == 0
+    done = found.run("downgrade", "-q", "--yes", "pests@-1")
+    assert done.exit_code == 0, done.stderr
+    assert "pests_sightings" not in found.tables()
+    assert found.run("checkdb").exit_code == 3  # pests is at base again: its squashed revision is pending

@@ -12,6 +12,7 @@ SQLite files of each test's own.
 """
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import shlex
@@ -26,9 +27,19 @@ from sqlalchemy.engine import make_url
 
 from conftest import subprocess_env
 from dbstate import table_names, version_ids
-from janitoo_db.defaults import DEFAULT_URL
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def conf_url(path: Path) -> str:
+    """The ``[database]`` section's ``sqlalchemy.url`` of a janitoo configuration file."""
+    parser = configparser.RawConfigParser()
+    parser.read(path, encoding="utf-8")
+    return parser.get("database", "sqlalchemy.url")
+
+
+#: The database janitoo_template.conf names: the tutorial's throw-away file.
+TUTORIAL_URL = conf_url(REPO / "janitoo_template.conf")
 BIN = Path(sys.executable).parent
 JNT_DBMAN = BIN / "jnt_dbman"
 ALEMBIC = BIN / "alembic"
@@ -177,13 +188,21 @@ def test_alembic_sh_runs_every_command_from_anywhere(project: Path, db: Path, tm
 
 
 @pytest.fixture
-def default_database() -> Iterator[Path]:
-    """jnt_dbman's default SQLite file, which janitoo_template.conf names; removed afterwards if the test made it."""
-    path = Path(str(make_url(DEFAULT_URL).database))
-    existed = path.exists()
-    yield path
-    if not existed:
+def tutorial_database(tmp_path: Path) -> Iterator[Path]:
+    """The tutorial's SQLite file, which janitoo_template.conf names, absent for the test.
+
+    A file already there (the tutorial run by hand, say) is set aside and put back afterwards.
+    """
+    path = Path(str(make_url(TUTORIAL_URL).database))
+    aside = tmp_path / "set-aside.sqlite"
+    if path.exists():
+        shutil.move(path, aside)
+    try:
+        yield path
+    finally:
         path.unlink(missing_ok=True)
+        if aside.exists():
+            shutil.move(aside, path)
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -192,8 +211,10 @@ def git(*args: str, cwd: Path) -> str:
 
 
 def test_plain_alembic_with_the_example_conf_writes_nothing_into_the_clone(project: Path,
-                                                                            default_database: Path) -> None:
+                                                                            tutorial_database: Path) -> None:
     """``alembic -c janitoo_template.conf -n database current`` from the clone's root, as a new user runs it."""
+    exported = re.search(r"export JANITOO_DB_URL=(\S+)", (REPO / "docs" / "tutorial.rst").read_text(encoding="utf-8"))
+    assert exported and exported.group(1) == TUTORIAL_URL  # the conf's database is the one the tutorial names
     git("init", "-q", cwd=project)
     git("add", "-A", cwd=project)
     git("commit", "-q", "-m", "clone", cwd=project)
@@ -208,10 +229,10 @@ def test_plain_alembic_with_the_example_conf_writes_nothing_into_the_clone(proje
     assert current.stderr.count("Will assume non-transactional DDL.") == 1, current.stderr
     run(project / "alembic.sh", "current", env=env, cwd=project)
 
-    # The conf's database is jnt_dbman's default file, the one the README and the tutorial name, not one
-    # in the clone: git sees no new file, not even an ignored one.
+    # The conf's database is the tutorial's throw-away file, not one in the clone: git sees no new file,
+    # not even an ignored one.
     assert git(*status, cwd=project) == before
-    assert default_database.exists()
+    assert tutorial_database.exists()
 
 
 def test_plain_alembic_sees_every_branch_with_the_pasted_line(project: Path, db: Path) -> None:
