@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -163,7 +164,9 @@ def test_downgrade_minus_one_leaves_other_options_alone(cli: Cli, sqlite_url: st
     assert timeout.stderr.splitlines()[-1] == ("Error: Invalid value for '--lock-timeout': "
                                                "-1.0 is not in the range x>=0.")
     unknown = cli("downgrade", "-1", "--bogus", "-u", sqlite_url)
-    assert (unknown.exit_code, unknown.stderr.splitlines()[-1]) == (2, "Error: No such option '--bogus'.")
+    assert unknown.exit_code == 2
+    # click 8.2 says "No such option: --bogus"; later releases "No such option '--bogus'."
+    assert re.fullmatch(r"Error: No such option(: --bogus| '--bogus'\.)", unknown.stderr.splitlines()[-1])
 
 
 def test_current_in_history_ranges_and_show(cli: Cli, sqlite_url: str, tmp_path: Path) -> None:
