@@ -97,12 +97,21 @@ def _applied(script: ScriptDirectory, installed: dict[str, Script], heads: Itera
     return {r for r in graph.applied(script, heads) if r in installed}
 
 
-def recorded(connection: Connection) -> dict[str, str]:
-    """Revision id to the checksum recorded for its file; empty when nothing was."""
-    if not sa.inspect(connection).has_table(CHECKSUMS_TABLE):
+def recorded(connection: Connection, *, branch: str | None = None) -> dict[str, str]:
+    """Revision id to the checksum recorded for its file (of *branch*'s revisions only, if given); empty when none."""
+    if not kept(connection):
         return {}
-    return {row.revision: row.checksum
-            for row in connection.execute(sa.select(checksums_table.c.revision, checksums_table.c.checksum))}
+    query = sa.select(checksums_table.c.revision, checksums_table.c.checksum)
+    if branch is not None:
+        query = query.where(checksums_table.c.branch == branch)
+    return {row.revision: row.checksum for row in connection.execute(query)}
+
+
+def branches(connection: Connection) -> set[str]:
+    """The branches with recorded checksums; rows outlive ``forget``, so a forgotten branch is among them."""
+    if not kept(connection):
+        return set()
+    return set(connection.execute(sa.select(checksums_table.c.branch).distinct()).scalars())
 
 
 def kept(connection: Connection) -> bool:

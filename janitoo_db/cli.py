@@ -11,7 +11,6 @@ import functools
 import gc
 import math
 import os
-import re
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -505,23 +504,21 @@ class RelativeStepCommand(click.Command):
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from janitoo_db.commands import BARE_STEP
+
         takes_value = {name for param in self.get_params(ctx) if isinstance(param, click.Option)
                        and not param.is_flag and not param.count for name in param.opts}
         end = args.index("--") if "--" in args else len(args)
         kept: list[str] = []
         steps: list[str] = []
         for arg in args[:end]:
-            if RELATIVE_STEP.fullmatch(arg) and not (kept and kept[-1] in takes_value):
+            if BARE_STEP.fullmatch(arg) and not (kept and kept[-1] in takes_value):
                 steps.append(arg)
             else:
                 kept.append(arg)
         if steps:
             args = [*kept, "--", *steps, *args[end + 1:]]
         return super().parse_args(ctx, args)
-
-
-#: A relative step down on no branch in particular, as Alembic's downgrade reads it.
-RELATIVE_STEP = re.compile(r"-\d+")
 
 
 @main.command(cls=RelativeStepCommand)

@@ -215,12 +215,13 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
         connection = config.attributes["connection"]
         # A killed createdb leaves tables and no alembic_version too: named as such, not taken for the original's.
         interrupted.refuse_if_any(connection)
+        # --no-destructive judges alembic_version as a stamp below would leave it, before the stamp is written.
+        before_stamp = None if check is None else (
+            lambda current: destructive.refuse_from(config, revision, current, connection))
         # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
-        unversioned.adopt_or_refuse(config, connection, revision, None if check is None else (
-            lambda current: destructive.refuse_from(config, revision, current, connection)))
+        unversioned.adopt_or_refuse(config, connection, revision, before_stamp)
         # An extension forgotten with its tables kept, installed again: taken back where its tables are, or refused.
-        returning.take_back_or_refuse(config, connection, revision, None if check is None else (
-            lambda current: destructive.refuse_from(config, revision, current, connection)))
+        returning.take_back_or_refuse(config, connection, revision, before_stamp)
         if check is None:
             run_alembic(config, revision, upgrade=True)
             return

@@ -328,7 +328,7 @@ def read_database(config: Config, read: Callable[[Connection], T], missing: T, w
 
 def read_current(config: Config) -> tuple[str, ...]:
     """The revision ids in the database's ``alembic_version`` table."""
-    return read_database(config, lambda connection: tuple(current_heads(connection)),
+    return read_database(config, current_heads,
                          (), "read the database version")
 
 

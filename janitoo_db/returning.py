@@ -39,12 +39,12 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from janitoo_db import graph, squashed
+from janitoo_db import checksums, graph, squashed
 from janitoo_db.alembic_internals import upgrade_steps
 from janitoo_db.config import script_for
 from janitoo_db.errors import JanitooDbError, RefusedError
 from janitoo_db.migration import alembic_errors, notify, run_stamp
-from janitoo_db.registry import CHECKSUMS_TABLE, recorded_branches, recorded_tables
+from janitoo_db.registry import recorded_branches, recorded_tables
 from janitoo_db.results import some
 from janitoo_db.version_table import current_heads
 
@@ -78,7 +78,7 @@ class Kept:
 def examine(config: Config, connection: Connection) -> list[Kept]:
     """Every installed branch at base whose recorded tables the database holds, with where they stand; no writes."""
     script = script_for(config)
-    current = _current_heads(connection)
+    current = current_heads(connection)
     if not current or set(script.get_heads()) <= set(current):
         return []  # unversioned (janitoo_db.unversioned's), or at every head
     held = graph.applied(script, current)
@@ -97,7 +97,7 @@ def examine(config: Config, connection: Connection) -> list[Kept]:
         return []
     recorded = recorded_tables(connection)
     # Evidence the database had it: its tables in the ledger, or its applied revisions' checksums (both outlive forget).
-    had = {name for name in recorded.values()} | _branches_with_checksums(connection)
+    had = {name for name in recorded.values()} | checksums.branches(connection)
     found = []
     for name in at_base:
         if name in had:  # else new to this database: the common case of an install, which costs no replay
@@ -105,14 +105,6 @@ def examine(config: Config, connection: Connection) -> list[Kept]:
             if kept is not None:
                 found.append(kept)
     return found
-
-
-def _current_heads(connection: Connection) -> set[str]:
-    """alembic_version's rows, asked of the dialect directly: every server start pays for this read."""
-    if not connection.dialect.has_table(connection, "alembic_version"):
-        return set()
-    return set(connection.execute(sa.select(sa.column("version_num")).select_from(
-        sa.table("alembic_version"))).scalars())
 
 
 def take_back_or_refuse(config: Config, connection: Connection, revision: str = "heads",
@@ -162,7 +154,7 @@ def _run_by(config: Config, connection: Connection, revision: str, found: list[K
         return found
     script = script_for(config)
     with alembic_errors():  # a plan reads outside the migration's own handling of Alembic's errors
-        steps = upgrade_steps(script, revision, tuple(_current_heads(connection)))
+        steps = upgrade_steps(script, revision, current_heads(connection))
     running = {label for step in steps for label in step.revision.branch_labels}
     return [kept for kept in found if kept.branch in running]
 
@@ -232,9 +224,7 @@ def _examine_branch(config: Config, connection: Connection, script: ScriptDirect
 def _last_applied(connection: Connection, script: ScriptDirectory, name: str, members: list[Script],
                   matching: list[str]) -> tuple[str | None, str]:
     """The revision of *matching* janitoo_db's checksums say *name* was last at; else why it cannot tell."""
-    from janitoo_db import checksums
-
-    rows = _checksum_rows(connection, name)
+    rows = checksums.recorded(connection, branch=name)
     installed = {member.revision: member for member in members}
     if not rows:
         if len(matching) == 1:
@@ -261,23 +251,3 @@ def _last_applied(connection: Connection, script: ScriptDirectory, name: str, me
         return None, (f"the file of its revision {edited[0]} changed since it ran" if len(edited) == 1 else
                       f"the files of its revisions {some(edited)} changed since they ran")
     return tips[0], ""
-
-
-def _checksum_rows(connection: Connection, branch: str) -> dict[str, str]:
-    """Revision id to checksum, of the revisions of *branch* janitoo_db recorded as applied (they outlive forget)."""
-    from janitoo_db.checksums import checksums_table
-
-    if not sa.inspect(connection).has_table(CHECKSUMS_TABLE):
-        return {}
-    found = connection.execute(sa.select(checksums_table.c.revision, checksums_table.c.checksum)
-                               .where(checksums_table.c.branch == branch))
-    return {row.revision: row.checksum for row in found}
-
-
-def _branches_with_checksums(connection: Connection) -> set[str]:
-    """The branches janitoo_db recorded applied revisions of (kept after forget)."""
-    from janitoo_db.checksums import checksums_table
-
-    if not sa.inspect(connection).has_table(CHECKSUMS_TABLE):
-        return set()
-    return set(connection.execute(sa.select(checksums_table.c.branch).distinct()).scalars())

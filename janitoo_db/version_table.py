@@ -20,6 +20,6 @@ _version = sa.table(VERSION_TABLE, sa.column("version_num"))
 
 def current_heads(connection: Connection) -> tuple[str, ...]:
     """The revision ids in ``alembic_version``, as ``MigrationContext.get_current_heads`` reads them."""
-    if not sa.inspect(connection).has_table(VERSION_TABLE):
+    if not connection.dialect.has_table(connection, VERSION_TABLE):  # every server start pays for this read
         return ()
     return tuple(row[0] for row in connection.execute(sa.select(_version.c.version_num)))
