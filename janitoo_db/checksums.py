@@ -44,8 +44,6 @@ from janitoo_db.version_table import current_heads
 
 logger = logging.getLogger(__name__)
 
-#: Config attribute: lines a command has to tell its user besides its result (see :func:`announce`).
-NOTICES = "notices"
 #: Rows per DELETE ... IN (...): old SQLite releases take at most 999 parameters a statement.
 CHUNK = 500
 
@@ -195,24 +193,19 @@ def _recording(step: Any, connection: Connection) -> Any:
     return recording
 
 
-def announce(config: Any, backfilled: int) -> None:
+def announce(notices: list[str], backfilled: int) -> None:
     """Say once that the checksums of revisions applied earlier were recorded now, from their files as they are.
 
-    The line goes to the Config's ``notices`` (jnt_dbman prints them on
-    stderr) and to the ``janitoo_db.checksums`` logger, at INFO.
+    The line goes to *notices* (a Site's: jnt_dbman prints them on stderr)
+    and to the ``janitoo_db.checksums`` logger, at INFO.
     """
     if not backfilled:
         return
     plural = "revision" if backfilled == 1 else "revisions"
     notice = (f"Recorded the checksums of {backfilled} applied {plural} that had none (migrated before janitoo_db "
               "kept them), from their files as they are now: 'jnt_dbman checkdb' reports any later edit.")
-    config.attributes.setdefault(NOTICES, []).append(notice)
+    notices.append(notice)
     logger.info(notice)
-
-
-def take_notices(config: Any) -> list[str]:
-    """The notices a command left in *config*, once: they are removed."""
-    return list(config.attributes.pop(NOTICES, ()))
 
 
 def _held(connection: Connection, script: ScriptDirectory) -> set[str]:

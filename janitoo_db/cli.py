@@ -22,9 +22,8 @@ from janitoo_db.errors import JanitooDbError
 from janitoo_db.results import some
 
 if TYPE_CHECKING:
-    from alembic.config import Config
-
     from janitoo_db.results import Step
+    from janitoo_db.site import Site
 
 
 DEBUG_KEY = "janitoo_db.debug"
@@ -158,7 +157,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 
 
 def database_command(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the options that say where the database is, and pass an Alembic Config.
+    """Add the options that say where the database is, and pass the Site it names.
 
     For a command that takes the migration lock (it writes): --lock-timeout
     says how long it waits for another migration's.  -u and -c given after
@@ -188,7 +187,8 @@ def _with_database(func: Callable[..., Any], lock_option: Callable[..., Any]) ->
     @debug_option
     @functools.wraps(func)
     def wrapper(*args: Any, url: str | None, conf_file: str | None, **kwargs: Any) -> Any:
-        from janitoo_db.config import alembic_config, resolve_url
+        from janitoo_db.config import resolve_url
+        from janitoo_db.site import Site
 
         ctx = click.get_current_context()
         meta = ctx.meta
@@ -201,27 +201,21 @@ def _with_database(func: Callable[..., Any], lock_option: Callable[..., Any]) ->
         meta.setdefault(URLS_KEY, []).append(url)
         resolved = resolve_url(url, conf_file)
         meta[URLS_KEY].append(resolved)
-        config = alembic_config(resolved, new_branch=meta.get(NEW_BRANCH_KEY))
-        if conf_file:
-            config.attributes["conf_file"] = conf_file  # generate and merge read its post-write hooks
-        if lock_timeout is not None:
-            config.attributes["lock_timeout"] = lock_timeout
-        config.attributes["on_notice"] = _notice
+        # conf_file: generate and merge read its post-write hooks.
+        site = Site(resolved, new_branch=meta.get(NEW_BRANCH_KEY), conf_file=conf_file or None,
+                    lock_timeout=lock_timeout, on_notice=_notice)
         try:
-            result = func(config, *args, **kwargs)
-            _print_notices(config)
+            result = func(site, *args, **kwargs)
+            _print_notices(site)
             return result
         finally:
-            # Close the pooled connections here, not whenever the interpreter gets to them.
-            engine = config.attributes.get("engine")
-            if engine is not None:
-                engine.dispose()
+            site.dispose()
 
     return wrapper
 
 
 def statement_limit_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The PostgreSQL limits of a migration's own statements, and its retries; kept in the Config's attributes."""
+    """The PostgreSQL limits of a migration's own statements, and its retries; kept on the Site."""
 
     @click.option("--ddl-lock-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
                   envvar="JANITOO_DB_DDL_LOCK_TIMEOUT", callback=_finite,
@@ -238,21 +232,19 @@ def statement_limit_options(func: Callable[..., Any]) -> Callable[..., Any]:
                   envvar="JANITOO_DB_RETRY_WAIT", callback=_finite,
                   help="Pause before the first retry; each next one is twice as long (60 s at most). Default: 1.")
     @functools.wraps(func)
-    def wrapper(config: Config, *args: Any, ddl_lock_timeout: float | None, statement_timeout: float | None,
+    def wrapper(site: Site, *args: Any, ddl_lock_timeout: float | None, statement_timeout: float | None,
                 retries: int | None, retry_wait: float | None, **kwargs: Any) -> Any:
         given = {"ddl_lock_timeout": ddl_lock_timeout, "statement_timeout": statement_timeout,
                  "retries": retries, "retry_wait": retry_wait}
-        config.attributes.update({key: value for key, value in given.items() if value is not None})
-        return func(config, *args, **kwargs)
+        site.limit_options.update({key: value for key, value in given.items() if value is not None})
+        return func(site, *args, **kwargs)
 
     return wrapper
 
 
-def _print_notices(config: Config) -> None:
+def _print_notices(site: Site) -> None:
     """Lines a command left to tell besides its result (checksums recorded for the first time), on stderr."""
-    from janitoo_db.checksums import take_notices
-
-    for notice in take_notices(config):
+    for notice in site.take_notices():
         click.echo(notice, err=True)
 
 
@@ -276,7 +268,7 @@ IN_JSON = "--json"
 IN_CURRENT = "'jnt_dbman current'"
 
 
-def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool,
+def _move(site: Site, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool,
           cascade: bool = False, no_destructive: bool | None = None, as_json: bool = False) -> None:
     """upgrade and downgrade: plan, write the SQL script, or migrate."""
     from janitoo_db import commands
@@ -287,20 +279,20 @@ def _move(config: Config, revision: str, *, quiet: bool, sql: bool, plan: bool, 
         raise click.UsageError("--no-destructive and --allow-destructive are for a migration that runs; "
                                "--plan marks what can destroy data, --sql runs nothing")
     if plan:
-        output.print_plan(commands.plan(config, revision, upgrade=upgrade, with_sql=sql, cascade=cascade), as_json,
-                          lambda: output.nothing_to_do(commands.current(config), revision, upgrade))
+        output.print_plan(commands.plan(site, revision, upgrade=upgrade, with_sql=sql, cascade=cascade), as_json,
+                          lambda: output.nothing_to_do(commands.current(site), revision, upgrade))
     elif sql:
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
-        click.echo(script(config, revision), nl=False)
+        click.echo(script(site, revision), nl=False)
     elif upgrade:
-        _migrate(lambda progress: commands.upgrade(config, revision, on_step=progress,
-                                                   no_destructive=no_destructive), quiet, config, revision)
+        _migrate(lambda progress: commands.upgrade(site, revision, on_step=progress,
+                                                   no_destructive=no_destructive), quiet, site, revision)
     else:
-        _migrate(lambda progress: commands.downgrade(config, revision, cascade=cascade, on_step=progress), quiet,
-                 config, revision, upgrade=False)
+        _migrate(lambda progress: commands.downgrade(site, revision, cascade=cascade, on_step=progress), quiet,
+                 site, revision, upgrade=False)
 
 
-def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, config: Config, revision: str = "heads",
+def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, site: Site, revision: str = "heads",
              upgrade: bool = True) -> None:
     """Run a migration, reporting each revision and a summary, or which listed revisions a failure kept.
 
@@ -314,15 +306,15 @@ def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, config: 
     except MigrationError as error:
         progress.failed(error.rolled_back, error.committed_partway, error.needs_repair)
         raise
-    for replaced in config.attributes.pop("restamped", ()) if not quiet else ():
+    for replaced in site.restamped if not quiet else ():
         click.echo(f"Re-stamped {replaced.revision} ({replaced.branch}) as {replaced.squashed}, the squashed "
                    "revision that replaces it: nothing to run for it.", err=True)
     from janitoo_db import commands
 
-    progress.finish(steps, lambda: output.nothing_to_do(commands.current(config), revision, upgrade))
+    progress.finish(steps, lambda: output.nothing_to_do(commands.current(site), revision, upgrade))
 
 
-def _confirm_dropping(config: Config, yes: bool, refusal: str, question: str) -> None:
+def _confirm_dropping(site: Site, yes: bool, refusal: str, question: str) -> None:
     """Ask before a command removes every janitoo table; without a terminal, only --yes will do.
 
     *refusal* and *question* name the database as ``{where}`` (its password hidden).
@@ -331,7 +323,7 @@ def _confirm_dropping(config: Config, yes: bool, refusal: str, question: str) ->
 
     if yes:
         return
-    where = hide_password(config.attributes["url"])
+    where = hide_password(site.url)
     if not sys.stdin.isatty():
         raise click.ClickException(f"refusing to {refusal.format(where=where)} without --yes "
                                    "when not run from a terminal")
@@ -403,7 +395,7 @@ def collect() -> None:
 
 @main.command("version_locations")
 @reading_command
-def version_locations(config: Config) -> None:
+def version_locations(site: Site) -> None:
     """Print the version_locations line to paste into an Alembic ini file.
 
     The paths are joined with the system's path separator (: on Linux and
@@ -414,7 +406,7 @@ def version_locations(config: Config) -> None:
 
     from janitoo_db import commands
 
-    click.echo("version_locations = " + os.pathsep.join(commands.version_locations(config)))
+    click.echo("version_locations = " + os.pathsep.join(commands.version_locations(site)))
 
 
 no_destructive_option = click.option(
@@ -431,12 +423,12 @@ create_database_option = click.option(
          "to create databases). On SQLite the file is created anyway.")
 
 
-def _create_database(config: Config, create: bool) -> None:
+def _create_database(site: Site, create: bool) -> None:
     from janitoo_db import commands
     from janitoo_db.engine import hide_password
 
-    if create and commands.create_database(config):
-        click.echo(f"Created the database {hide_password(config.attributes['url'])}.", err=True)
+    if create and commands.create_database(site):
+        click.echo(f"Created the database {hide_password(site.url)}.", err=True)
 
 
 @main.command()
@@ -445,7 +437,7 @@ def _create_database(config: Config, create: bool) -> None:
 @quiet_option
 @no_destructive_option
 @create_database_option
-def initdb(config: Config, quiet: bool, no_destructive: bool | None, create_database: bool) -> None:
+def initdb(site: Site, quiet: bool, no_destructive: bool | None, create_database: bool) -> None:
     """Create or upgrade the database to the head of every branch, using the revisions.
 
     A database without alembic_version that holds the branches' tables (the
@@ -459,9 +451,9 @@ def initdb(config: Config, quiet: bool, no_destructive: bool | None, create_data
     """
     from janitoo_db import commands
 
-    _create_database(config, create_database)
-    _migrate(lambda progress: commands.initdb(config, on_step=progress, no_destructive=no_destructive), quiet,
-             config)
+    _create_database(site, create_database)
+    _migrate(lambda progress: commands.initdb(site, on_step=progress, no_destructive=no_destructive), quiet,
+             site)
 
 
 sql_option = click.option("--sql", is_flag=True,
@@ -483,7 +475,7 @@ plan_json_option = click.option("--json", "as_json", is_flag=True, callback=_rem
 @plan_option
 @plan_json_option
 @no_destructive_option
-def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool,
+def upgrade(site: Site, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool,
             no_destructive: bool | None) -> None:
     """Upgrade the database to REVISION (default: heads, the head of every branch).
 
@@ -491,7 +483,7 @@ def upgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, a
     for N more revisions of it; with --sql, also START:END. --plan marks
     each revision that can destroy data; --no-destructive refuses to run one.
     """
-    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=True, no_destructive=no_destructive,
+    _move(site, revision, quiet=quiet, sql=sql, plan=plan, upgrade=True, no_destructive=no_destructive,
           as_json=as_json)
 
 
@@ -532,7 +524,7 @@ class RelativeStepCommand(click.Command):
 @click.option("--cascade", is_flag=True,
               help="Also undo the revisions of other branches that depend on what is removed (their data goes too).")
 @yes_option("a downgrade that empties every branch (no other downgrade asks)")
-def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool, cascade: bool,
+def downgrade(site: Site, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool, cascade: bool,
               yes: bool) -> None:
     """Downgrade the database to REVISION (default: base, which empties every branch).
 
@@ -546,27 +538,27 @@ def downgrade(config: Config, revision: str, quiet: bool, sql: bool, plan: bool,
     if not (sql or plan):
         from janitoo_db import commands
 
-        if commands.downgrade_empties_database(config, revision):
-            _confirm_dropping(config, yes, "downgrade every branch of {where} to base",
+        if commands.downgrade_empties_database(site, revision):
+            _confirm_dropping(site, yes, "downgrade every branch of {where} to base",
                               "Downgrade every branch of {where} to base, dropping their tables?")
-    _move(config, revision, quiet=quiet, sql=sql, plan=plan, upgrade=False, cascade=cascade, as_json=as_json)
+    _move(site, revision, quiet=quiet, sql=sql, plan=plan, upgrade=False, cascade=cascade, as_json=as_json)
 
 
 @main.command()
 @database_command
 @click.argument("revisions", nargs=-1, required=True)
-def stamp(config: Config, revisions: tuple[str, ...]) -> None:
+def stamp(site: Site, revisions: tuple[str, ...]) -> None:
     """Record REVISIONS (for example: heads) as applied, without running them."""
     from janitoo_db import commands
 
-    now = commands.stamp(config, revisions)
+    now = commands.stamp(site, revisions)
     click.echo(f"The database is now at {some(now, everything=IN_CURRENT) or 'base'}.")
 
 
 @main.command()
 @database_command
 @create_database_option
-def createdb(config: Config, create_database: bool) -> None:
+def createdb(site: Site, create_database: bool) -> None:
     """Create the tables from the models and mark the database as being at every head.
 
     Only for a database without alembic_version that holds none of the
@@ -575,14 +567,14 @@ def createdb(config: Config, create_database: bool) -> None:
     """
     from janitoo_db import commands
 
-    _create_database(config, create_database)
-    created = commands.createdb(config)
+    _create_database(site, create_database)
+    created = commands.createdb(site)
     if created.tables:
         click.echo(f"Created {len(created.tables)} tables and stamped the database at heads.")
     elif created.stamped:
         click.echo("The tables already match the models: stamped the database at heads.")
     else:
-        click.echo(output.nothing_to_do(commands.current(config), "heads", upgrade=True))
+        click.echo(output.nothing_to_do(commands.current(site), "heads", upgrade=True))
 
 
 @main.command()
@@ -592,7 +584,7 @@ def createdb(config: Config, create_database: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Only show what was found; change nothing.")
 @json_option
 @click.pass_context
-def adopt(ctx: click.Context, config: Config, yes: bool, dry_run: bool, as_json: bool) -> None:
+def adopt(ctx: click.Context, site: Site, yes: bool, dry_run: bool, as_json: bool) -> None:
     """Stamp a database that has no alembic_version at the revisions its tables match.
 
     For databases made by the original janitoo's createdb, or by hand. For
@@ -604,17 +596,17 @@ def adopt(ctx: click.Context, config: Config, yes: bool, dry_run: bool, as_json:
     """
     from janitoo_db import commands
 
-    found = commands.adopt(config, stamp=False)
+    found = commands.adopt(site, stamp=False)
     problem = found.refusal()
     if not as_json:
         _print_adoption(found)
     if problem is None and found.revisions and not dry_run:
         try:
-            _confirm_dropping(config, yes, "stamp {where}", "Stamp {where} at these revisions?")
+            _confirm_dropping(site, yes, "stamp {where}", "Stamp {where} at these revisions?")
         except click.ClickException as refused:
             problem = f"{refused.message} (--dry-run only shows what was found)"
         else:
-            found = commands.adopt(config, stamp=True, expected=found)
+            found = commands.adopt(site, stamp=True, expected=found)
     if problem is not None:
         _error(ctx, problem, 1, found.as_dict())
         ctx.exit(1)
@@ -640,7 +632,7 @@ def _print_adoption(found: Any) -> None:
 @database_command
 @statement_limit_options
 @yes_option("dropping the tables")
-def dropdb(config: Config, yes: bool) -> None:
+def dropdb(site: Site, yes: bool) -> None:
     """Drop every table janitoo_db made, its bookkeeping tables and alembic_version.
 
     Each branch is downgraded to base first; then the tables janitoo_db
@@ -650,8 +642,8 @@ def dropdb(config: Config, yes: bool) -> None:
     """
     from janitoo_db import commands
 
-    _confirm_dropping(config, yes, "drop {where}", "Drop every janitoo table of {where}?")
-    dropped = commands.dropdb(config)
+    _confirm_dropping(site, yes, "drop {where}", "Drop every janitoo table of {where}?")
+    dropped = commands.dropdb(site)
     # Every name: what is gone cannot be listed again afterwards.
     click.echo(f"Dropped {len(dropped)} tables" + (f": {', '.join(dropped)}." if dropped else "."))
 
@@ -659,20 +651,20 @@ def dropdb(config: Config, yes: bool) -> None:
 @main.command()
 @reading_command
 @json_option
-def heads(config: Config, as_json: bool) -> None:
+def heads(site: Site, as_json: bool) -> None:
     """Show the head revision of every branch."""
     from janitoo_db import commands
 
-    output.print_revisions(commands.heads(config), as_json)
+    output.print_revisions(commands.heads(site), as_json)
 
 
 @main.command()
 @reading_command
-def branches(config: Config) -> None:
+def branches(site: Site) -> None:
     """Show every branch with its root, heads and number of revisions."""
     from janitoo_db import commands
 
-    for branch in commands.branches(config):
+    for branch in commands.branches(site):
         click.echo(f"{branch.label}: root {branch.root}, head {', '.join(branch.heads)}, "
                    f"{branch.revisions} revisions")
 
@@ -684,11 +676,11 @@ def branches(config: Config) -> None:
                    "either side stands for the revisions the database is at (current:, :current).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
 @json_option
-def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) -> None:
+def history(site: Site, revrange: str | None, verbose: bool, as_json: bool) -> None:
     """Show the revisions, newest first."""
     from janitoo_db import commands
 
-    output.print_revisions(commands.history(config, revrange), as_json, verbose, with_parent=True)
+    output.print_revisions(commands.history(site, revrange), as_json, verbose, with_parent=True)
 
 
 @main.command()
@@ -696,7 +688,7 @@ def history(config: Config, revrange: str | None, verbose: bool, as_json: bool) 
 @click.argument("revision", required=False)
 @click.option("-r", "--revision", "revision_option", metavar="REVISION",
               help="REVISION given as an option instead.")
-def show(config: Config, revision: str | None, revision_option: str | None) -> None:
+def show(site: Site, revision: str | None, revision_option: str | None) -> None:
     """Show revisions in full: parents, branch, file and description.
 
     Which ones REVISION says (default: heads): a revision id (or its first
@@ -708,7 +700,7 @@ def show(config: Config, revision: str | None, revision_option: str | None) -> N
     if revision is not None and revision_option is not None and revision != revision_option:
         raise click.UsageError(f"REVISION {revision!r} and -r {revision_option!r} differ: give one of them")
     chosen = next((given for given in (revision, revision_option) if given is not None), "heads")
-    for info in commands.show(config, chosen):
+    for info in commands.show(site, chosen):
         click.echo(output.revision_details(info))
 
 
@@ -716,11 +708,11 @@ def show(config: Config, revision: str | None, revision_option: str | None) -> N
 @reading_command
 @click.option("-v", "--verbose", is_flag=True, help="Show each revision's parent, path and description.")
 @json_option
-def current(config: Config, verbose: bool, as_json: bool) -> None:
+def current(site: Site, verbose: bool, as_json: bool) -> None:
     """Show the revisions the database is at."""
     from janitoo_db import commands
 
-    found = commands.current(config)
+    found = commands.current(site)
     if not found and not as_json:
         click.echo("The database has no revision (base).", err=True)
     output.print_revisions(found, as_json, verbose)
@@ -729,11 +721,11 @@ def current(config: Config, verbose: bool, as_json: bool) -> None:
 @main.command()
 @reading_command
 @json_option
-def versiondb(config: Config, as_json: bool) -> None:
+def versiondb(site: Site, as_json: bool) -> None:
     """Print the revision ids stored in the database, one per line."""
     from janitoo_db import commands
 
-    found = commands.versiondb(config)
+    found = commands.versiondb(site)
     if as_json:
         output.print_json(list(found))
         return
@@ -747,7 +739,7 @@ def versiondb(config: Config, as_json: bool) -> None:
 @reading_command
 @json_option
 @click.pass_context
-def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
+def checkdb(ctx: click.Context, site: Site, as_json: bool) -> None:
     """Check that the database is at the head of every branch.
 
     Exit 0 when it is. Exit 3 when revisions are pending; also when a
@@ -763,7 +755,7 @@ def checkdb(ctx: click.Context, config: Config, as_json: bool) -> None:
     from janitoo_db import commands
     from janitoo_db.errors import ExitCode
 
-    result = commands.checkdb(config)
+    result = commands.checkdb(site)
     code = ExitCode.BRANCHES if result.orphans or result.split_branches or result.interrupted or result.refused else \
         ExitCode.PENDING if result.pending else ExitCode.EDITED if result.edited else ExitCode.OK
     if as_json:
@@ -814,7 +806,7 @@ def _print_edited(edited: Any) -> None:
 @database_command
 @click.argument("revisions", nargs=-1)
 @json_option
-def accept(config: Config, revisions: tuple[str, ...], as_json: bool) -> None:
+def accept(site: Site, revisions: tuple[str, ...], as_json: bool) -> None:
     """Record the files of applied revisions edited since they were applied, as they are now.
 
     checkdb reports such revisions (exit 6); run accept once the changes are
@@ -823,7 +815,7 @@ def accept(config: Config, revisions: tuple[str, ...], as_json: bool) -> None:
     """
     from janitoo_db import commands
 
-    accepted = commands.accept(config, revisions)
+    accepted = commands.accept(site, revisions)
     if as_json:
         output.print_json([one.as_dict() for one in accepted])
         return
@@ -837,7 +829,7 @@ def accept(config: Config, revisions: tuple[str, ...], as_json: bool) -> None:
 @reading_command
 @click.argument("names", nargs=-1)
 @click.pass_context
-def check(ctx: click.Context, config: Config, names: tuple[str, ...]) -> None:
+def check(ctx: click.Context, site: Site, names: tuple[str, ...]) -> None:
     """Compare the models with the database, per extension; exit 4 when they differ.
 
     With NAMES, only those extensions count: tables no model declares are
@@ -846,7 +838,7 @@ def check(ctx: click.Context, config: Config, names: tuple[str, ...]) -> None:
     from janitoo_db import commands
     from janitoo_db.errors import ExitCode
 
-    report = commands.check(config, names)
+    report = commands.check(site, names)
     output.print_drift(report)
     failing = report.owned if names else report.differences
     if failing:
@@ -896,7 +888,7 @@ def _report_written(written: Any) -> None:
 @click.option("--depends-on", "depends_on", multiple=True, metavar="REV",
               help="Record a dependency on another branch's revision (repeatable).")
 @rev_id_option
-def generate(config: Config, message: str, head: str, empty: bool, depends_on: tuple[str, ...],
+def generate(site: Site, message: str, head: str, empty: bool, depends_on: tuple[str, ...],
              rev_id: str | None) -> None:
     """Write a revision for one extension, autogenerated from its own models only.
 
@@ -915,7 +907,7 @@ def generate(config: Config, message: str, head: str, empty: bool, depends_on: t
     from janitoo_db import writing
 
     name = head.split("@", 1)[0]
-    generated = writing.generate(config, message, head, empty=empty, depends_on=depends_on, rev_id=rev_id)
+    generated = writing.generate(site, message, head, empty=empty, depends_on=depends_on, rev_id=rev_id)
     if generated is None:
         click.echo(f"No change in the tables of {name}: no revision written (--empty writes one anyway).", err=True)
         return
@@ -932,7 +924,7 @@ def generate(config: Config, message: str, head: str, empty: bool, depends_on: t
 @click.argument("revisions", nargs=-1, required=True)
 @click.option("-m", "--message", help="What the merge is for; also names its file.")
 @rev_id_option
-def merge(config: Config, revisions: tuple[str, ...], message: str | None, rev_id: str | None) -> None:
+def merge(site: Site, revisions: tuple[str, ...], message: str | None, rev_id: str | None) -> None:
     """Write a revision that merges REVISIONS, for example two heads of one branch.
 
     Like generate, it runs the post-write hooks and writes nothing into an
@@ -940,7 +932,7 @@ def merge(config: Config, revisions: tuple[str, ...], message: str | None, rev_i
     """
     from janitoo_db import writing
 
-    _report_written(writing.merge(config, revisions, message, rev_id=rev_id))
+    _report_written(writing.merge(site, revisions, message, rev_id=rev_id))
 
 
 @main.command()
@@ -952,7 +944,7 @@ def merge(config: Config, revisions: tuple[str, ...], message: str | None, rev_i
                    "earlier one. Default: the installed distribution of NAME and its version.")
 @rev_id_option
 @json_option
-def squash(config: Config, name: str, message: str | None, replaced_release: str | None, rev_id: str | None,
+def squash(site: Site, name: str, message: str | None, replaced_release: str | None, rev_id: str | None,
            as_json: bool) -> None:
     """Replace the revisions of NAME's branch by one that builds its head.
 
@@ -969,7 +961,7 @@ def squash(config: Config, name: str, message: str | None, replaced_release: str
     """
     from janitoo_db import squash as squashing
 
-    done = squashing.squash(config, name, message=message, rev_id=rev_id, replaced_release=replaced_release)
+    done = squashing.squash(site, name, message=message, rev_id=rev_id, replaced_release=replaced_release)
     if as_json:
         output.print_json(done.as_dict())
         return
@@ -991,7 +983,7 @@ def squash(config: Config, name: str, message: str | None, replaced_release: str
 @click.option("--applied", is_flag=True,
               help="The interrupted revision was finished by hand: record it as done instead of undoing it.")
 @yes_option("undoing what the interrupted revision did (--applied does not ask)")
-def repair(config: Config, applied: bool, yes: bool) -> None:
+def repair(site: Site, applied: bool, yes: bool) -> None:
     """Bring a database whose migration was interrupted in a revision back to a known state.
 
     MySQL and MariaDB keep each DDL statement a killed migration (or a
@@ -1005,16 +997,16 @@ def repair(config: Config, applied: bool, yes: bool) -> None:
     """
     from janitoo_db import commands
 
-    found = commands.interrupted_revisions(config)
+    found = commands.interrupted_revisions(site)
     if not found:
         click.echo("Nothing to repair: no revision was interrupted.")
         return
     for one in found:
         click.echo(f"The {one.describe()}.")
     if not applied:
-        _confirm_dropping(config, yes, "undo what the interrupted revision did in {where}",
+        _confirm_dropping(site, yes, "undo what the interrupted revision did in {where}",
                           "Undo what the interrupted revision did in {where}?")
-    for done in commands.repair(config, applied=applied):
+    for done in commands.repair(site, applied=applied):
         revision = done.interrupted.revision
         if done.marked_applied:
             click.echo(f"Recorded the {done.interrupted.direction} of {revision} as done.")
@@ -1038,7 +1030,7 @@ def repair(config: Config, applied: bool, yes: bool) -> None:
 @click.option("--drop-tables", is_flag=True,
               help="Also drop the tables janitoo_db recorded as made by NAME's revisions (their data goes).")
 @yes_option("dropping NAME's tables (only --drop-tables asks)")
-def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
+def forget(site: Site, name: str, drop_tables: bool, yes: bool) -> None:
     """Forget NAME, an extension uninstalled before its branch was removed.
 
     Its heads leave alembic_version, and what they implied of other branches
@@ -1049,9 +1041,9 @@ def forget(config: Config, name: str, drop_tables: bool, yes: bool) -> None:
     from janitoo_db import commands
 
     if drop_tables:
-        _confirm_dropping(config, yes, f"drop the tables of {name} in {{where}}",
+        _confirm_dropping(site, yes, f"drop the tables of {name} in {{where}}",
                           f"Drop the tables {name}'s revisions made in {{where}}?")
-    done = commands.forget(config, name, drop_tables=drop_tables)
+    done = commands.forget(site, name, drop_tables=drop_tables)
     if done.heads:
         click.echo(f"Forgot {name}: its heads {', '.join(done.heads)} left alembic_version"
                    + (f", which now also records {', '.join(done.restored)}." if done.restored else "."))

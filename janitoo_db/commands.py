@@ -1,7 +1,8 @@
 """One function per jnt_dbman command: each returns data and raises JanitooDbError.
 
-Like ``alembic.command``, every function takes the Alembic ``Config`` first
-(see :func:`janitoo_db.config.alembic_config`); none prints or exits.
+Like ``alembic.command``, every function takes what it works on first: a
+:class:`~janitoo_db.site.Site` (or an Alembic ``Config`` janitoo_db made, as
+the original's callers hand); none prints or exits.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from alembic.script import Script
 from sqlalchemy import MetaData, inspect
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import (
@@ -35,7 +37,6 @@ from janitoo_db import (
     unversioned,
 )
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
-from janitoo_db.config import script_for
 from janitoo_db.config import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
@@ -43,7 +44,6 @@ from janitoo_db.extensions import Extension, discover
 from janitoo_db.locking import has_transactional_ddl_dialect
 from janitoo_db.migration import (
     alembic_errors,
-    engine_for,
     locked_connection,
     read_current,
     read_database,
@@ -65,6 +65,7 @@ from janitoo_db.results import (
     some,
 )
 from janitoo_db.revision_cache import describe_raised
+from janitoo_db.site import Site
 from janitoo_db.version_table import current_heads
 
 if TYPE_CHECKING:
@@ -73,31 +74,27 @@ if TYPE_CHECKING:
 StepReporter = Callable[[Step], None]
 
 
-def _extensions(config: Config) -> dict[str, Extension]:
-    return {extension.name: extension for extension in config.attributes["extensions"]}
-
-
-def _known(config: Config, names: Iterable[str]) -> None:
+def _known(site: Site, names: Iterable[str]) -> None:
     """Raise for any name that is not an installed branch, listing the known ones."""
-    known = _extensions(config)
+    known = site.by_name()
     for name in names:
         if name not in known:
             raise ExtensionError(f"unknown extension {name!r}; known: {some(list(known))}")
 
 
-def _revisions(config: Config, revision: str) -> list[Script]:
+def _revisions(site: Site, revision: str) -> list[Script]:
     with alembic_errors():
-        return [r for r in script_for(config).get_revisions(revision) if r is not None]
+        return [r for r in site.script.get_revisions(revision) if r is not None]
 
 
-def _in_branch_order(config: Config, infos: list[RevisionInfo]) -> list[RevisionInfo]:
+def _in_branch_order(site: Site, infos: list[RevisionInfo]) -> list[RevisionInfo]:
     """Core first, then extensions by name, as collect lists them."""
-    order = {name: index for index, name in enumerate(_extensions(config))}
+    order = {name: index for index, name in enumerate(site.by_name())}
     return sorted(infos, key=lambda info: min((order.get(b, len(order)) for b in info.branches), default=len(order)))
 
 
-def _recorded(config: Config) -> dict[str, str]:
-    return read_database(config, recorded_branches, {}, "read the database")
+def _recorded(site: Site) -> dict[str, str]:
+    return read_database(site, recorded_branches, {}, "read the database")
 
 
 def _load_models() -> tuple[MetaData, dict[str, tuple[str, ...]]]:
@@ -108,8 +105,8 @@ def _load_models() -> tuple[MetaData, dict[str, tuple[str, ...]]]:
     return Base.metadata, janitoo_db.models.extension_tables
 
 
-def _require_heads(config: Config, doing: str) -> None:
-    state = checkdb(config)
+def _require_heads(site: Site, doing: str) -> None:
+    state = checkdb(site)
     if state.pending:
         raise RevisionError(f"the database is not at every head (missing {some(state.pending)}); "
                             f"run 'jnt_dbman upgrade' before {doing}")
@@ -129,16 +126,16 @@ def _trouble(state: CheckResult) -> str:
     return f"interrupted revisions {some([i.revision for i in state.interrupted])}"
 
 
-def _offline(config: Config, action: Callable[[], Any]) -> str:
+def _offline(site: Site, action: Callable[[], Any]) -> str:
     """Run an Alembic command in offline mode and return the SQL it wrote; never connects."""
-    script_for(config)
+    site.script  # noqa: B018 - loaded and checked before Alembic writes anything
     buffer = io.StringIO()
-    config.output_buffer = buffer
+    site.alembic_config.output_buffer = buffer
     try:
         with alembic_errors(lambda error: RevisionError(f"cannot write the SQL script: {describe_raised(error)}")):
             action()
     finally:
-        config.output_buffer = None
+        site.alembic_config.output_buffer = None
     return buffer.getvalue()
 
 
@@ -149,10 +146,11 @@ def collect() -> list[Extension]:
     return discover()
 
 
-def version_locations(config: Config) -> list[str]:
+def version_locations(site: Site | Config) -> list[str]:
     """Every branch's version directory, core first, as Alembic is given them."""
-    script_for(config)
-    return branch_version_dirs(config.attributes["extensions"])
+    site = Site.of(site)
+    site.script  # noqa: B018 - loaded and checked: every directory holds a whole branch
+    return branch_version_dirs(site.extensions)
 
 
 # -- moving the database ---------------------------------------------------
@@ -169,27 +167,27 @@ def _symbol(revision: str) -> str:
     return revision
 
 
-def _known_branch_of(config: Config, revision: str) -> None:
+def _known_branch_of(site: Site, revision: str) -> None:
     """For ``NAME@...``, raise when NAME is neither a branch nor a revision (Alembic only says it cannot locate it)."""
     _symbol(revision)
     name = revision.partition("@")[0] if "@" in revision else None
-    if name and name not in _extensions(config) and graph.find(script_for(config), name) is None:
-        _known(config, [name])
+    if name and name not in site.by_name() and graph.find(site.script, name) is None:
+        _known(site, [name])
 
 
-def _migrating(config: Config, action: Callable[[], Any], on_step: StepReporter | None = None) -> list[Step]:
+def _migrating(site: Site, action: Callable[[Connection], Any], on_step: StepReporter | None = None) -> list[Step]:
     """run_locked, explaining a failure caused by a head no installed extension provides."""
-    with _orphans_explained(config):
-        return run_locked(config, action, on_step)
+    with _orphans_explained(site):
+        return run_locked(site, action, on_step)
 
 
 @contextmanager
-def _orphans_explained(config: Config) -> Iterator[None]:
+def _orphans_explained(site: Site) -> Iterator[None]:
     """Turn Alembic's "Can't locate revision" about a head no installed extension provides into what to do."""
     try:
         yield
     except RevisionError:
-        orphans = _orphans(config, read_current(config))
+        orphans = _orphans(site, read_current(site))
         if not orphans:
             raise
         first = orphans[0]
@@ -200,7 +198,7 @@ def _orphans_explained(config: Config) -> Iterator[None]:
         raise RevisionError(f"the database holds {first.describe()}; {advice}") from None
 
 
-def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | None = None,
+def upgrade(site: Site | Config, revision: str = "heads", *, on_step: StepReporter | None = None,
             no_destructive: bool | None = None) -> list[Step]:
     """Upgrade the database to *revision*, every branch by default.
 
@@ -208,73 +206,77 @@ def upgrade(config: Config, revision: str = "heads", *, on_step: StepReporter | 
     before anything runs when a revision to run can destroy data
     (:mod:`janitoo_db.destructive`).
     """
-    _known_branch_of(config, revision)
-    check = destructive.guard(config, revision) if destructive.refusing(no_destructive) else None
+    site = Site.of(site)
+    _known_branch_of(site, revision)
+    check = destructive.guard(site, revision) if destructive.refusing(no_destructive) else None
 
-    def run() -> None:
-        connection = config.attributes["connection"]
+    def run(connection: Connection) -> None:
         # A killed createdb leaves tables and no alembic_version too: named as such, not taken for the original's.
         interrupted.refuse_if_any(connection)
         # --no-destructive judges alembic_version as a stamp below would leave it, before the stamp is written.
         before_stamp = None if check is None else (
-            lambda current: destructive.refuse_from(config, revision, current, connection))
+            lambda current: destructive.refuse_from(site, revision, current, connection))
         # A database the original janitoo made (tables, no alembic_version): adopted first, or refused.
-        unversioned.adopt_or_refuse(config, connection, revision, before_stamp)
+        unversioned.adopt_or_refuse(site, connection, revision, before_stamp)
         # An extension forgotten with its tables kept, installed again: taken back where its tables are, or refused.
-        returning.take_back_or_refuse(config, connection, revision, before_stamp)
+        returning.take_back_or_refuse(site, connection, revision, before_stamp)
         if check is None:
-            run_alembic(config, revision, upgrade=True)
+            run_alembic(site, revision, upgrade=True)
             return
-        check()
+        check(connection)
         # What the dry run could not see is judged as it is sent (janitoo_db.sql_guard).
         with sql_guard.watching(connection):
-            run_alembic(config, revision, upgrade=True)
+            run_alembic(site, revision, upgrade=True)
 
-    return _migrating(config, run, on_step)
+    return _migrating(site, run, on_step)
 
 
-def create_database(config: Config) -> bool:
-    """Create *config*'s database on its PostgreSQL or MySQL/MariaDB server when it does not exist.
+def create_database(site: Site | Config) -> bool:
+    """Create *site*'s database on its PostgreSQL or MySQL/MariaDB server when it does not exist.
 
     True when it was created; False when it existed, or on SQLite, whose file
     the command creates anyway.  See :mod:`janitoo_db.database_creation`.
     """
+    site = Site.of(site)
     from janitoo_db.database_creation import create_if_missing
 
-    return create_if_missing(engine_for(config))
+    return create_if_missing(site.engine)
 
 
-def initdb(config: Config, *, on_step: StepReporter | None = None, no_destructive: bool | None = None) -> list[Step]:
+def initdb(site: Site | Config, *, on_step: StepReporter | None = None,
+           no_destructive: bool | None = None) -> list[Step]:
     """Build or bring the whole database to the head of every branch."""
-    return upgrade(config, "heads", on_step=on_step, no_destructive=no_destructive)
+    site = Site.of(site)
+    return upgrade(site, "heads", on_step=on_step, no_destructive=no_destructive)
 
 
-def downgrade(config: Config, revision: str = "base", *, cascade: bool = False,
+def downgrade(site: Site | Config, revision: str = "base", *, cascade: bool = False,
               on_step: StepReporter | None = None) -> list[Step]:
     """Downgrade the database to *revision*; ``base`` empties every branch.
 
     A downgrade that would also undo revisions of branches it is not aimed at
     (they depend on what it removes) is refused, naming them, unless *cascade*.
     """
-    _known_branch_of(config, revision)
-    _refuse_ambiguous_step(config, revision)
+    site = Site.of(site)
+    _known_branch_of(site, revision)
+    _refuse_ambiguous_step(site, revision)
 
-    def run() -> None:
+    def run(connection: Connection) -> None:
         # As the migration will find it: a head a squashed revision replaces counts as that revision.
-        current = squashed.as_if_restamped(script_for(config), current_heads(config.attributes["connection"]))
-        _refuse_relative_from_nothing(config, revision, current)
-        run_alembic(config, revision, upgrade=False, guard=_loss_guard(config, revision, cascade))
+        current = squashed.as_if_restamped(site.script, current_heads(connection))
+        _refuse_relative_from_nothing(site, revision, current)
+        run_alembic(site, revision, upgrade=False, guard=_loss_guard(site, revision, cascade))
 
-    return _migrating(config, run, on_step)
+    return _migrating(site, run, on_step)
 
 
 #: ``NAME@-N``: N revisions below where branch NAME is now.
 _BELOW_CURRENT = re.compile(r"^(.+?)@-\d+$")
 
 
-def _refuse_relative_from_nothing(config: Config, revision: str, current: Sequence[str]) -> None:
+def _refuse_relative_from_nothing(site: Site, revision: str, current: Sequence[str]) -> None:
     """Refuse ``NAME@-N`` when NAME has no applied revision: Alembic fails there on a bare AssertionError."""
-    script = script_for(config)
+    script = site.script
     for part in revision.split(":"):
         below = _BELOW_CURRENT.match(part.strip())
         name = below.group(1) if below else ""
@@ -282,13 +284,13 @@ def _refuse_relative_from_nothing(config: Config, revision: str, current: Sequen
         held = graph.applied(script, current) if members else set()
         if members and not any(member.revision in held for member in members):
             raise RevisionError(f"{name} has no applied revision: nothing to downgrade "
-                                f"(applied: {_applied_tips(config, held) or 'nothing, the database is at base'})")
+                                f"(applied: {_applied_tips(site, held) or 'nothing, the database is at base'})")
 
 
-def _applied_tips(config: Config, held: set[str]) -> str:
+def _applied_tips(site: Site, held: set[str]) -> str:
     """Each branch with an applied revision, and the newest it holds: "janitoo 5d2f0a8c91e3, acme_sensors ..."."""
-    by_branch = graph.members_by_branch(script_for(config))
-    return ", ".join(f"{name} {' '.join(tips)}" for name in _extensions(config)
+    by_branch = graph.members_by_branch(site.script)
+    return ", ".join(f"{name} {' '.join(tips)}" for name in site.by_name()
                      for tips in [graph.branch_tips([m for m in by_branch.get(name, []) if m.revision in held])]
                      if tips)
 
@@ -297,11 +299,11 @@ def _applied_tips(config: Config, held: set[str]) -> str:
 BARE_STEP = re.compile(r"-\d+")
 
 
-def _refuse_ambiguous_step(config: Config, revision: str) -> None:
+def _refuse_ambiguous_step(site: Site, revision: str) -> None:
     """``-N`` from several heads: Alembic picks one branch and warns; say which ``NAME@-N`` to give instead."""
     if not BARE_STEP.fullmatch(revision):
         return
-    at = current(config)
+    at = current(site)
     branches = list(dict.fromkeys(b for info in at for b in info.branches[:1]))
     if len(at) > 1:
         example = branches[0] if branches else "NAME"
@@ -309,13 +311,13 @@ def _refuse_ambiguous_step(config: Config, revision: str) -> None:
                             f"({some(branches)}); name one, as in 'jnt_dbman downgrade {example}@{revision}'")
 
 
-def _loss_guard(config: Config, revision: str, cascade: bool) -> Callable[[Any], None] | None:
+def _loss_guard(site: Site, revision: str, cascade: bool) -> Callable[[Any], None] | None:
     if cascade:
         return None
-    return lambda steps: safety.refuse_losses(script_for(config), revision, steps, _extensions(config))
+    return lambda steps: safety.refuse_losses(site.script, revision, steps, site.by_name())
 
 
-def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool = False,
+def plan(site: Site | Config, revision: str, *, upgrade: bool = True, with_sql: bool = False,
          cascade: bool = False) -> list[Step]:
     """The revisions an upgrade (or downgrade) to *revision* would run, in order; nothing is changed.
 
@@ -324,49 +326,51 @@ def plan(config: Config, revision: str, *, upgrade: bool = True, with_sql: bool 
     (:mod:`janitoo_db.destructive`).  A downgrade that :func:`downgrade`
     would refuse is refused here too.
     """
-    _, revision_steps = _revision_steps(config, revision, upgrade=upgrade)
-    guard = None if upgrade else _loss_guard(config, revision, cascade)
+    site = Site.of(site)
+    _, revision_steps = _revision_steps(site, revision, upgrade=upgrade)
+    guard = None if upgrade else _loss_guard(site, revision, cascade)
     if guard is not None:
         guard(revision_steps)
     steps = []
-    for number, (step, marks) in enumerate(zip(revision_steps, destructive.marks(config, revision_steps),
+    for number, (step, marks) in enumerate(zip(revision_steps, destructive.marks(site, revision_steps),
                                                strict=True), start=1):
         found = step.revision
         note = destructive.plan_note(found, step.is_upgrade)
-        sql = _step_sql(config, found, step.is_upgrade, note) if with_sql else None
+        sql = _step_sql(site, found, step.is_upgrade, note) if with_sql else None
         steps.append(Step(found.revision, tuple(sorted(found.branch_labels)), first_line(found.doc),
                           step.is_upgrade, sql, number=number, total=len(revision_steps), destructive=marks,
                           note=note))
     return steps
 
 
-def downgrade_empties_database(config: Config, revision: str) -> bool:
+def downgrade_empties_database(site: Site | Config, revision: str) -> bool:
     """True when a downgrade to *revision* would undo every revision the database holds."""
-    current, revision_steps = _revision_steps(config, revision, upgrade=False)
-    return safety.empties_database(script_for(config), current, revision_steps)
+    site = Site.of(site)
+    current, revision_steps = _revision_steps(site, revision, upgrade=False)
+    return safety.empties_database(site.script, current, revision_steps)
 
 
-def _revision_steps(config: Config, revision: str, *, upgrade: bool) -> tuple[tuple[str, ...], list[Any]]:
+def _revision_steps(site: Site, revision: str, *, upgrade: bool) -> tuple[tuple[str, ...], list[Any]]:
     """The database's current revisions, and Alembic's steps from there to *revision*."""
-    _known_branch_of(config, revision)
+    _known_branch_of(site, revision)
     if not upgrade:
-        _refuse_ambiguous_step(config, revision)
-    script = script_for(config)
-    current = squashed.as_if_restamped(script, read_current(config))
+        _refuse_ambiguous_step(site, revision)
+    script = site.script
+    current = squashed.as_if_restamped(script, read_current(site))
     if upgrade and not current:  # a database the original made: planned from where initdb would adopt it
-        current = read_database(config, lambda c: unversioned.planned_from(config, c), (), "read the tables")
+        current = read_database(site, lambda c: unversioned.planned_from(site, c), (), "read the tables")
     elif upgrade:  # an extension forgotten with its tables kept: planned from where initdb takes it back
-        current = read_database(config, lambda c: returning.planned_from(config, c, revision, current), current,
+        current = read_database(site, lambda c: returning.planned_from(site, c, revision, current), current,
                                 "read the tables")
     else:
-        _refuse_relative_from_nothing(config, revision, current)
-    with _orphans_explained(config), alembic_errors():
+        _refuse_relative_from_nothing(site, revision, current)
+    with _orphans_explained(site), alembic_errors():
         if upgrade:
             return current, upgrade_steps(script, revision, current)
         return current, downgrade_steps(script, revision, current)
 
 
-def _step_sql(config: Config, revision: Script, is_upgrade: bool, note: str = "") -> str:
+def _step_sql(site: Site, revision: Script, is_upgrade: bool, note: str = "") -> str:
     """The offline SQL of one revision, or a comment saying why there is none.
 
     A revision with a *note* (see :func:`destructive.plan_note`) that cannot
@@ -378,50 +382,52 @@ def _step_sql(config: Config, revision: Script, is_upgrade: bool, note: str = ""
     parent = parents[0] if parents else "base"
     span = f"{parent}:{revision.revision}" if is_upgrade else f"{revision.revision}:{parent}"
     try:
-        return _offline(config, lambda: run_alembic(config, span, upgrade=is_upgrade, sql=True))
+        return _offline(site, lambda: run_alembic(site, span, upgrade=is_upgrade, sql=True))
     except RevisionError as error:
         if note:
             return "-- no SQL script: it needs the database's rows (see its note)\n"
         return f"-- no SQL script: {error}\n"
 
 
-def upgrade_sql(config: Config, revision: str = "heads") -> str:
+def upgrade_sql(site: Site | Config, revision: str = "heads") -> str:
     """The SQL script of an upgrade (``[START:]END``), written without connecting to the database."""
+    site = Site.of(site)
     _symbol(revision)
-    return _offline(config, lambda: run_alembic(config, revision, upgrade=True, sql=True))
+    return _offline(site, lambda: run_alembic(site, revision, upgrade=True, sql=True))
 
 
-def downgrade_sql(config: Config, revrange: str) -> str:
+def downgrade_sql(site: Site | Config, revrange: str) -> str:
     """The SQL script of a downgrade ``FROM:TO``, written without connecting to the database."""
+    site = Site.of(site)
     if ":" not in revrange:
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revrange!r}")
     _symbol(revrange)
-    return _offline(config, lambda: run_alembic(config, revrange, upgrade=False, sql=True))
+    return _offline(site, lambda: run_alembic(site, revrange, upgrade=False, sql=True))
 
 
-def stamp(config: Config, revisions: Sequence[str]) -> tuple[str, ...]:
+def stamp(site: Site | Config, revisions: Sequence[str]) -> tuple[str, ...]:
     """Record *revisions* in ``alembic_version`` without running them; return the new version.
 
     Stamping a SQLite file that does not exist at base changes nothing, so
     the file is not created.
     """
+    site = Site.of(site)
     for revision in revisions:
-        _known_branch_of(config, revision)
-    if is_missing_sqlite_file(engine_for(config)) and all(r == "base" or r.endswith("@base") for r in revisions):
+        _known_branch_of(site, revision)
+    if is_missing_sqlite_file(site.engine) and all(r == "base" or r.endswith("@base") for r in revisions):
         return ()
 
-    def stamping() -> None:
-        connection = config.attributes["connection"]
+    def stamping(connection: Connection) -> None:
         before = current_heads(connection)
-        run_stamp(config, list(revisions))
+        run_stamp(site, list(revisions))
         after = current_heads(connection)
-        safety.refuse_unrecording(script_for(config), revisions, before, after, _extensions(config))
+        safety.refuse_unrecording(site.script, revisions, before, after, site.by_name())
 
-    _migrating(config, stamping)
-    return read_current(config)
+    _migrating(site, stamping)
+    return read_current(site)
 
 
-def createdb(config: Config) -> Created:
+def createdb(site: Site | Config) -> Created:
     """Create the tables from the models and stamp the database at every head.
 
     Only on a database without ``alembic_version`` that holds none of the
@@ -429,12 +435,13 @@ def createdb(config: Config) -> Created:
     it is only stamped): anything else would mark as applied revisions whose
     work is not there.  A versioned database must be at every head already.
     """
+    site = Site.of(site)
     metadata, extension_tables = _load_models()
-    script = script_for(config)
-    engine = engine_for(config)
+    script = site.script
+    engine = site.engine
     settled: list[str] = []  # what a failure left, said after the error (MySQL/MariaDB)
     try:
-        with locked_connection(config) as connection:
+        with locked_connection(site) as connection:
             context = MigrationContext.configure(connection)
             current, heads = set(context.get_current_heads()), set(script.get_heads())
             if current and not heads <= graph.applied(script, current):
@@ -524,7 +531,7 @@ def _refuse_unversioned_tables(connection: Any, metadata: MetaData, extension_ta
             "tables are at and stamps it; then run 'jnt_dbman initdb'")
 
 
-def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | None = None) -> adopting.Adoption:
+def adopt(site: Site | Config, *, stamp: bool = False, expected: adopting.Adoption | None = None) -> adopting.Adoption:
     """The revision each branch's tables are at, in a database without ``alembic_version``; with *stamp*, stamped.
 
     See :mod:`janitoo_db.adopt` for the rules.  Without *stamp* nothing
@@ -534,20 +541,21 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     are no longer *expected* (what the caller showed before asking):
     then :class:`RefusedError`, and nothing changes.
     """
+    site = Site.of(site)
     # Only adopt replays the revisions: servers starting need not import it.
     from janitoo_db import adopt as adopting
     from janitoo_db import revision_schemas
 
-    engine = engine_for(config)
+    engine = site.engine
     if is_missing_sqlite_file(engine):
         raise DatabaseError(f"nothing to adopt: {engine.url.database} does not exist")
-    current = read_current(config)
+    current = read_current(site)
     if current:
-        _refuse_versioned(current, _kept(config))
-    read_database(config, interrupted.refuse_if_any, None, "read the database")  # a killed createdb: repair first
-    script = script_for(config)
-    schemas = revision_schemas.learn(config)
-    found = read_database(config, lambda connection: adopting.examine(connection, script, schemas),
+        _refuse_versioned(current, _kept(site))
+    read_database(site, interrupted.refuse_if_any, None, "read the database")  # a killed createdb: repair first
+    script = site.script
+    schemas = revision_schemas.learn(site)
+    found = read_database(site, lambda connection: adopting.examine(connection, script, schemas),
                           adopting.Adoption((), ()), "read the tables")
     if not stamp:
         return found
@@ -557,23 +565,22 @@ def adopt(config: Config, *, stamp: bool = False, expected: adopting.Adoption | 
     if not found.revisions:
         return found
 
-    def stamp_found() -> None:
-        connection = config.attributes["connection"]
+    def stamp_found(connection: Connection) -> None:
         _refuse_versioned(current_heads(connection))
         interrupted.refuse_if_any(connection)  # a killed createdb's tables are repair's to drop, not to adopt
         again = adopting.examine(connection, script, schemas)
         if again.chosen() != (expected or found).chosen():
             raise RefusedError("the database's tables changed while adopt looked at them; nothing was stamped: "
                                "run 'jnt_dbman adopt' again")
-        unversioned.stamp_adoption(config, connection, again)
+        unversioned.stamp_adoption(site, connection, again)
 
-    run_locked(config, stamp_found)
-    return replace(found, stamped=tuple(sorted(read_current(config))))
+    run_locked(site, stamp_found)
+    return replace(found, stamped=tuple(sorted(read_current(site))))
 
 
-def _kept(config: Config) -> list[returning.Kept]:
+def _kept(site: Site) -> list[returning.Kept]:
     """Branches forgotten with their tables kept and installed again, with where their tables stand."""
-    return read_database(config, lambda connection: returning.examine(config, connection), [], "read the database")
+    return read_database(site, lambda connection: returning.examine(site, connection), [], "read the database")
 
 
 def _refuse_versioned(current: Sequence[str], kept: Sequence[returning.Kept] = ()) -> None:
@@ -585,7 +592,7 @@ def _refuse_versioned(current: Sequence[str], kept: Sequence[returning.Kept] = (
                            f"adopt is for a database without it: {way_out}")
 
 
-def dropdb(config: Config) -> list[str]:
+def dropdb(site: Site | Config) -> list[str]:
     """Drop every table janitoo_db owns, and its bookkeeping tables.
 
     One locked unit: each branch is downgraded to base, so each revision
@@ -595,39 +602,40 @@ def dropdb(config: Config) -> list[str]:
     before anything is dropped, when a table it keeps has a foreign key into
     one it would drop.
     """
-    before = _table_names(config)
+    site = Site.of(site)
+    before = _table_names(site)
     if not before:
         return []
 
-    def drop_everything() -> None:
-        connection = config.attributes["connection"]
+    def drop_everything(connection: Connection) -> None:
         # Refused before anything runs: the downgrade would drop what a foreign table still points at.
         ownership.refuse_foreign_references(connection, ownership.janitoo_tables(connection).tables, "dropdb")
         if current_heads(connection):
             # The downgrades run as their files are now: an applied revision edited since is not vouched for.
-            edited = checksums.find_edited(connection, script_for(config))
+            edited = checksums.find_edited(connection, site.script)
             if edited:
                 raise RefusedError(
                     f"dropdb refused, nothing was dropped: applied revisions were edited since they ran "
                     f"({some([e.describe() for e in edited], separator='; ')}), so their downgrades may drop "
                     "what they never made; review them, record them with 'jnt_dbman accept', then run dropdb")
-            run_alembic(config, "base", upgrade=False)
+            run_alembic(site, "base", upgrade=False)
         ownership.drop(connection, ownership.janitoo_tables(connection).tables, "dropdb")
 
-    _migrating(config, drop_everything)  # a head no installed extension provides is explained, with what to do
-    after = set(_table_names(config))
+    _migrating(site, drop_everything)  # a head no installed extension provides is explained, with what to do
+    after = set(_table_names(site))
     return [name for name in before if name not in after]
 
 
-def table_creators(config: Config) -> dict[str, str]:
+def table_creators(site: Site | Config) -> dict[str, str]:
     """Each table the revisions create, from base to every head, and the revision that creates it.
 
     Read from their offline SQL.  A revision that cannot run offline (it reads
     the database) ends the list there: callers fall back on what else they
     know (the models' tables, the branches' heads).
     """
+    site = Site.of(site)
     try:
-        sql = upgrade_sql(config, "base:heads")
+        sql = upgrade_sql(site, "base:heads")
     except JanitooDbError:
         return {}
     creators: dict[str, str] = {}
@@ -647,23 +655,25 @@ _RUNNING = re.compile(r"^-- Running upgrade .*-> (\w+)")
 _CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (?:IF NOT EXISTS )?([`\"\[]?[\w$]+[`\"\]]?)", re.IGNORECASE)
 
 
-def _table_names(config: Config) -> list[str]:
-    return read_database(config, lambda connection: sorted(inspect(connection).get_table_names()), [],
+def _table_names(site: Site) -> list[str]:
+    return read_database(site, lambda connection: sorted(inspect(connection).get_table_names()), [],
                          "list the tables")
 
 
 # -- reading revisions and the database --------------------------------------
 
-def heads(config: Config) -> list[RevisionInfo]:
+def heads(site: Site | Config) -> list[RevisionInfo]:
     """The head revision of every branch."""
-    return _in_branch_order(config, [RevisionInfo.from_script(s) for s in _revisions(config, "heads")])
+    site = Site.of(site)
+    return _in_branch_order(site, [RevisionInfo.from_script(s) for s in _revisions(site, "heads")])
 
 
-def branches(config: Config) -> list[Branch]:
+def branches(site: Site | Config) -> list[Branch]:
     """Every labelled branch with its root, heads and number of revisions."""
-    by_branch = graph.members_by_branch(script_for(config))
+    site = Site.of(site)
+    by_branch = graph.members_by_branch(site.script)
     result = []
-    for name in _extensions(config):
+    for name in site.by_name():
         members = by_branch.get(name, [])
         root = next((s.revision for s in members if s.is_base), "")
         result.append(Branch(name, root, graph.branch_tips(members), len(members)))
@@ -674,92 +684,97 @@ def branches(config: Config) -> list[Branch]:
 CURRENT = "current"
 
 
-def history(config: Config, revrange: str | None = None) -> list[RevisionInfo]:
+def history(site: Site | Config, revrange: str | None = None) -> list[RevisionInfo]:
     """Revisions from newest to oldest, limited to ``[start]:[end]`` when given.
 
     ``current`` on either side is the revisions the database is at, as in
     Alembic (``current:`` is what an upgrade would run, and those).
     """
+    site = Site.of(site)
     base, end = "base", "heads"
     if revrange:
         if ":" not in revrange:
             raise RevisionError(f"history range {revrange!r} must be [start]:[end], [start]: or :[end]")
         base, _, end = revrange.partition(":")
         base, end = base or "base", end or "heads"
-    applied = _applied_for(config, f"history -r {revrange}", " (or base in its place)") if CURRENT in (base, end) \
+    applied = _applied_for(site, f"history -r {revrange}", " (or base in its place)") if CURRENT in (base, end) \
         else ()
     lower = applied if base == CURRENT else base
     upper = applied if end == CURRENT else end
     with alembic_errors():
         # A tuple of ids on either side is typed out but works: Alembic's own history passes the current heads so.
-        walked = script_for(config).walk_revisions(base=lower, head=upper)  # type: ignore[arg-type]
+        walked = site.script.walk_revisions(base=lower, head=upper)  # type: ignore[arg-type]
         return [RevisionInfo.from_script(s) for s in walked]
 
 
-def _applied_for(config: Config, asking: str, otherwise: str = "") -> tuple[str, ...]:
+def _applied_for(site: Site, asking: str, otherwise: str = "") -> tuple[str, ...]:
     """The database's revisions, which ``current`` denotes; an error when it has none (as Alembic shows nothing)."""
-    applied = read_current(config)
+    applied = read_current(site)
     if not applied:
         raise RevisionError(f"the database has no revision yet (base), so 'current' in '{asking}' denotes "
                             f"nothing; run 'jnt_dbman initdb' first{otherwise}")
     return applied
 
 
-def show(config: Config, revision: str = "heads") -> list[RevisionInfo]:
+def show(site: Site | Config, revision: str = "heads") -> list[RevisionInfo]:
     """The revision(s) a symbol such as ``heads``, an id, ``NAME@head`` or ``current`` denotes."""
+    site = Site.of(site)
     if revision == CURRENT:
-        _applied_for(config, "show current")
-        return current(config)
-    found = _revisions(config, _symbol(revision))
+        _applied_for(site, "show current")
+        return current(site)
+    found = _revisions(site, _symbol(revision))
     if not found:
         raise RevisionError(f"no revision matches {revision!r}")
     return [RevisionInfo.from_script(s) for s in found]
 
 
-def versiondb(config: Config) -> tuple[str, ...]:
+def versiondb(site: Site | Config) -> tuple[str, ...]:
     """The revision ids stored in the database's ``alembic_version`` table."""
-    return read_current(config)
+    site = Site.of(site)
+    return read_current(site)
 
 
-def current(config: Config) -> list[RevisionInfo]:
+def current(site: Site | Config) -> list[RevisionInfo]:
     """The revisions the database is at; heads no installed extension provides are marked orphaned."""
-    script = script_for(config)
-    current_ids = read_current(config)
+    site = Site.of(site)
+    script = site.script
+    current_ids = read_current(site)
     found = []
     for revision in current_ids:
         script_revision = graph.find(script, revision)
         if script_revision is not None:
             found.append(RevisionInfo.from_script(script_revision))
     orphans = [RevisionInfo(o.revision, (), (o.branch,) if o.branch else (), o.reason(), "", False, False, False,
-                            orphaned=True) for o in _orphans(config, current_ids)]
+                            orphaned=True) for o in _orphans(site, current_ids)]
     replaced = [RevisionInfo(r.revision, (), (r.branch,), r.reason(), "", False, False, False, replaced_by=r.squashed)
                 for r in squashed.find_replaced(script, current_ids)]
-    return _in_branch_order(config, found) + replaced + orphans
+    return _in_branch_order(site, found) + replaced + orphans
 
 
-def _orphans(config: Config, current_ids: Iterable[str]) -> list[Orphan]:
+def _orphans(site: Site, current_ids: Iterable[str]) -> list[Orphan]:
     """The heads among *current_ids* that no installed extension provides."""
-    script = script_for(config)
+    script = site.script
     unknown = [revision for revision in current_ids if graph.find(script, revision) is None]
     if unknown:  # a revision a squashed revision replaces is no orphan
         unknown = [revision for revision in unknown if revision not in squashed.replacements(script)]
     if not unknown:
         return []
-    recorded = _recorded(config)
-    installed = _extensions(config)
+    recorded = _recorded(site)
+    installed = site.by_name()
     return [Orphan(r, recorded.get(r), recorded.get(r) in installed) for r in unknown]
 
 
-def checkdb(config: Config) -> CheckResult:
+def checkdb(site: Site | Config) -> CheckResult:
     """Compare the database's revisions with every branch's head.
 
     Also reports heads no installed extension provides (orphans) and branches
     that have more than one head.
     """
-    script = script_for(config)
+    site = Site.of(site)
+    script = site.script
     head_ids = tuple(sorted(script.get_heads()))
-    current_ids = tuple(sorted(read_current(config)))
-    orphans = tuple(_orphans(config, current_ids))
+    current_ids = tuple(sorted(read_current(site)))
+    orphans = tuple(_orphans(site, current_ids))
     # A branch the database holds a newer head of cannot be upgraded: its head is not pending.
     ahead = {o.branch for o in orphans if o.installed}
     missing = [h for h in head_ids if h not in current_ids]
@@ -767,88 +782,93 @@ def checkdb(config: Config) -> CheckResult:
     applied = graph.applied(script, current_ids) if missing else set()
     if missing and orphans:
         # What an orphan implied (a core revision it depends on) only the registry still knows.
-        applied |= graph.applied(script, [r for r in _recorded(config) if graph.find(script, r) is not None])
+        applied |= graph.applied(script, [r for r in _recorded(site) if graph.find(script, r) is not None])
     pending = tuple(h for h in missing if h not in applied
                     and not (set(script.get_revision(h).branch_labels) & ahead))
     heads_per_branch = Counter(label for h in head_ids for label in script.get_revision(h).branch_labels)
-    split = tuple(name for name in _extensions(config) if heads_per_branch[name] > 1)
+    split = tuple(name for name in site.by_name() if heads_per_branch[name] > 1)
     # Only a database without a version is looked at for tables made without one (by the original's createdb).
-    found = None if current_ids else read_database(config, lambda c: unversioned.find(config, c), None,
+    found = None if current_ids else read_database(site, lambda c: unversioned.find(site, c), None,
                                                    "list the tables")
     # Only a pending branch can be one forgotten with its tables kept and installed again.
-    kept = _kept(config) if pending else []
+    kept = _kept(site) if pending else []
     return CheckResult(current=current_ids, heads=head_ids, pending=pending, orphans=orphans, split_branches=split,
-                       interrupted=tuple(interrupted_revisions(config)), edited=tuple(edited_revisions(config)),
+                       interrupted=tuple(interrupted_revisions(site)), edited=tuple(edited_revisions(site)),
                        replaced=tuple(squashed.find_replaced(script, current_ids)),
                        unversioned=found.declared if found is not None else (), kept=tuple(kept))
 
 
-def edited_revisions(config: Config) -> list[checksums.Edited]:
+def edited_revisions(site: Site | Config) -> list[checksums.Edited]:
     """Applied revisions whose file changed since it was applied (or last accepted); see :mod:`janitoo_db.checksums`."""
-    script = script_for(config)
-    return read_database(config, lambda connection: checksums.find_edited(connection, script), [],
+    site = Site.of(site)
+    script = site.script
+    return read_database(site, lambda connection: checksums.find_edited(connection, script), [],
                          "read the database")
 
 
-def accept(config: Config, revisions: Sequence[str] = ()) -> list[checksums.Edited]:
+def accept(site: Site | Config, revisions: Sequence[str] = ()) -> list[checksums.Edited]:
     """Record the files of edited applied revisions as they are now (all, or *revisions*), after review.
 
     ``checkdb`` then no longer reports them.  A named revision that is not
     applied or not edited is an error, and nothing is recorded.
     """
-    script = script_for(config)
-    engine = engine_for(config)
+    site = Site.of(site)
+    script = site.script
+    engine = site.engine
     if is_missing_sqlite_file(engine):
         if revisions:
             raise RevisionError(f"revision {revisions[0]} is not applied: {engine.url.database} does not exist")
         return []
     try:
-        with locked_connection(config) as connection:
+        with locked_connection(site) as connection:
             return checksums.accept(connection, script, revisions)
     except SQLAlchemyError as error:
         raise DatabaseError(f"accept failed: {describe_db_error(error, engine.url)}") from None
 
 
-def interrupted_revisions(config: Config) -> list[interrupted.Interrupted]:
+def interrupted_revisions(site: Site | Config) -> list[interrupted.Interrupted]:
     """Revisions a migration started and never finished.
 
     Only on MySQL/MariaDB, or around a revision's autocommit block elsewhere.
     """
-    return read_database(config, interrupted.find, [], "read the database")
+    site = Site.of(site)
+    return read_database(site, interrupted.find, [], "read the database")
 
 
-def repair(config: Config, *, applied: bool = False) -> list[interrupted.Repaired]:
+def repair(site: Site | Config, *, applied: bool = False) -> list[interrupted.Repaired]:
     """Undo what interrupted revisions did (or, with *applied*, record them as done).
 
     See :mod:`janitoo_db.interrupted`.
     """
-    script = script_for(config)
-    engine = engine_for(config)
+    site = Site.of(site)
+    script = site.script
+    engine = site.engine
     if is_missing_sqlite_file(engine):
         return []
     try:
-        with locked_connection(config) as connection:
+        with locked_connection(site) as connection:
             before = current_heads(connection)
             repaired = interrupted.repair(connection, script, applied=applied)
             if repaired:
                 record_branches(connection, script)
-                checksums.announce(config, checksums.record(connection, script, before))
+                checksums.announce(site.notices, checksums.record(connection, script, before))
             return repaired
     except SQLAlchemyError as error:
         raise DatabaseError(f"repair failed: {describe_db_error(error, engine.url)}; "
                             "the database is as the error left it") from None
 
 
-def check(config: Config, names: Sequence[str] = ()) -> DriftReport:
+def check(site: Site | Config, names: Sequence[str] = ()) -> DriftReport:
     """Compare the models with the database (at every head), per extension.
 
     With *names*, only those extensions' tables are compared; tables that no
     model declares are always listed, apart.
     """
-    _known(config, names)
-    _require_heads(config, "checking the models")
+    site = Site.of(site)
+    _known(site, names)
+    _require_heads(site, "checking the models")
     metadata, extension_tables = _load_models()
-    engine = engine_for(config)
+    engine = site.engine
     try:
         with connect(engine) as connection:
             return drift.compare(connection, metadata, extension_tables, names)
@@ -858,7 +878,7 @@ def check(config: Config, names: Sequence[str] = ()) -> DriftReport:
 
 # -- an extension that is gone ----------------------------------------------------
 
-def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten:
+def forget(site: Site | Config, name: str, *, drop_tables: bool = False) -> Forgotten:
     """Forget extension *name*, uninstalled without its branch being removed first.
 
     Its heads leave ``alembic_version``; what they implied of other branches
@@ -869,22 +889,23 @@ def forget(config: Config, name: str, *, drop_tables: bool = False) -> Forgotten
     tables that are no longer in the database are removed.  Refused while
     *name* is installed: then ``downgrade NAME@base`` removes it properly.
     """
-    if name in _extensions(config):
+    site = Site.of(site)
+    if name in site.by_name():
         raise RefusedError(f"{name} is installed: remove its branch with 'jnt_dbman downgrade {name}@base', "
                            "then uninstall it")
-    script = script_for(config)
-    engine = engine_for(config)
+    script = site.script
+    engine = site.engine
     if is_missing_sqlite_file(engine):
         raise RevisionError(f"the database holds nothing of {name}: {engine.url.database} does not exist")
     try:
-        with locked_connection(config) as connection:
+        with locked_connection(site) as connection:
             current = current_heads(connection)
             recorded = recorded_branches(connection)
             # NAME may also be the id of a head no branch was ever recorded for (a run that failed before
             # recording its branches, an id written by hand): nothing else can take it out.
             heads = [r for r in current if graph.find(script, r) is None
                      and (recorded.get(r) == name or (r == name and r not in recorded))]
-            owned = ownership.branch_tables(connection, name, _extensions(config))
+            owned = ownership.branch_tables(connection, name, site.by_name())
             if not heads and not owned.tables and not owned.stale:
                 known = sorted({b for r, b in recorded.items() if graph.find(script, r) is None})
                 raise RevisionError(f"the database holds nothing janitoo_db recorded as {name}'s"

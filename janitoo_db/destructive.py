@@ -48,7 +48,6 @@ import os
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Sequence
 
-from alembic.config import Config
 from alembic.operations import MigrateOperation
 from alembic.operations import ops as alembic_ops
 from sqlalchemy import Computed, DefaultClause, func, inspect, select
@@ -59,12 +58,12 @@ from sqlalchemy.sql import ClauseElement
 
 from janitoo_db import narrowing, sql_guard, sql_text, squashed
 from janitoo_db.alembic_internals import upgrade_steps
-from janitoo_db.config import script_for
 from janitoo_db.dry_run import Batch, DryRunFailed, Runner, dry_runs
 from janitoo_db.engine import is_missing_sqlite_file
 from janitoo_db.errors import ConfigError, DatabaseError, JanitooDbError, RefusedError
-from janitoo_db.migration import KNOWN_STEPS, alembic_errors, engine_for, read_database
+from janitoo_db.migration import alembic_errors, read_database
 from janitoo_db.results import Destructive, first_line, some
+from janitoo_db.site import Site
 from janitoo_db.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED, SQL
 from janitoo_db.version_table import current_heads
 
@@ -92,25 +91,25 @@ def refusing(no_destructive: bool | None = None) -> bool:
                       f"not {os.environ[NO_DESTRUCTIVE_VARIABLE]!r}")
 
 
-def examine(config: Config, steps: Sequence[Any]) -> Marks:
+def examine(site: Site, steps: Sequence[Any]) -> Marks:
     """What each of Alembic's revision *steps* can destroy, in order, from dry runs; rows not counted."""
     if not steps:
         return []
-    judge = _Judge(engine_for(config).dialect, sqlite_only_if=engine_for(config).dialect.name == "sqlite")
-    with dry_runs(config) as run:
+    judge = _Judge(site.engine.dialect, sqlite_only_if=site.engine.dialect.name == "sqlite")
+    with dry_runs(site) as run:
         return [judge.run(run, _loader(step), _note_of(step)) for step in steps]
 
 
-def marks(config: Config, steps: Sequence[Any]) -> Marks:
+def marks(site: Site, steps: Sequence[Any]) -> Marks:
     """:func:`examine`, with the rows each table at stake holds now, read on a connection of its own."""
-    found = examine(config, steps)
+    found = examine(site, steps)
     if not any(found):
         return found
-    return read_database(config, lambda connection: counted(connection, found), found,
+    return read_database(site, lambda connection: counted(connection, found), found,
                          "count the rows of the tables at stake")
 
 
-def guard(config: Config, revision: str) -> Callable[[], None]:
+def guard(site: Site, revision: str) -> Callable[[Connection], None]:
     """The check an upgrade to *revision* runs under the migration lock, before Alembic starts.
 
     It raises :class:`RefusedError` when a revision to run can destroy data.
@@ -118,33 +117,32 @@ def guard(config: Config, revision: str) -> Callable[[], None]:
     ``alembic_version`` would commit.  A SQLite file that does not exist is
     checked at once, from base: connecting would create it.
     """
-    from_base = is_missing_sqlite_file(engine_for(config))
-    checked = _refuse(config, revision, (), None) if from_base else None
+    from_base = is_missing_sqlite_file(site.engine)
+    checked = _refuse(site, revision, (), None) if from_base else None
 
-    def under_lock() -> None:
-        connection = config.attributes["connection"]
+    def under_lock(connection: Connection) -> None:
         # A head a squashed revision replaces is re-stamped before anything runs: check from there.
-        current = squashed.as_if_restamped(script_for(config), current_heads(connection))
-        steps = checked if checked is not None and not current else _refuse(config, revision, current, connection)
-        config.attributes[KNOWN_STEPS] = ((revision, current), steps)  # Alembic need not work them out again
+        current = squashed.as_if_restamped(site.script, current_heads(connection))
+        steps = checked if checked is not None and not current else _refuse(site, revision, current, connection)
+        site.run.known_steps = ((revision, current), steps)  # Alembic need not work them out again
 
     return under_lock
 
 
-def refuse_from(config: Config, revision: str, current: Sequence[str], connection: Connection) -> None:
+def refuse_from(site: Site, revision: str, current: Sequence[str], connection: Connection) -> None:
     """Raise RefusedError when an upgrade from *current* to *revision* would run a revision that can destroy data.
 
     For a database about to be stamped at *current* (initdb adopting it): on
     MySQL/MariaDB the stamp commits, so the check must come first.
     """
-    _refuse(config, revision, tuple(current), connection)
+    _refuse(site, revision, tuple(current), connection)
 
 
-def _refuse(config: Config, revision: str, current: tuple[str, ...], connection: Connection | None) -> list[Any]:
+def _refuse(site: Site, revision: str, current: tuple[str, ...], connection: Connection | None) -> list[Any]:
     """The steps from *current* to *revision*; raise RefusedError when one can destroy data."""
     with alembic_errors():
-        steps = upgrade_steps(script_for(config), revision, current)
-    found = examine(config, steps)
+        steps = upgrade_steps(site.script, revision, current)
+    found = examine(site, steps)
     if not any(not mark.new_table for step_marks in found for mark in step_marks):
         return steps
     if connection is not None:
@@ -187,9 +185,9 @@ def _read_notes(path: str, mtime_ns: int) -> Any:
         return None
 
 
-def examine_file(config: Config, path: str) -> tuple[Destructive, ...]:
+def examine_file(site: Site, path: str) -> tuple[Destructive, ...]:
     """What the ``upgrade()`` of the revision file at *path* can destroy, on any database; rows counted."""
-    judge = _Judge(engine_for(config).dialect, sqlite_only_if=None)
+    judge = _Judge(site.engine.dialect, sqlite_only_if=None)
 
     def load() -> Callable[[], Any]:
         spec = importlib.util.spec_from_file_location(f"janitoo_db_examined_{abs(hash(path))}", path)
@@ -198,12 +196,12 @@ def examine_file(config: Config, path: str) -> tuple[Destructive, ...]:
         spec.loader.exec_module(module)
         return module.upgrade
 
-    with dry_runs(config) as run:
+    with dry_runs(site) as run:
         found = judge.run(run, load)
     if not found:
         return found
     try:
-        return read_database(config, lambda connection: counted(connection, [found])[0], found,
+        return read_database(site, lambda connection: counted(connection, [found])[0], found,
                              "count the rows of the tables at stake")
     except DatabaseError:  # the file is written: say what it does, if not how many rows
         return found

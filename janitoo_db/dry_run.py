@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, cast
 
-from alembic.config import Config
 from alembic.operations import BatchOperations, MigrateOperation, Operations
 from alembic.operations.ops import CreateTableOp, ExecuteSQLOp
 from alembic.runtime.environment import EnvironmentContext
@@ -29,10 +28,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 
 from janitoo_db.alembic_internals import ddl_executed_by, standing_in
-from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.extensions import gc_paused
-from janitoo_db.migration import engine_for
+from janitoo_db.site import Site
 
 
 @dataclass
@@ -115,16 +113,16 @@ Runner = Callable[[Callable[[], Any]], "list[MigrateOperation | Batch]"]
 
 
 @contextmanager
-def dry_runs(config: Config) -> Iterator[Runner]:
-    """A function that dry-runs a revision's ``upgrade``/``downgrade`` for *config*'s database.
+def dry_runs(site: Site) -> Iterator[Runner]:
+    """A function that dry-runs a revision's ``upgrade``/``downgrade`` for *site*'s database.
 
     It returns the operations recorded, or raises :class:`DryRunFailed`.
     ``alembic.op`` and ``alembic.context`` point at the dry run only while it
     runs, so a migration in progress (the ``--no-destructive`` guard runs in
     one) finds them as they were.
     """
-    environment = EnvironmentContext(config, script_for(config))
-    environment.configure(url=engine_for(config).url, as_sql=True, output_buffer=io.StringIO(), literal_binds=True,
+    environment = EnvironmentContext(site.alembic_config, site.script)
+    environment.configure(url=site.engine.url, as_sql=True, output_buffer=io.StringIO(), literal_binds=True,
                           dialect_opts={"paramstyle": "named"}, render_as_batch=True,
                           target_metadata=MetaData(naming_convention=NAMING_CONVENTION))
     recorder = _Recorder(environment.get_context())

@@ -17,9 +17,10 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import Script
 
 from janitoo_db import commands
-from janitoo_db.config import configure, read_conf_url, script_for
+from janitoo_db.config import read_conf_url
 from janitoo_db.defaults import CONF_SECTION
 from janitoo_db.extensions import CORE_NAME, discover
+from janitoo_db.site import Site
 
 #: The database the original's library used when given none.
 ORIGINAL_DEFAULT_URL = "sqlite:////tmp/janitoo_db.sqlite"
@@ -46,12 +47,14 @@ class Config(AlembicConfig):
         kwargs.setdefault("ini_section", CONF_SECTION)
         # Not quiet: alembic.command.heads/current/show/history print on it, as on the original's.
         super().__init__(**kwargs)
-        configure(self, url, spaced=True)
+        #: What the commands work on; this Config is its Alembic configuration, not a copy of its state.
+        self.site = Site(url, stdout=self.stdout, spaced=True, check=False)
+        self.site.configure(self)
 
     @property
     def url(self) -> str:
         """The database URL."""
-        return self.attributes["url"]
+        return self.site.url
 
     def initdb(self) -> None:
         """Build the database, or bring it to the head of every branch."""
@@ -78,7 +81,7 @@ class Config(AlembicConfig):
 
         *verbose* is the original's argument; it changes nothing.
         """
-        return tuple(script_for(self).get_revisions("heads"))
+        return tuple(self.site.script.get_revisions("heads"))
 
     def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one of :mod:`janitoo_db.commands` on this configuration, then close its connections.
@@ -87,11 +90,9 @@ class Config(AlembicConfig):
         should stay open in between.
         """
         try:
-            return command(self, *args, **kwargs)
+            return command(self.site, *args, **kwargs)
         finally:
-            engine = self.attributes.pop("engine", None)
-            if engine is not None:
-                engine.dispose()
+            self.site.dispose()
 
 
 def janitoo_config(url: str = ORIGINAL_DEFAULT_URL, pkg_name: str = "janitoo_db",

@@ -21,7 +21,7 @@ from alembic.script import Script
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
 from sqlalchemy import MetaData
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db import checksums, interrupted, journal, locking, settling, sql_guard, squashed
@@ -32,7 +32,6 @@ from janitoo_db.alembic_internals import (
     stamp_steps,
     upgrade_steps,
 )
-from janitoo_db.config import script_for
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.engine import (
     connect,
@@ -53,35 +52,21 @@ from janitoo_db.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old 
 from janitoo_db.registry import owning, record_branches, recorded_branches, recording_tables
 from janitoo_db.results import Step, first_line
 from janitoo_db.revision_cache import describe_raised
+from janitoo_db.site import MigrationRun, Site, handed_over
 from janitoo_db.timeouts import is_lock_timeout, statement_limits
 from janitoo_db.version_table import current_heads
 
 T = TypeVar("T")
 
-#: Where a command is told what it waits for, as it happens: ``config.attributes[NOTICE_KEY](line)``.
-NOTICE_KEY = "on_notice"
-#: Config attribute: ((revision, heads), the upgrade's steps), worked out under the lock before Alembic
-#: starts (janitoo_db.destructive); run_alembic takes them instead of working them out again.
-KNOWN_STEPS = "known_upgrade_steps"
+def lock_timeout(site: Site | None = None) -> float:
+    """Seconds a migration waits for another one's lock: the site's, else ``$JANITOO_DB_LOCK_TIMEOUT``, else 600."""
+    return locking.lock_timeout(site.lock_timeout if site is not None else None)
 
 
-def notify(config: Config, message: str) -> None:
-    """Tell whoever runs the command what it waits for (jnt_dbman prints it on stderr)."""
-    listener = config.attributes.get(NOTICE_KEY)
-    if listener is not None:
-        listener(message)
-
-
-def lock_timeout(config: Config | None = None) -> float:
-    """Seconds a migration waits for another one's lock: the config's, else ``$JANITOO_DB_LOCK_TIMEOUT``, else 600."""
-    return locking.lock_timeout(config.attributes.get("lock_timeout") if config is not None else None)
-
-
-def locked_connection(config: Config) -> AbstractContextManager[Connection]:
-    """:func:`janitoo_db.locking.migration_connection` for *config*'s database, with its limits and notices."""
-    engine = engine_for(config)
-    return migration_connection(engine, lock_timeout(config), lambda line: notify(config, line),
-                                statement_limits(config.attributes).settings(engine.dialect.name))
+def locked_connection(site: Site) -> AbstractContextManager[Connection]:
+    """:func:`janitoo_db.locking.migration_connection` for the site's database, with its limits and notices."""
+    engine = site.engine
+    return migration_connection(engine, lock_timeout(site), site.notify, site.limits.settings(engine.dialect.name))
 
 
 def _configure_logging(config: Any) -> None:
@@ -100,7 +85,7 @@ def _configure_logging(config: Any) -> None:
 MIGRATE_ONLY_COMMANDS = {"upgrade", "downgrade", "stamp", "current", "history", "show", "heads", "branches"}
 
 
-def _target_metadata(config: Config) -> MetaData:
+def _target_metadata(config: Config, run: MigrationRun) -> MetaData:
     """``Base.metadata`` with every extension loaded, when the models are compared.
 
     Running revisions reads only the naming convention (which names the
@@ -109,7 +94,7 @@ def _target_metadata(config: Config) -> MetaData:
     """
     command = getattr(config.cmd_opts, "cmd", None)
     plain_alembic_command = getattr(command[0], "__name__", "") if command else ""
-    if config.attributes.get("migrate_only") or plain_alembic_command in MIGRATE_ONLY_COMMANDS:
+    if run.migrate_only or plain_alembic_command in MIGRATE_ONLY_COMMANDS:
         return MetaData(naming_convention=NAMING_CONVENTION)
     import janitoo_db.models  # noqa: F401  (runs every extension's extend)
     from janitoo_db.base import Base
@@ -117,7 +102,7 @@ def _target_metadata(config: Config) -> MetaData:
     return Base.metadata
 
 
-def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = False,
+def run_alembic(site: Site, revision: str, *, upgrade: bool, sql: bool = False,
                 guard: Callable[[Any], None] | None = None) -> None:
     """Alembic's upgrade or downgrade command, on the revisions janitoo_db already loaded and checked.
 
@@ -125,7 +110,8 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
     *guard* sees the revision steps once they are known, under the
     migration's lock and before any runs, and may refuse them by raising.
     """
-    script = script_for(config)
+    script = site.script
+    run = site.run
     starting_rev = None
     if ":" in revision:
         if not sql:
@@ -135,64 +121,65 @@ def run_alembic(config: Config, revision: str, *, upgrade: bool, sql: bool = Fal
         raise RevisionError(f"downgrade --sql needs a range FROM:TO, not {revision!r}")
 
     def steps(current: Any, context: Any) -> Any:
-        known = config.attributes.pop(KNOWN_STEPS, None)
+        known, run.known_steps = run.known_steps, None
         if upgrade and known is not None and known[0] == (revision, tuple(current)):
             found = known[1]
         else:
             found = (upgrade_steps if upgrade else downgrade_steps)(script, revision, current)
         if guard is not None:
             guard(found)
-        config.attributes["planned"] = len(found)
+        run.planned = len(found)
         if context.as_sql:
             return found
         found = sql_guard.scoped(journal.scoped(owning(found), context.connection))
         if not has_transactional_ddl_dialect(context.dialect.name):
-            own = config.attributes.setdefault(settling.OWN_MARKS_KEY, set())
-            return checksums.recording_each(interrupted.marking(found, context.connection, own), context.connection)
+            return checksums.recording_each(interrupted.marking(found, context.connection, run.own_marks),
+                                            context.connection)
         return found
 
-    config.attributes["migrate_only"] = True
-    config.attributes["steps"] = steps
+    run.migrate_only, run.steps = True, steps
     try:
-        with EnvironmentContext(config, script, fn=steps, as_sql=sql, starting_rev=starting_rev,
+        with EnvironmentContext(site.alembic_config, script, fn=steps, as_sql=sql, starting_rev=starting_rev,
                                 destination_rev=revision):
             script.run_env()
     finally:
-        config.attributes.pop("migrate_only", None)
-        config.attributes.pop("steps", None)
+        run.migrate_only, run.steps = False, None
 
 
-def run_stamp(config: Config, revisions: list[str]) -> None:
+def run_stamp(site: Site, revisions: list[str]) -> None:
     """Alembic's stamp command, on the revisions janitoo_db already loaded and checked.
 
     ``alembic.command.stamp`` would read every revision file again, with its
     own loader (a FIFO named ``x.py`` would block it, a stale ``__pycache__``
     could stand in for a file).
     """
-    script = script_for(config)
+    script = site.script
 
     def steps(current: Any, context: Any) -> Any:
         return stamp_steps(script, tuple(revisions), current)
 
-    config.attributes["migrate_only"] = True
+    site.run.migrate_only = True
     try:
-        with EnvironmentContext(config, script, fn=steps, destination_rev=tuple(revisions)):
+        with EnvironmentContext(site.alembic_config, script, fn=steps, destination_rev=tuple(revisions)):
             script.run_env()
     finally:
-        config.attributes.pop("migrate_only", None)
+        site.run.migrate_only = False
 
 
 def run_environment(context: Any) -> None:
     """Run the migrations Alembic asked for, online or offline (``--sql``)."""
     config = context.config
     _configure_logging(config)
+    # The one hand-over: jnt_dbman's Site; plain ``alembic`` on our env.py runs without one.
+    site = handed_over(config)
+    run = site.run if site is not None else MigrationRun()
     options: dict[str, Any] = {
-        "target_metadata": _target_metadata(config),
+        "target_metadata": _target_metadata(config, run),
         "compare_type": True,
         "render_as_batch": True,
-        "include_object": config.attributes.get("include_object"),
-        "process_revision_directives": config.attributes.get("process_revision_directives"),
-        "on_version_apply": config.attributes.get("on_version_apply", ()),
+        "include_object": run.include_object,
+        "process_revision_directives": run.process_revision_directives,
+        "on_version_apply": (run.on_version_apply,) if run.on_version_apply is not None else (),
     }
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
@@ -200,26 +187,27 @@ def run_environment(context: Any) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _run_online(context, connection, options)
+    if run.connection is not None:
+        _run_online(context, run.connection, options, site, run)
         return
     engine = create_db_engine(url)
     try:
-        settings = statement_limits(config.attributes).settings(engine.dialect.name)
-        with migration_connection(engine, lock_timeout(config), settings=settings) as connection:
-            _run_online(context, connection, options)
+        settings = statement_limits({}).settings(engine.dialect.name)
+        with migration_connection(engine, lock_timeout(), settings=settings) as connection:
+            _run_online(context, connection, options, site, run)
     finally:
         engine.dispose()
 
 
-def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -> None:
+def _run_online(context: Any, connection: Connection, options: dict[str, Any], site: Site | None,
+                run: MigrationRun) -> None:
     interrupted.refuse_if_any(connection)
-    squashed.restamp(connection, context.script, context.config.attributes)
+    squashed.restamp(connection, context.script, site.restamped if site is not None else None)
     context.configure(connection=connection, **options)
     migration_context = context.get_context()
     before = migration_context.get_current_heads()
-    steps = context.config.attributes.get("steps")
+    steps = run.steps
+    notify = site.notify if site is not None else None
     with recording_tables(connection) as record_tables_so_far, journal.recording(connection):
 
         def settle() -> None:
@@ -230,9 +218,10 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
                 record_branches(connection, context.script)
             # With nothing changed, only a database migrated before janitoo_db kept checksums needs them.
             if after != before or (after and not checksums.kept(connection)):
-                checksums.announce(context.config, checksums.record(connection, context.script, before))
+                checksums.announce(site.notices if site is not None else [],
+                                   checksums.record(connection, context.script, before))
 
-        autocommit = _Autocommit(context.config, connection, settle)
+        autocommit = _Autocommit(run, connection, settle)
         try:
             if steps is not None and connection.in_transaction() and \
                     has_transactional_ddl_dialect(connection.dialect.name):
@@ -245,17 +234,13 @@ def _run_online(context: Any, connection: Connection, options: dict[str, Any]) -
                         context.run_migrations()
         except BaseException as error:
             # Whatever stopped it short of a kill, the run undoes what its failing revision left committed.
-            settling.settle_own_marks(context.config, connection, (lambda line: notify(context.config, line))
-                                      if is_lock_timeout(error) else None)
+            settling.settle_own_marks(run, connection, notify if is_lock_timeout(error) else None)
             raise
     settle()
 
 
 #: What waits between two tries after a lock timeout (tests replace it to see the pauses).
 pause: Callable[[float], None] = time.sleep
-
-#: ``config.attributes[COMMITTED_KEY]`` is True once a run committed part of its work (an autocommit block).
-COMMITTED_KEY = "committed_partway"
 
 
 class _Autocommit:
@@ -270,8 +255,8 @@ class _Autocommit:
     its exclusive locking mode.
     """
 
-    def __init__(self, config: Config, connection: Connection, settle: Callable[[], None]) -> None:
-        self.config, self.connection, self.settle = config, connection, settle
+    def __init__(self, run: MigrationRun, connection: Connection, settle: Callable[[], None]) -> None:
+        self.run, self.connection, self.settle = run, connection, settle
         self.dialect = connection.dialect.name
         self.marked: set[str] = set()
 
@@ -285,8 +270,8 @@ class _Autocommit:
                 if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
                     interrupted.mark_started(self.connection, step)
                     self.marked.add(step.revision.revision)
-                    self.config.attributes.setdefault(settling.OWN_MARKS_KEY, set()).add(step.revision.revision)
-                    self.config.attributes[COMMITTED_KEY] = True
+                    self.run.own_marks.add(step.revision.revision)
+                    self.run.committed_partway = True
             if has_transactional_ddl_dialect(self.dialect):
                 # What the revision ran before the block is committed with the mark: journal it.
                 journal.flush(self.connection)
@@ -296,7 +281,7 @@ class _Autocommit:
     def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
         write_versions()
         interrupted.mark_done(self.connection, step)
-        self.config.attributes.get(settling.OWN_MARKS_KEY, set()).discard(step.revision.revision)
+        self.run.own_marks.discard(step.revision.revision)
         self.settle()
         self.connection.commit()
         self.connection.begin()
@@ -304,19 +289,12 @@ class _Autocommit:
 
 # -- running Alembic commands for jnt_dbman ---------------------------------
 
-def engine_for(config: Config) -> Engine:
-    """The engine of *config*'s database, created once per Config."""
-    if "engine" not in config.attributes:
-        config.attributes["engine"] = create_db_engine(config.attributes["url"])
-    return config.attributes["engine"]
-
-
-def read_database(config: Config, read: Callable[[Connection], T], missing: T, what: str) -> T:
+def read_database(site: Site, read: Callable[[Connection], T], missing: T, what: str) -> T:
     """*read* on a connection of its own; *missing* for a SQLite file that does not exist, which is not created.
 
     A failure is a :class:`DatabaseError` saying "cannot *what*".
     """
-    engine = engine_for(config)
+    engine = site.engine
     if is_missing_sqlite_file(engine):
         return missing
     try:
@@ -326,14 +304,14 @@ def read_database(config: Config, read: Callable[[Connection], T], missing: T, w
         raise DatabaseError(f"cannot {what}: {describe_db_error(error, engine.url)}") from None
 
 
-def read_current(config: Config) -> tuple[str, ...]:
+def read_current(site: Site) -> tuple[str, ...]:
     """The revision ids in the database's ``alembic_version`` table."""
-    return read_database(config, current_heads,
-                         (), "read the database version")
+    return read_database(site, current_heads, (), "read the database version")
 
 
-def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Step], None] | None = None) -> list[Step]:
-    """Run an Alembic command under the migration lock; return (and report) each revision it ran.
+def run_locked(site: Site, action: Callable[[Connection], Any],
+               on_step: Callable[[Step], None] | None = None) -> list[Step]:
+    """Run *action* on the connection holding the migration lock; return (and report) each revision it ran.
 
     Any failure becomes one of our errors, naming the revision that failed and
     the version the database is left at.
@@ -351,66 +329,61 @@ def run_locked(config: Config, action: Callable[[], Any], on_step: Callable[[Ste
             message=first_line(revision.doc) if revision is not None else "",
             is_upgrade=step.is_upgrade,
             number=len(steps) + 1,
-            total=config.attributes.get("planned", 0),
+            total=run.planned,
         ))
         if on_step is not None:
             on_step(steps[-1])
 
-    script_for(config)
-    waits = statement_limits(config.attributes).waits()
-    config.attributes["retried"] = 0
-    config.attributes["on_version_apply"] = record
+    site.script  # noqa: B018 - loaded and checked before the lock is taken
+    waits = site.limits.waits()
+    run = site.new_run()
+    run.on_version_apply = record
     try:
         while True:
             try:
-                with alembic_errors(lambda error: _migration_error(config, error),
-                                    raised_by_revision=lambda error: failing_revision(config, error) is not None):
-                    with locked_connection(config) as connection:
-                        config.attributes["connection"] = connection
+                with alembic_errors(lambda error: _migration_error(site, error),
+                                    raised_by_revision=lambda error: failing_revision(site, error) is not None):
+                    with locked_connection(site) as connection:
+                        run.connection = connection
                         # A retry first settles what its own earlier try left under way (the undo may have
                         # met the lock too), before anything refuses to run over that mark.
-                        settling.settle_own_marks(config, connection, lambda line: notify(config, line),
-                                                  raising=True)
-                        action()
+                        settling.settle_own_marks(run, connection, site.notify, raising=True)
+                        action(connection)
                 return steps
             except MigrationError as error:
-                settled = config.attributes.get(settling.SETTLED_KEY)
+                settled = run.settled
                 # A mark that cannot be undone is not run over: the error says repair is needed, no retry.
                 kept = settled is not None and bool(settled.kept)
                 wait = next(waits, None) if error.lock_timed_out and not kept else None
                 if wait is None:
                     # The summary speaks for the whole command (an earlier try may have committed part of it).
-                    error.rolled_back, error.committed_partway = _kept(config)
+                    error.rolled_back, error.committed_partway = _kept(site)
                     raise
-                _retrying(config, error, wait)
+                _retrying(site, error, wait)
                 steps.clear()
                 pause(wait)
             finally:
-                config.attributes.pop("connection", None)
-                config.attributes.pop(settling.SETTLED_KEY, None)
-                config.attributes.pop(KNOWN_STEPS, None)
+                run.connection, run.settled, run.known_steps = None, None, None
     finally:
-        config.attributes.pop("on_version_apply", None)
-        config.attributes.pop("planned", None)
-        config.attributes.pop(COMMITTED_KEY, None)
-        config.attributes.pop(settling.OWN_MARKS_KEY, None)
+        site.new_run()
 
 
-def _kept(config: Config) -> tuple[bool, bool]:
+def _kept(site: Site) -> tuple[bool, bool]:
     """(rolled back, committed part-way) for the command so far: what a failure's summary says."""
-    partway = bool(config.attributes.get(COMMITTED_KEY))
-    return has_transactional_ddl_dialect(engine_for(config).dialect.name) and not partway, partway
+    partway = site.run.committed_partway
+    return has_transactional_ddl_dialect(site.engine.dialect.name) and not partway, partway
 
 
-def _retrying(config: Config, error: MigrationError, wait: float) -> None:
+def _retrying(site: Site, error: MigrationError, wait: float) -> None:
     """Say that a statement gave up waiting for a lock, what was undone, and when the next try is."""
-    limits = statement_limits(config.attributes)
-    tries = config.attributes["retried"] = config.attributes["retried"] + 1
+    limits = site.limits
+    site.run.retried += 1
+    tries = site.run.retried
     waited = f" {limits.lock_timeout:g} s" if limits.lock_timeout is not None else ""
     undone = ("rolled back" if error.rolled_back else
               "what ran before its autocommit block stays" if has_transactional_ddl_dialect(
-                  engine_for(config).dialect.name) else "what it ran stays")
-    notify(config, f"{error.failing or 'a statement'} waited{waited} for a lock other sessions hold and gave up "
+                  site.engine.dialect.name) else "what it ran stays")
+    site.notify(f"{error.failing or 'a statement'} waited{waited} for a lock other sessions hold and gave up "
                    f"(lock_timeout, --ddl-lock-timeout); {undone}; trying again in {wait:g} s "
                    f"(retry {tries} of {limits.retries}, --retries)")
 
@@ -441,9 +414,9 @@ def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None =
         raise otherwise(error) from None
 
 
-def failing_revision(config: Config, error: BaseException) -> Script | None:
+def failing_revision(site: Site, error: BaseException) -> Script | None:
     """The revision whose file raised *error*, found from the traceback."""
-    by_path = {str(Path(s.path).resolve()): s for s in script_for(config).walk_revisions()}
+    by_path = {str(Path(s.path).resolve()): s for s in site.script.walk_revisions()}
     tb, found = error.__traceback__, None
     while tb is not None:
         found = by_path.get(str(Path(tb.tb_frame.f_code.co_filename).resolve()), found)
@@ -451,26 +424,26 @@ def failing_revision(config: Config, error: BaseException) -> Script | None:
     return found
 
 
-def _at_base(config: Config) -> str:
+def _at_base(site: Site) -> str:
     """What a database without a version holds: it is not called empty when it has tables."""
     from janitoo_db.unversioned import describe_base  # it runs upgrades: imported once needed
 
-    return read_database(config, describe_base, "base (no tables)", "list the tables")
+    return read_database(site, describe_base, "base (no tables)", "list the tables")
 
 
-def _migration_error(config: Config, error: BaseException) -> JanitooDbError:
-    failing = failing_revision(config, error)
-    engine = engine_for(config)
+def _migration_error(site: Site, error: BaseException) -> JanitooDbError:
+    failing = failing_revision(site, error)
+    engine = site.engine
     if isinstance(error, SQLAlchemyError):
         reason = describe_db_error(error, engine.url)
     else:  # a revision's own error may quote the URL it was given: hidden for library callers too
         reason = hide_password(describe_raised(error), engine.url)
     try:
-        left_at = ", ".join(read_current(config)) or _at_base(config)
+        left_at = ", ".join(read_current(site)) or _at_base(site)
     except JanitooDbError:
         left_at = "unknown"
-    rolled_back, partway = _kept(config)
-    settled = config.attributes.get(settling.SETTLED_KEY) or settling.Settled()
+    rolled_back, partway = _kept(site)
+    settled = site.run.settled or settling.Settled()
     if rolled_back:
         left_at = f"rolled back, so nothing this command did was kept: the database is at {left_at}"
     elif has_transactional_ddl_dialect(engine.dialect.name):

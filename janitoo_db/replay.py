@@ -14,17 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from alembic.config import Config
 from alembic.runtime.migration import MigrationInfo
 from alembic.script import Script
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 
-from janitoo_db.config import script_for
 from janitoo_db.errors import JanitooDbError, RevisionError
 from janitoo_db.migration import failing_revision, run_alembic
 from janitoo_db.registry import BOOKKEEPING_TABLES
+from janitoo_db.site import Site
 
 #: Tables that are not any branch's schema.
 NOT_SCHEMA = BOOKKEEPING_TABLES | {"alembic_version"}
@@ -41,16 +40,17 @@ class Applied:
     dropped: frozenset[str]
 
 
-def replay(config: Config, after_each: Callable[[Applied, Connection], None], destination: str = "heads") -> None:
+def replay(site: Site, after_each: Callable[[Applied, Connection], None], destination: str = "heads") -> None:
     """Upgrade an empty scratch database from base to *destination*, calling *after_each* after every revision.
 
     *after_each* gets the connection inside the replay's transaction, so it
     can read (or copy) what the revision left.  A revision that fails stops
     the replay with a :class:`RevisionError` naming it.
     """
-    script_for(config)
+    site.script  # noqa: B018 - loaded and checked before the scratch database is made
     engine = create_engine("sqlite://", poolclass=StaticPool)
-    saved = {key: config.attributes.pop(key, None) for key in ("connection", "on_version_apply")}
+    # The replay is a migration of its own: the command's run (when it is inside one) is put back after.
+    outer = site.run
     tables: set[str] = set()
     running: list[Script] = []
 
@@ -67,27 +67,24 @@ def replay(config: Config, after_each: Callable[[Applied, Connection], None], de
 
     try:
         with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            config.attributes["on_version_apply"] = applied
+            site.new_run()
+            site.run.connection = connection
+            site.run.on_version_apply = applied
             try:
-                run_alembic(config, destination, upgrade=True)
+                run_alembic(site, destination, upgrade=True)
             except JanitooDbError:
                 raise
             except BaseException as error:  # SystemExit and KeyboardInterrupt too: the replay failed
-                raise RevisionError(_failure(config, running, error)) from None
+                raise RevisionError(_failure(site, running, error)) from None
             connection.rollback()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                config.attributes.pop(key, None)
-            else:
-                config.attributes[key] = value
+        site.run = outer
         engine.dispose()
 
 
-def _failure(config: Config, running: list[Script], error: BaseException) -> str:
+def _failure(site: Site, running: list[Script], error: BaseException) -> str:
     """Which revision could not be replayed, and why."""
-    failing = failing_revision(config, error)
+    failing = failing_revision(site, error)
     where = (f"revision {failing.revision} ({', '.join(sorted(failing.branch_labels)) or 'no branch'})"
              if failing is not None else
              f"the revision after {running[-1].revision}" if running else "the first revision")

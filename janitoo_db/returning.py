@@ -35,17 +35,16 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
-from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from janitoo_db import checksums, graph, squashed
 from janitoo_db.alembic_internals import upgrade_steps
-from janitoo_db.config import script_for
 from janitoo_db.errors import JanitooDbError, RefusedError
-from janitoo_db.migration import alembic_errors, notify, run_stamp
+from janitoo_db.migration import alembic_errors, run_stamp
 from janitoo_db.registry import recorded_branches, recorded_tables
 from janitoo_db.results import some
+from janitoo_db.site import Site
 from janitoo_db.version_table import current_heads
 
 logger = logging.getLogger(__name__)
@@ -75,9 +74,9 @@ class Kept:
         return asdict(self)
 
 
-def examine(config: Config, connection: Connection) -> list[Kept]:
+def examine(site: Site, connection: Connection) -> list[Kept]:
     """Every installed branch at base whose recorded tables the database holds, with where they stand; no writes."""
-    script = script_for(config)
+    script = site.script
     current = current_heads(connection)
     if not current or set(script.get_heads()) <= set(current):
         return []  # unversioned (janitoo_db.unversioned's), or at every head
@@ -101,13 +100,13 @@ def examine(config: Config, connection: Connection) -> list[Kept]:
     found = []
     for name in at_base:
         if name in had:  # else new to this database: the common case of an install, which costs no replay
-            kept = _examine_branch(config, connection, script, name, members[name], held, recorded)
+            kept = _examine_branch(site, connection, script, name, members[name], held, recorded)
             if kept is not None:
                 found.append(kept)
     return found
 
 
-def take_back_or_refuse(config: Config, connection: Connection, revision: str = "heads",
+def take_back_or_refuse(site: Site, connection: Connection, revision: str = "heads",
                         before_stamp: Callable[[Sequence[str]], None] | None = None) -> list[Kept]:
     """Before an upgrade to *revision* writes anything: stamp each returning branch it runs where its tables are.
 
@@ -116,7 +115,7 @@ def take_back_or_refuse(config: Config, connection: Connection, revision: str = 
     sees alembic_version as it will be after the stamp, and may refuse it
     (``--no-destructive``: on MySQL/MariaDB the stamp commits).
     """
-    found = _run_by(config, connection, revision, examine(config, connection))
+    found = _run_by(site, connection, revision, examine(site, connection))
     if not found:
         return []
     refused = [kept for kept in found if kept.refusal]
@@ -124,35 +123,35 @@ def take_back_or_refuse(config: Config, connection: Connection, revision: str = 
         raise RefusedError(refused[0].refusal)
     revisions = [kept.revision for kept in found if kept.revision]
     if before_stamp is not None:
-        before_stamp(_after_stamp(script_for(config), current_heads(connection),
+        before_stamp(_after_stamp(site.script, current_heads(connection),
                                   revisions))
-    run_stamp(config, revisions)
+    run_stamp(site, revisions)
     for kept in found:
         message = (f"{kept.branch} was forgotten with its tables kept ({some(list(kept.tables))}); they match its "
                    f"revision {kept.revision}: taken back there; "
                    f"upgrading {kept.branch} from there.")
         logger.info(message)
-        notify(config, message)
+        site.notify(message)
     return found
 
 
-def planned_from(config: Config, connection: Connection, revision: str,
+def planned_from(site: Site, connection: Connection, revision: str,
                  current: Sequence[str]) -> tuple[str, ...]:
     """Where the plan of an upgrade to *revision* starts when a returning branch is taken back first."""
-    found = [kept for kept in _run_by(config, connection, revision, examine(config, connection)) if kept.revision]
+    found = [kept for kept in _run_by(site, connection, revision, examine(site, connection)) if kept.revision]
     if not found:
         return tuple(current)
     for kept in found:
-        notify(config, f"{kept.branch} was forgotten with its tables kept; they match its revision "
+        site.notify(f"{kept.branch} was forgotten with its tables kept; they match its revision "
                        f"{kept.revision}: an upgrade takes them back there and runs this plan from there.")
-    return tuple(_after_stamp(script_for(config), current, [kept.revision for kept in found if kept.revision]))
+    return tuple(_after_stamp(site.script, current, [kept.revision for kept in found if kept.revision]))
 
 
-def _run_by(config: Config, connection: Connection, revision: str, found: list[Kept]) -> list[Kept]:
+def _run_by(site: Site, connection: Connection, revision: str, found: list[Kept]) -> list[Kept]:
     """Those of *found* whose revisions an upgrade to *revision* would run from where the database is."""
     if not found or revision == "heads":
         return found
-    script = script_for(config)
+    script = site.script
     with alembic_errors():  # a plan reads outside the migration's own handling of Alembic's errors
         steps = upgrade_steps(script, revision, current_heads(connection))
     running = {label for step in steps for label in step.revision.branch_labels}
@@ -165,7 +164,7 @@ def _after_stamp(script: ScriptDirectory, current: Sequence[str], revisions: Seq
     return sorted({*(r for r in current if r not in implied), *revisions})
 
 
-def _examine_branch(config: Config, connection: Connection, script: ScriptDirectory, name: str,
+def _examine_branch(site: Site, connection: Connection, script: ScriptDirectory, name: str,
                     members: list[Script], held: set[str], recorded: dict[str, str]) -> Kept | None:
     """Where *name*'s tables stand, on the evidence the module's docstring lists; None when none is in the way."""
     from janitoo_db import adopt as adopting
@@ -183,7 +182,7 @@ def _examine_branch(config: Config, connection: Connection, script: ScriptDirect
             f"changed: {way_out}" + (f", {afresh}" if recorded_only else "")))
 
     try:
-        schemas = revision_schemas.learn(config)
+        schemas = revision_schemas.learn(site)
     except JanitooDbError as error:
         if not own:
             return None  # nothing recorded as its own is there; what else is, its upgrade will meet

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.config import Config
 from alembic.script import Script
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
 from janitoo_db import graph
 from janitoo_db.replay import NOT_SCHEMA, Applied, replay
+from janitoo_db.site import Site
 
 #: Column name to its type class (None: a type of no known class, which matches any).
 Columns = Mapping[str, "str | None"]
@@ -98,22 +98,22 @@ class Schemas:
         return set().union(*(b.footprint for b in self.branches.values()))
 
 
-def learn(config: Config) -> Schemas:
+def learn(site: Site) -> Schemas:
     """Replay every revision and take each branch's snapshot after each of its revisions.
 
-    Remembered on *config*: adopt examines the database twice, before and
+    Remembered on *site*: adopt examines the database twice, before and
     after asking.  A snapshot is kept only when every revision of its
     branch replayed before it is one of its ancestors: with two lines of
     revisions in one branch, the replay runs some of the other line first.
     """
-    if "revision_schemas" in config.attributes:
-        return config.attributes["revision_schemas"]
-    names = [extension.name for extension in config.attributes["extensions"]]
+    if site.revision_schemas is not None:
+        return site.revision_schemas
+    names = [extension.name for extension in site.extensions]
     learner = _Learner({name: BranchSchemas(name) for name in names})
-    replay(config, learner.after)
+    replay(site, learner.after)
     for branch in learner.schemas.branches.values():
         branch.snapshots.reverse()
-    config.attributes["revision_schemas"] = learner.schemas
+    site.revision_schemas = learner.schemas
     return learner.schemas
 
 

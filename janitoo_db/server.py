@@ -16,12 +16,12 @@ from typing import Any
 
 from janitoo_db import commands
 from janitoo_db.base import create_db_engine
-from janitoo_db.config import script_for
 from janitoo_db.defaults import CONF_SECTION
 from janitoo_db.errors import ConfigError, DatabaseError
 from janitoo_db.migrate import Config
 from janitoo_db.options import as_options, to_bool
 from janitoo_db.results import CheckResult, some
+from janitoo_db.site import Site
 
 try:  # janitoo's own server and error, when janitoo is installed
     from janitoo.server import JNTServer as _ServerBase  # type: ignore[import-not-found]
@@ -137,7 +137,7 @@ class JNTDBServer(_ServerBase):
 
 def _behind(config: Config, state: CheckResult) -> str:
     """Say what the database lacks, and how to fix it."""
-    script = script_for(config)
+    script = Site.of(config).script
     parts = []
     if state.unversioned:
         parts.append(f"no alembic_version, but tables of the installed branches ({some(list(state.unversioned), 5)}): "

@@ -18,7 +18,7 @@ cannot be told) or an undo that fails keeps the mark: the error says that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,10 +27,8 @@ from janitoo_db import interrupted
 from janitoo_db.engine import describe_db_error
 from janitoo_db.timeouts import is_lock_timeout
 
-#: ``config.attributes[OWN_MARKS_KEY]``: revisions this command marked as under way and has not settled.
-OWN_MARKS_KEY = "own_marks"
-#: ``config.attributes[SETTLED_KEY]``: what the last settle of this try did (:class:`Settled`).
-SETTLED_KEY = "settled_own_marks"
+if TYPE_CHECKING:
+    from janitoo_db.site import MigrationRun
 
 
 @dataclass
@@ -64,7 +62,7 @@ class Settled:
         return "".join(parts)
 
 
-def settle_own_marks(config: Any, connection: Connection, notify: Callable[[str], None] | None = None, *,
+def settle_own_marks(run: MigrationRun, connection: Connection, notify: Callable[[str], None] | None = None, *,
                      raising: bool = False) -> None:
     """Undo what this command's own marked revisions ran, from their journal; record what was done.
 
@@ -75,10 +73,10 @@ def settle_own_marks(config: Any, connection: Connection, notify: Callable[[str]
     first error is the one reported.  *notify* hears what was undone (before
     a retry; a failure's error says it).
     """
-    own = config.attributes.get(OWN_MARKS_KEY)
+    own = run.own_marks
     if not own:
         return
-    settled = config.attributes[SETTLED_KEY] = Settled()
+    settled = run.settled = Settled()
     was_in_transaction = connection.in_transaction()
     try:
         if was_in_transaction:

@@ -36,13 +36,13 @@ from sqlalchemy.pool import StaticPool
 
 from janitoo_db import graph, squashed
 from janitoo_db.alembic_internals import dependencies
-from janitoo_db.commands import _extensions, _known
-from janitoo_db.config import script_for
+from janitoo_db.commands import _known
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import RefusedError, RevisionError
 from janitoo_db.extensions import CORE_NAME
 from janitoo_db.replay import replay
 from janitoo_db.revision_cache import execute_revision_file
+from janitoo_db.site import Site
 from janitoo_db.squash_render import render
 from janitoo_db.squash_schema import Learner, read_rows, shape
 from janitoo_db.writing import Written, _check_rev_id, _check_writable, _distribution, _publish
@@ -72,25 +72,26 @@ class Squashed(Written):
         return found
 
 
-def squash(config: Config, name: str, *, message: str | None = None, rev_id: str | None = None,
+def squash(site: Site | Config, name: str, *, message: str | None = None, rev_id: str | None = None,
            replaced_release: str | None = None) -> Squashed:
     """Replace the revisions of extension *name*'s branch by one revision that builds its head; see the module."""
-    _known(config, [name])
+    site = Site.of(site)
+    _known(site, [name])
     if name == CORE_NAME:
         raise RefusedError(f"{CORE_NAME} is janitoo_db's own branch: its revisions are the original janitoo's, "
                            "which upgrade the databases it made; only an extension's branch is squashed")
-    script = script_for(config)
+    script = site.script
     members = list(reversed(graph.branch_members(script, name)))
     _check_branch(script, name, members)
-    extension = _extensions(config)[name]
+    extension = site.by_name()[name]
     directory = extension.version_dir()
     _check_writable(extension, directory)
     if rev_id is not None:
-        _check_rev_id(config, script, rev_id)
+        _check_rev_id(site, script, rev_id)
     release = _release(extension, replaced_release)
     learner = Learner(name, members[-1].revision)
     with learner.watching():
-        replay(config, learner.after_each, f"{name}@head")
+        replay(site, learner.after_each, f"{name}@head")
     replaces = tuple(r for member in members for r in (*squashed.replaces(member), member.revision))
     depends_on, inferred = _depends_on(script, name, members, learner)
     revision = rev_id or random_rev_id()
@@ -103,7 +104,7 @@ def squash(config: Config, name: str, *, message: str | None = None, rev_id: str
         path.write_text(source, encoding="utf-8")
         return Written(str(path))
 
-    written = _publish(config, extension, directory, write)
+    written = _publish(site, extension, directory, write)
     assert written is not None  # write always writes
     try:
         _verify(written.path, learner)

@@ -37,9 +37,6 @@ from janitoo_db.registry import record_branches
 from janitoo_db.results import Replaced, some
 from janitoo_db.version_table import current_heads
 
-#: Config attribute: the replaced revisions the last migration re-stamped (a list of :class:`Replaced`).
-RESTAMPED = "restamped"
-
 
 def replaced_ids(value: Any, release: Any, where: str) -> tuple[str, ...]:
     """The ids a squashed revision replaces, from its ``replaces`` and ``replaced_release``.
@@ -116,14 +113,14 @@ def as_if_restamped(script: ScriptDirectory, current: Iterable[str]) -> tuple[st
     return tuple(dict.fromkeys(found[r].squashed if r in found else r for r in current))
 
 
-def restamp(connection: Connection, script: ScriptDirectory, attributes: dict[str, Any] | None = None) -> None:
+def restamp(connection: Connection, script: ScriptDirectory, restamped: list[Replaced] | None = None) -> None:
     """Re-stamp replaced heads to their squashed revision, or refuse an earlier replaced revision.
 
     Called under the migration lock before the steps are computed, on the
     migration's connection: in its transaction where DDL is transactional,
     so a migration that fails takes the re-stamp back too.  Nothing is
     written unless every replaced id can be re-stamped.  What was re-stamped
-    is appended to ``attributes[RESTAMPED]`` for the caller to report.
+    is appended to *restamped* for the caller to report.
     """
     was_in_transaction = connection.in_transaction()
     current = current_heads(connection)
@@ -140,7 +137,7 @@ def restamp(connection: Connection, script: ScriptDirectory, attributes: dict[st
                 connection.execute(version.update().where(version.c.version_num == replaced.revision)
                                    .values(version_num=replaced.squashed))
         record_branches(connection, script)
-        if attributes is not None:
-            attributes.setdefault(RESTAMPED, []).extend(found)
+        if restamped is not None:
+            restamped.extend(found)
     if not was_in_transaction and connection.in_transaction():
         connection.commit()  # MySQL/MariaDB: the connection was outside any transaction, leave it so

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Table
 
+    from janitoo_db.site import Site
+
 __all__ = [
     "test_janitoo_branch_has_one_root_and_one_head",
     "test_janitoo_branch_files_live_in_its_version_dir",
@@ -71,19 +73,23 @@ def janitoo_config(janitoo_db_url: str) -> Iterator[Config]:
     config = alembic_config(janitoo_db_url)
     yield config
     dropdb(alembic_config(janitoo_db_url))
-    engine = config.attributes.get("engine")
-    if engine is not None:
-        engine.dispose()
+    _site(config).dispose()
 
 
 # -- the checks, usable on their own ---------------------------------------
 
+def _site(config: Config) -> Site:
+    """The Site the config was made for (imported once a check runs: the plugin loads in every pytest run)."""
+    from janitoo_db.site import Site
+
+    return Site.of(config)
+
+
 def branch_revisions(config: Config, name: str) -> list[Any]:
     """Every revision of branch *name*."""
-    from janitoo_db.config import script_for
     from janitoo_db.graph import branch_members
 
-    return branch_members(script_for(config), name)
+    return branch_members(_site(config).script, name)
 
 
 def check_one_root_and_one_head(config: Config, name: str) -> None:
@@ -99,14 +105,12 @@ def check_one_root_and_one_head(config: Config, name: str) -> None:
 
 
 def check_files_in_version_dir(config: Config, name: str) -> None:
-    from janitoo_db.config import script_for
-
-    extension = next(e for e in config.attributes["extensions"] if e.name == name)
+    extension = _site(config).by_name()[name]
     directory = extension.version_dir()
     for revision in branch_revisions(config, name):
         assert Path(revision.path).resolve().parent == directory, \
             f"revision {revision.revision} of {name} is in {revision.path}, not in {directory}"
-    for revision in script_for(config).walk_revisions():
+    for revision in _site(config).script.walk_revisions():
         if Path(revision.path).resolve().parent == directory:
             assert name in revision.branch_labels, \
                 f"{revision.path} is in {name}'s version directory but on branch {sorted(revision.branch_labels)}"
@@ -115,9 +119,7 @@ def check_files_in_version_dir(config: Config, name: str) -> None:
 def _tables(config: Config) -> set[str]:
     from sqlalchemy import inspect
 
-    from janitoo_db.migration import engine_for
-
-    with engine_for(config).connect() as connection:
+    with _site(config).engine.connect() as connection:
         return set(inspect(connection).get_table_names())
 
 
@@ -154,7 +156,7 @@ def check_tables_registered(config: Config, name: str) -> None:
     import janitoo_db.models
     from janitoo_db.base import Base
 
-    extension = next(e for e in config.attributes["extensions"] if e.name == name)
+    extension = _site(config).by_name()[name]
     registered = set(janitoo_db.models.extension_tables.get(name, ()))
     for mapper in Base.registry.mappers:
         module = mapper.class_.__module__

@@ -56,7 +56,7 @@ class StatementLimits:
 
 
 def statement_limits(attributes: Mapping[str, Any]) -> StatementLimits:
-    """The limits given to a command (``config.attributes``), else the environment's, else the defaults."""
+    """The limits given to a command (a Site's ``limit_options``), else the environment's, else the defaults."""
 
     def read(key: str, variable: str) -> str | float | None:
         value = attributes.get(key)

@@ -19,17 +19,16 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from alembic.config import Config
 from sqlalchemy import column as sa_column
 from sqlalchemy import inspect, select
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 
-from janitoo_db.config import script_for
 from janitoo_db.errors import JanitooDbError, RefusedError
-from janitoo_db.migration import notify, run_stamp
+from janitoo_db.migration import run_stamp
 from janitoo_db.registry import BOOKKEEPING_TABLES, record_tables
 from janitoo_db.results import some
+from janitoo_db.site import Site
 
 if TYPE_CHECKING:
     from janitoo_db.adopt import Adoption
@@ -87,7 +86,7 @@ def tables_unversioned(connection: Connection) -> list[str] | None:
     return sorted(t for t in inspect(connection).get_table_names() if t not in NOT_TABLES)
 
 
-def find(config: Config, connection: Connection) -> Unversioned | None:
+def find(site: Site, connection: Connection) -> Unversioned | None:
     """The tables of a database without a version, sorted into the branches' and the others'; None if versioned.
 
     Which tables the branches declare is learnt by replaying their revisions,
@@ -100,29 +99,29 @@ def find(config: Config, connection: Connection) -> Unversioned | None:
     if not tables:
         return Unversioned((), ())
     try:
-        declared = _declared(config)
+        declared = _declared(site)
     except JanitooDbError as error:
         return Unversioned(tuple(tables), (), unknown=str(error))
     return Unversioned(tuple(t for t in tables if t in declared), tuple(t for t in tables if t not in declared))
 
 
-def _declared(config: Config) -> set[str]:
+def _declared(site: Site) -> set[str]:
     """Every table an installed branch's revisions ever make (or add columns to), and every model's table."""
     from janitoo_db import revision_schemas
     from janitoo_db.commands import _load_models
 
     metadata, _ = _load_models()
-    return revision_schemas.learn(config).tables() | {t.name for t in metadata.sorted_tables}
+    return revision_schemas.learn(site).tables() | {t.name for t in metadata.sorted_tables}
 
 
-def examine(config: Config, connection: Connection) -> Adoption | None:
+def examine(site: Site, connection: Connection) -> Adoption | None:
     """What adopt finds in an unversioned database holding declared tables; None when there is nothing to adopt.
 
     None for a versioned database, or one none of whose tables a branch
     declares.  Raises :class:`RefusedError` when adopt's examination does
     not account for every declared table; nothing is written either way.
     """
-    found = find(config, connection)
+    found = find(site, connection)
     if found is None or not found.declared:
         return None
     from janitoo_db import adopt as adopting
@@ -131,7 +130,7 @@ def examine(config: Config, connection: Connection) -> Adoption | None:
     if found.unknown:
         reason = f"janitoo_db cannot tell which tables are the branches' ({found.unknown})"
         raise RefusedError(_refusal(found, found.declared, reason))
-    adoption = adopting.examine(connection, script_for(config), revision_schemas.learn(config))
+    adoption = adopting.examine(connection, site.script, revision_schemas.learn(site))
     accounted = set(adoption.owners())
     in_the_way = [t for t in found.declared if t not in accounted]
     if adoption.refusal() is not None or in_the_way:
@@ -142,7 +141,7 @@ def examine(config: Config, connection: Connection) -> Adoption | None:
     return adoption
 
 
-def adopt_or_refuse(config: Config, connection: Connection, revision: str,
+def adopt_or_refuse(site: Site, connection: Connection, revision: str,
                     before_stamp: Callable[[Sequence[str]], None] | None = None) -> Adoption | None:
     """Before an upgrade to *revision* writes anything: adopt an unversioned database holding declared tables.
 
@@ -151,34 +150,34 @@ def adopt_or_refuse(config: Config, connection: Connection, revision: str,
     also says when it refuses).  *before_stamp* sees the revisions about
     to be stamped and may refuse them.
     """
-    adoption = examine(config, connection)
+    adoption = examine(site, connection)
     if adoption is None:
         return None
     if before_stamp is not None:
-        before_stamp(destination(config, adoption))
-    stamp_adoption(config, connection, adoption)
+        before_stamp(destination(site, adoption))
+    stamp_adoption(site, connection, adoption)
     message = (f"the database had no alembic_version; its tables match {_matched(adoption)}: adopted "
                f"there (as 'jnt_dbman adopt' would); upgrading to {revision} from there.")
     logger.info(message)
-    notify(config, message)
+    site.notify(message)
     return adoption
 
 
-def planned_from(config: Config, connection: Connection) -> tuple[str, ...]:
+def planned_from(site: Site, connection: Connection) -> tuple[str, ...]:
     """Where an upgrade's plan starts on an unversioned database: where initdb would adopt it (said once)."""
-    adoption = examine(config, connection)
+    adoption = examine(site, connection)
     if adoption is None:
         return ()
-    notify(config, f"the database has no alembic_version; its tables match {_matched(adoption)}: an upgrade "
+    site.notify(f"the database has no alembic_version; its tables match {_matched(adoption)}: an upgrade "
                    "adopts it there (as 'jnt_dbman adopt' would) and runs this plan from there.")
-    return tuple(destination(config, adoption))
+    return tuple(destination(site, adoption))
 
 
-def destination(config: Config, adoption: Adoption) -> list[str]:
+def destination(site: Site, adoption: Adoption) -> list[str]:
     """The revisions a stamp of *adoption* writes."""
     from janitoo_db import adopt as adopting
 
-    return adopting.destination(script_for(config), adoption)
+    return adopting.destination(site.script, adoption)
 
 
 def _matched(adoption: Adoption) -> str:
@@ -188,9 +187,9 @@ def _matched(adoption: Adoption) -> str:
     return ", ".join(f"{f.branch} {f.revision}" for f in adoption.findings if f.revision and f.state == MATCHED)
 
 
-def stamp_adoption(config: Config, connection: Connection, adoption: Adoption) -> None:
+def stamp_adoption(site: Site, connection: Connection, adoption: Adoption) -> None:
     """Stamp what adopt found and record its tables as their branches', under the lock *connection* holds."""
-    run_stamp(config, destination(config, adoption))
+    run_stamp(site, destination(site, adoption))
     record_tables(connection, adoption.owners())
 
 

@@ -393,6 +393,7 @@ def test_tables_that_changed_since_they_were_shown_are_not_stamped(cli: Run, tie
     from janitoo_db.config import alembic_config
     from janitoo_db.errors import RefusedError
     from janitoo_db.extensions import discover
+    from janitoo_db.site import Site
 
     for target in (ORIGINAL, TIERS[0]):
         assert cli("upgrade", "-q", target, "-u", sqlite_url).exit_code == 0
@@ -409,7 +410,7 @@ def test_tables_that_changed_since_they_were_shown_are_not_stamped(cli: Run, tie
         assert "alembic_version" not in table_names(sqlite_url)
         assert commands.adopt(config, stamp=True).stamped == (ORIGINAL, TIERS[1])
     finally:
-        config.attributes["engine"].dispose()
+        Site.of(config).dispose()
 
 
 def test_a_branch_with_two_lines_of_revisions(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -32,17 +32,17 @@ def write_conf(path: Path, url: str) -> Path:
 
 @pytest.fixture
 def spy_url(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs jnt_dbman builds its Alembic config for, without opening any database."""
-    import janitoo_db.config
+    """The URLs jnt_dbman builds its Site for, without opening any database."""
+    import janitoo_db.site
 
     seen: list[str] = []
-    real = janitoo_db.config.alembic_config
 
-    def spy(url: str, *args: Any, **kwargs: Any) -> Any:
-        seen.append(url)
-        return real(url, *args, **kwargs)
+    class Spy(janitoo_db.site.Site):
+        def __init__(self, url: str, *args: Any, **kwargs: Any) -> None:
+            seen.append(url)
+            super().__init__(url, *args, **kwargs)
 
-    monkeypatch.setattr(janitoo_db.config, "alembic_config", spy)
+    monkeypatch.setattr(janitoo_db.site, "Site", Spy)
     return seen
 
 

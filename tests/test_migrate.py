@@ -80,9 +80,9 @@ def test_upgrade_and_downgrade_take_a_revision(sqlite_url: str) -> None:
 def test_no_connection_stays_open_between_calls(sqlite_url: str) -> None:
     config = Config(url=sqlite_url)
     config.initdb()
-    assert "engine" not in config.attributes
+    assert not config.site.has_engine
     config.checkdb()
-    assert "engine" not in config.attributes
+    assert not config.site.has_engine
 
 
 def test_alembic_commands_take_the_config_directly(sqlite_url: str) -> None:
