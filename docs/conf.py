@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Document this checkout even when another janitoo_db is installed.
@@ -21,6 +22,9 @@ sys.path.insert(0, str(ROOT))
 import janitoo_db.models  # noqa: E402,F401
 from janitoo_db import __version__  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "docs"))
+import import_graph  # noqa: E402
+
 project = "janitoo_db"
 author = "janitoo_db contributors"
 copyright = "janitoo_db contributors, GPL-3.0-or-later"
@@ -31,7 +35,8 @@ extensions = [
     "sphinx_click",
 ]
 
-exclude_patterns = ["_build"]
+# _generated/ holds fragments that pages include, written by setup() below.
+exclude_patterns = ["_build", "_generated"]
 root_doc = "index"
 language = "en"
 highlight_language = "none"
@@ -49,3 +54,19 @@ html_theme_options = {
     "description": "One SQL database shared by janitoo and its extensions",
     "fixed_sidebar": True,
 }
+
+
+def write_import_graph(app: Any) -> None:
+    """Draw docs/_generated/imports.rst from the code, so architecture.rst shows what imports what today."""
+    imports = import_graph.find_imports(ROOT / "janitoo_db")
+    graph = import_graph.graph_of(import_graph.module_names(ROOT / "janitoo_db"), imports)
+    text = import_graph.render_rst(graph, imports, root=ROOT) + "\n"
+    target = ROOT / "docs" / "_generated" / "imports.rst"
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def setup(app: Any) -> None:
+    # builder-inited comes before Sphinx reads any page, so the include finds the fragment.
+    app.connect("builder-inited", write_import_graph)

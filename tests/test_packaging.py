@@ -161,7 +161,7 @@ def test_the_sdist_carries_what_the_tests_and_the_docs_need(sdist: tuple[Path, l
     assert wanted <= set(names), sorted(wanted - set(names))
     assert {f"tests/{p.name}" for p in (REPO / "tests").glob("test_*.py")} <= set(names)
     assert {f"docs/{p.name}" for p in (REPO / "docs").glob("*.rst")} <= set(names)
-    left_behind = [n for n in names if re.search(r"__pycache__|\.pyc$|\.sqlite$|\.egg-info|_build/", n)
+    left_behind = [n for n in names if re.search(r"__pycache__|\.pyc$|\.sqlite$|\.egg-info|_build/|_generated/", n)
                    and not n.startswith("janitoo_db.egg-info")]
     assert not left_behind
 
