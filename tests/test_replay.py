@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from conftest import write_extension
-from janitoo_db.config import alembic_config
 from janitoo_db.errors import RevisionError
 from janitoo_db.extensions import discover
 from janitoo_db.replay import Applied, replay
+from janitoo_db.site import Site
 
 
 def replayed(url: str, **kwargs: object) -> list[tuple[str, list[str], list[str], list[str]]]:
@@ -19,7 +19,7 @@ def replayed(url: str, **kwargs: object) -> list[tuple[str, list[str], list[str]
         seen.append((applied.revision.revision, sorted(applied.revision.branch_labels),
                      sorted(applied.created), sorted(applied.dropped)))
 
-    replay(alembic_config(url, discover()), each, **kwargs)  # type: ignore[arg-type]
+    replay(Site(url, discover()), each, **kwargs)  # type: ignore[arg-type]
     return seen
 
 
