@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
-import janitoo_db.cli
+import janitoo_db.cli.options
 from conftest import revision_lines, subprocess_env, write_extension, write_revision
 from dbstate import execute, rows, table_names, version_ids
 
@@ -343,7 +343,7 @@ def test_without_yes_it_asks_on_a_terminal(cli: Run, sqlite_url: str, monkeypatc
     assert cli("upgrade", "-q", ORIGINAL, "-u", sqlite_url).exit_code == 0
     unversion(sqlite_url)
     # CliRunner's stdin is no terminal: make jnt_dbman believe it is one.
-    monkeypatch.setattr(janitoo_db.cli, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
+    monkeypatch.setattr(janitoo_db.cli.options, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
     declined = cli("adopt", "-u", sqlite_url, input="n\n")
     assert declined.exit_code == 1 and version_ids(sqlite_url) == set()
     accepted = cli("adopt", "-u", sqlite_url, input="y\n")

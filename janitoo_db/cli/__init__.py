@@ -1,0 +1,37 @@
+"""jnt_dbman: the command line over :mod:`janitoo_db.commands`.
+
+Each command only gathers its options, calls one function and prints the
+result.  Errors of ours become one line on stderr and an exit code in
+:meth:`~janitoo_db.cli.group.JanitooGroup.invoke`; nothing here imports
+SQLAlchemy or Alembic until a command needs them, so ``--help`` and
+``--version`` stay fast.
+
+The commands live by family: :mod:`~janitoo_db.cli.migrate` changes the
+database, :mod:`~janitoo_db.cli.inspect` reads it and the revisions,
+:mod:`~janitoo_db.cli.author` writes revision files and
+:mod:`~janitoo_db.cli.operate` mends a database in an unusual state.  Importing
+them here is what adds their commands to :func:`main`.
+"""
+from __future__ import annotations
+
+import gc
+
+from janitoo_db.cli import author, inspect, migrate, operate  # noqa: F401 - each adds its commands to main
+from janitoo_db.cli.group import main
+
+__all__ = ["main", "run"]
+
+
+def run() -> None:
+    """The ``jnt_dbman`` console script: :func:`main`, then an exit that skips needless work.
+
+    At exit the interpreter's garbage collector walks every object still
+    alive: a thousand revision modules, SQLAlchemy's and Alembic's caches.
+    That is a tenth of a second (bench/run.py) spent on memory the operating
+    system is about to take back, so the objects are frozen out of its reach
+    first; atexit handlers, flushing and the rest of the shutdown still run.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()
