@@ -37,7 +37,7 @@ from janitoo_db import (
     unversioned,
 )
 from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
-from janitoo_db.config import version_locations as branch_version_dirs
+from janitoo_db.conf import version_locations as branch_version_dirs
 from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension, discover

@@ -67,7 +67,7 @@ def configured(conf_file: str | os.PathLike[str] | None, version_dir: Path) -> l
 
 def from_conf(conf_file: str | os.PathLike[str]) -> list[Hook] | None:
     """The hooks a conf file's ``[database]`` section names with Alembic's keys, or None without a ``hooks`` key."""
-    from janitoo_db.config import read_conf_section
+    from janitoo_db.conf import read_conf_section
 
     section = read_conf_section(conf_file)
     if "hooks" not in section:

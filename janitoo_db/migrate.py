@@ -17,7 +17,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import Script
 
 from janitoo_db import commands
-from janitoo_db.config import read_conf_url
+from janitoo_db.conf import read_conf_url
 from janitoo_db.defaults import CONF_SECTION
 from janitoo_db.extensions import CORE_NAME, discover
 from janitoo_db.site import Site

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-from janitoo_db.config import read_conf_section
+from janitoo_db.conf import read_conf_section
 from janitoo_db.errors import ConfigError
 
 #: What the original janitoo read as false for a flag such as ``auto_migrate``; anything else is true.

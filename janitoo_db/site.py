@@ -216,5 +216,10 @@ def handed_over(config: Config) -> Site | None:
     return found if isinstance(found, Site) else None
 
 
+def location_separator(config: Config) -> str:
+    """What joins the directories of *config*'s ``version_locations``: a space or the system's path separator."""
+    return " " if config.get_main_option("path_separator") == "space" else os.pathsep
+
+
 def _escape(value: str) -> str:
     return value.replace("%", "%%")

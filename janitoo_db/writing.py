@@ -34,14 +34,13 @@ from sqlalchemy.engine import Connection
 
 from janitoo_db import destructive, drift, hooks
 from janitoo_db.commands import _known, _load_models, _require_heads, _revisions, table_creators
-from janitoo_db.config import location_separator
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.extensions import Extension
 from janitoo_db.migration import alembic_errors, run_locked
 from janitoo_db.results import Destructive, Generated
 from janitoo_db.revision_cache import REVISION_FILE
 from janitoo_db.revisions import branch_dirs
-from janitoo_db.site import Site
+from janitoo_db.site import Site, location_separator
 
 #: Prefix of the staging directory a revision is rendered into.
 STAGING_PREFIX = ".jnt_dbman-writing-"

@@ -67,7 +67,7 @@ def _with_database(func: Callable[..., Any], lock_option: Callable[..., Any]) ->
     @debug_option
     @functools.wraps(func)
     def wrapper(*args: Any, url: str | None, conf_file: str | None, **kwargs: Any) -> Any:
-        from janitoo_db.config import resolve_url
+        from janitoo_db.conf import resolve_url
         from janitoo_db.site import Site
 
         ctx = click.get_current_context()
