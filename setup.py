@@ -42,7 +42,7 @@ setup(
         "itsdangerous>=2.1",
         # [tool.janitoo_db] post-write hooks in an extension's pyproject.toml.
         "tomli>=1.1; python_version < '3.11'",
-        # --no-destructive and --plan read a revision's SQL with it (janitoo_db.sql_text); older
+        # --no-destructive and --plan read a revision's SQL with it (janitoo_db.guard.sql_text); older
         # releases read less of MySQL's and PostgreSQL's syntax (it is then refused, not checked).
         "sqlglot>=30.22",
     ],

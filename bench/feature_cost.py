@@ -10,13 +10,13 @@ differ by more.  This times, inside the process, the work each feature adds
 to an ``initdb`` of a fresh SQLite database with ``--no-destructive`` on a tree
 of ``--extensions`` x ``--revisions`` (``bench/make_tree.py``), run after run:
 
-* checksums: :func:`janitoo_db.checksums.record` (hashing what each revision
+* checksums: :func:`janitoo_db.runtime.checksums.record` (hashing what each revision
   ran from and writing the rows) and the MySQL-only per-revision recording;
-* the destructive check: :func:`janitoo_db.destructive.examine` (the dry runs)
-  and :func:`janitoo_db.destructive.counted` (row counts, when something is
+* the destructive check: :func:`janitoo_db.guard.destructive.examine` (the dry runs)
+  and :func:`janitoo_db.guard.destructive.counted` (row counts, when something is
   at stake).  Working out the steps is not counted: Alembic takes them as they
   are instead of working them out again;
-* the same check at the connection (:mod:`janitoo_db.sql_guard`): judging
+* the same check at the connection (:mod:`janitoo_db.guard.sql_guard`): judging
   each statement the revisions send, as it is sent.
 
 It prints the median of each, and its share of the median ``jnt_dbman
@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(site))
     os.environ["JANITOO_DB_CACHE_DIR"] = str(work / "cache")
 
-    from janitoo_db import checksums, commands, destructive, sql_guard
+    from janitoo_db import commands
     from janitoo_db.config import alembic_config
+    from janitoo_db.guard import destructive, sql_guard
+    from janitoo_db.runtime import checksums
 
     spent: dict[str, list[float]] = {"checksums": [], "destructive": [], "connection": []}
     timed(checksums, "record", spent["checksums"])

@@ -394,7 +394,7 @@ PAIRS_AT_HEADS = [
     Pair("jnt_dbman initdb" + UP_TO_DATE, "alembic upgrade heads" + UP_TO_DATE, None),
 ]
 #: Seconds to wait after writing a tree: jnt_dbman only remembers revision files
-#: that have not changed for 3 seconds (janitoo_db.revision_cache.SETTLE_NS).
+#: that have not changed for 3 seconds (janitoo_db.site.revision_cache.SETTLE_NS).
 SETTLE_SECONDS = 3.5
 BACKEND_ORDER = {"-": 0, "sqlite": 1, "postgresql": 2}
 

@@ -12,9 +12,9 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import DeclarativeMeta, registry
 
-from janitoo_db import engine as _engine
 from janitoo_db.defaults import CONF_SECTION, NAMING_CONVENTION
 from janitoo_db.errors import ConfigError
+from janitoo_db.site import engine as _engine
 
 #: Options of the ``[database]`` section that are the engine's.
 PREFIX = "sqlalchemy."
@@ -48,7 +48,7 @@ def create_db_engine(options: str | URL | Mapping[str, Any] | Any, **kwargs: Any
     ``sqlalchemy.url`` is the database, and its other ``sqlalchemy.*`` keys
     are engine options (``sqlalchemy.echo = true``), as SQLAlchemy's
     ``engine_from_config`` reads them.  An object with ``get_options(section)``
-    (janitoo's ``JNTOptions``, or :class:`janitoo_db.options.ConfFileOptions`)
+    (janitoo's ``JNTOptions``, or :class:`janitoo_db.site.options.ConfFileOptions`)
     gives that section, as the original janitoo_db accepted.
     """
     if isinstance(options, (str, URL)):

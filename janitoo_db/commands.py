@@ -22,36 +22,10 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db import (
-    checksums,
-    destructive,
-    drift,
-    graph,
-    interrupted,
-    journal,
-    ownership,
-    returning,
-    safety,
-    sql_guard,
-    squashed,
-    unversioned,
-)
-from janitoo_db.alembic_internals import downgrade_steps, upgrade_steps
-from janitoo_db.conf import version_locations as branch_version_dirs
-from janitoo_db.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.errors import DatabaseError, ExtensionError, JanitooDbError, RefusedError, RevisionError
-from janitoo_db.extensions import Extension, discover
-from janitoo_db.locking import has_transactional_ddl_dialect
-from janitoo_db.migration import (
-    alembic_errors,
-    locked_connection,
-    read_current,
-    read_database,
-    run_alembic,
-    run_locked,
-    run_stamp,
-)
-from janitoo_db.registry import record_branches, record_tables, recorded_branches
+from janitoo_db.guard import destructive, ownership, safety, sql_guard
+from janitoo_db.guard.registry import record_branches, record_tables, recorded_branches
+from janitoo_db.history import drift, returning, unversioned
 from janitoo_db.results import (
     Branch,
     CheckResult,
@@ -64,12 +38,27 @@ from janitoo_db.results import (
     first_line,
     some,
 )
-from janitoo_db.revision_cache import describe_raised
-from janitoo_db.site import Site
-from janitoo_db.version_table import current_heads
+from janitoo_db.runtime import checksums, interrupted, journal
+from janitoo_db.runtime.locking import has_transactional_ddl_dialect
+from janitoo_db.runtime.migration import (
+    alembic_errors,
+    locked_connection,
+    read_current,
+    read_database,
+    run_alembic,
+    run_locked,
+    run_stamp,
+)
+from janitoo_db.site import Site, graph, squashed
+from janitoo_db.site.alembic_internals import downgrade_steps, upgrade_steps
+from janitoo_db.site.conf import version_locations as branch_version_dirs
+from janitoo_db.site.engine import connect, describe_db_error, is_missing_sqlite_file
+from janitoo_db.site.extensions import Extension, discover
+from janitoo_db.site.revision_cache import describe_raised
+from janitoo_db.site.version_table import current_heads
 
 if TYPE_CHECKING:
-    from janitoo_db import adopt as adopting
+    from janitoo_db.history import adopt as adopting
 
 StepReporter = Callable[[Step], None]
 
@@ -204,7 +193,7 @@ def upgrade(site: Site | Config, revision: str = "heads", *, on_step: StepReport
 
     With *no_destructive* (None: ``$JANITOO_DB_NO_DESTRUCTIVE``), refuse
     before anything runs when a revision to run can destroy data
-    (:mod:`janitoo_db.destructive`).
+    (:mod:`janitoo_db.guard.destructive`).
     """
     site = Site.of(site)
     _known_branch_of(site, revision)
@@ -224,7 +213,7 @@ def upgrade(site: Site | Config, revision: str = "heads", *, on_step: StepReport
             run_alembic(site, revision, upgrade=True)
             return
         check(connection)
-        # What the dry run could not see is judged as it is sent (janitoo_db.sql_guard).
+        # What the dry run could not see is judged as it is sent (janitoo_db.guard.sql_guard).
         with sql_guard.watching(connection):
             run_alembic(site, revision, upgrade=True)
 
@@ -235,10 +224,10 @@ def create_database(site: Site | Config) -> bool:
     """Create *site*'s database on its PostgreSQL or MySQL/MariaDB server when it does not exist.
 
     True when it was created; False when it existed, or on SQLite, whose file
-    the command creates anyway.  See :mod:`janitoo_db.database_creation`.
+    the command creates anyway.  See :mod:`janitoo_db.runtime.database_creation`.
     """
     site = Site.of(site)
-    from janitoo_db.database_creation import create_if_missing
+    from janitoo_db.runtime.database_creation import create_if_missing
 
     return create_if_missing(site.engine)
 
@@ -323,7 +312,7 @@ def plan(site: Site | Config, revision: str, *, upgrade: bool = True, with_sql: 
 
     With *with_sql*, each step carries the SQL its revision would run.  Each
     carries what it can destroy, with the rows of each table at stake
-    (:mod:`janitoo_db.destructive`).  A downgrade that :func:`downgrade`
+    (:mod:`janitoo_db.guard.destructive`).  A downgrade that :func:`downgrade`
     would refuse is refused here too.
     """
     site = Site.of(site)
@@ -534,7 +523,7 @@ def _refuse_unversioned_tables(connection: Any, metadata: MetaData, extension_ta
 def adopt(site: Site | Config, *, stamp: bool = False, expected: adopting.Adoption | None = None) -> adopting.Adoption:
     """The revision each branch's tables are at, in a database without ``alembic_version``; with *stamp*, stamped.
 
-    See :mod:`janitoo_db.adopt` for the rules.  Without *stamp* nothing
+    See :mod:`janitoo_db.history.adopt` for the rules.  Without *stamp* nothing
     changes.  With it, the database is examined again under the migration
     lock, and the revisions found are stamped and their tables recorded in
     one unit, unless a branch matches none of its revisions, or the findings
@@ -543,8 +532,8 @@ def adopt(site: Site | Config, *, stamp: bool = False, expected: adopting.Adopti
     """
     site = Site.of(site)
     # Only adopt replays the revisions: servers starting need not import it.
-    from janitoo_db import adopt as adopting
-    from janitoo_db import revision_schemas
+    from janitoo_db.history import adopt as adopting
+    from janitoo_db.history import revision_schemas
 
     engine = site.engine
     if is_missing_sqlite_file(engine):
@@ -596,7 +585,7 @@ def dropdb(site: Site | Config) -> list[str]:
     """Drop every table janitoo_db owns, and its bookkeeping tables.
 
     One locked unit: each branch is downgraded to base, so each revision
-    removes what it made, then :mod:`janitoo_db.ownership` drops what is left
+    removes what it made, then :mod:`janitoo_db.guard.ownership` drops what is left
     of the tables the owner ledger records, with the bookkeeping tables; no
     other migration can run in between and leave a table behind.  Refused,
     before anything is dropped, when a table it keeps has a foreign key into
@@ -799,7 +788,10 @@ def checkdb(site: Site | Config) -> CheckResult:
 
 
 def edited_revisions(site: Site | Config) -> list[checksums.Edited]:
-    """Applied revisions whose file changed since it was applied (or last accepted); see :mod:`janitoo_db.checksums`."""
+    """Applied revisions whose file changed since it was applied (or last accepted).
+
+    See :mod:`janitoo_db.runtime.checksums`.
+    """
     site = Site.of(site)
     script = site.script
     return read_database(site, lambda connection: checksums.find_edited(connection, script), [],
@@ -838,7 +830,7 @@ def interrupted_revisions(site: Site | Config) -> list[interrupted.Interrupted]:
 def repair(site: Site | Config, *, applied: bool = False) -> list[interrupted.Repaired]:
     """Undo what interrupted revisions did (or, with *applied*, record them as done).
 
-    See :mod:`janitoo_db.interrupted`.
+    See :mod:`janitoo_db.runtime.interrupted`.
     """
     site = Site.of(site)
     script = site.script
@@ -885,7 +877,7 @@ def forget(site: Site | Config, name: str, *, drop_tables: bool = False) -> Forg
     (a core revision they depend on) is written there instead, from
     janitoo_db's registry.  The tables janitoo_db recorded as made by its
     revisions stay, listed, unless *drop_tables*: then exactly those go
-    (:mod:`janitoo_db.ownership`), each with its record.  Records of its
+    (:mod:`janitoo_db.guard.ownership`), each with its record.  Records of its
     tables that are no longer in the database are removed.  Refused while
     *name* is installed: then ``downgrade NAME@base`` removes it properly.
     """

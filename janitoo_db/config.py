@@ -11,9 +11,9 @@ from typing import TextIO
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from janitoo_db.conf import read_conf_section, read_conf_url, resolve_url, version_locations
-from janitoo_db.extensions import Extension
 from janitoo_db.site import SCRIPT_LOCATION, Site, location_separator
+from janitoo_db.site.conf import read_conf_section, read_conf_url, resolve_url, version_locations
+from janitoo_db.site.extensions import Extension
 
 __all__ = ["SCRIPT_LOCATION", "alembic_config", "location_separator", "read_conf_section", "read_conf_url",
            "resolve_url", "script_for", "version_locations"]

@@ -17,10 +17,10 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import Script
 
 from janitoo_db import commands
-from janitoo_db.conf import read_conf_url
 from janitoo_db.defaults import CONF_SECTION
-from janitoo_db.extensions import CORE_NAME, discover
 from janitoo_db.site import Site
+from janitoo_db.site.conf import read_conf_url
+from janitoo_db.site.extensions import CORE_NAME, discover
 
 #: The database the original's library used when given none.
 ORIGINAL_DEFAULT_URL = "sqlite:////tmp/janitoo_db.sqlite"

@@ -44,14 +44,14 @@ class RevisionInfo:
     doc: str = ""
     #: In alembic_version, but no installed extension provides it.
     orphaned: bool = False
-    #: In alembic_version, and replaced by this squashed revision (see janitoo_db.squashed).
+    #: In alembic_version, and replaced by this squashed revision (see janitoo_db.site.squashed).
     replaced_by: str = ""
 
     @classmethod
     def from_script(cls, script: Script) -> RevisionInfo:
         # These import Alembic, which --help does without.
-        from janitoo_db.alembic_internals import dependencies
-        from janitoo_db.graph import parents
+        from janitoo_db.site.alembic_internals import dependencies
+        from janitoo_db.site.graph import parents
 
         return cls(
             revision=script.revision,
@@ -113,7 +113,7 @@ class Step:
     total: int = 0
     #: With ``--plan``: what the revision does that can destroy data.
     destructive: tuple[Destructive, ...] = ()
-    #: With ``--plan``: what the revision does, in words (from plan_notes.json; see janitoo_db.destructive).
+    #: With ``--plan``: what the revision does, in words (from plan_notes.json; see janitoo_db.guard.destructive).
     note: str = ""
 
 
@@ -140,7 +140,7 @@ class Orphan:
 
 @dataclass(frozen=True)
 class Replaced:
-    """A revision in alembic_version that an installed squashed revision replaces (see janitoo_db.squashed)."""
+    """A revision in alembic_version that an installed squashed revision replaces (see janitoo_db.site.squashed)."""
 
     revision: str
     branch: str
@@ -232,7 +232,7 @@ class CheckResult:
     replaced: tuple[Replaced, ...] = field(default=())
     #: Tables of the installed branches in a database without alembic_version (made by the original's createdb).
     unversioned: tuple[str, ...] = field(default=())
-    #: Pending branches forgotten with their tables kept (see :mod:`janitoo_db.returning`): where they stand.
+    #: Pending branches forgotten with their tables kept (see :mod:`janitoo_db.history.returning`): where they stand.
     kept: tuple[Any, ...] = field(default=())
 
     @property

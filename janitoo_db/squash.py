@@ -4,10 +4,10 @@ An extension with a long history makes every fresh database run all of it.
 Like Django's ``squashmigrations``, squash writes one revision that stands
 for the branch's revisions: a root labelled NAME that creates the tables
 (and rows) the branch's head has, learned by running the revisions on a
-scratch SQLite database (:mod:`janitoo_db.squash_schema`).  It lists the
+scratch SQLite database (:mod:`janitoo_db.history.squash_schema`).  It lists the
 revisions it replaces in ``replaces`` and names, in ``replaced_release``,
 the release that still has them; databases that release migrated are then
-recognised (:mod:`janitoo_db.squashed`).
+recognised (:mod:`janitoo_db.site.squashed`).
 
 The file is written as ``generate`` writes one (staging directory, post-write
 hooks, compiled, moved in; never into an installed non-editable
@@ -34,17 +34,16 @@ from alembic.script import Script
 from alembic.util import rev_id as random_rev_id
 from sqlalchemy.pool import StaticPool
 
-from janitoo_db import graph, squashed
-from janitoo_db.alembic_internals import dependencies
 from janitoo_db.commands import _known
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import RefusedError, RevisionError
-from janitoo_db.extensions import CORE_NAME
-from janitoo_db.replay import replay
-from janitoo_db.revision_cache import execute_revision_file
-from janitoo_db.site import Site
-from janitoo_db.squash_render import render
-from janitoo_db.squash_schema import Learner, read_rows, shape
+from janitoo_db.history.replay import replay
+from janitoo_db.history.squash_render import render
+from janitoo_db.history.squash_schema import Learner, read_rows, shape
+from janitoo_db.site import Site, graph, squashed
+from janitoo_db.site.alembic_internals import dependencies
+from janitoo_db.site.extensions import CORE_NAME
+from janitoo_db.site.revision_cache import execute_revision_file
 from janitoo_db.writing import Written, _check_rev_id, _check_writable, _distribution, _publish
 
 

@@ -87,7 +87,7 @@ def _site(config: Config) -> Site:
 
 def branch_revisions(config: Config, name: str) -> list[Any]:
     """Every revision of branch *name*."""
-    from janitoo_db.graph import branch_members
+    from janitoo_db.site.graph import branch_members
 
     return branch_members(_site(config).script, name)
 
@@ -96,7 +96,7 @@ def check_one_root_and_one_head(config: Config, name: str) -> None:
     members = branch_revisions(config, name)
     roots = [s for s in members if s.is_base]
     assert len(roots) == 1, f"branch {name} has {len(roots)} roots: {[s.revision for s in roots]}"
-    from janitoo_db.graph import branch_tips, own_labels
+    from janitoo_db.site.graph import branch_tips, own_labels
 
     assert name in own_labels(roots[0]), f"the root of {name} is not labelled {name}"
 

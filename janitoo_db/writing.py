@@ -4,7 +4,7 @@ A revision file that does not compile stops every later command, so a file
 is never written in place: Alembic renders it into a staging directory
 hidden inside the version directory (same file system, and not a version
 location anyone else lists), the post-write hooks run on it there (see
-:mod:`janitoo_db.hooks`), janitoo_db compiles it, and only then moves it
+:mod:`janitoo_db.history.hooks`), janitoo_db compiles it, and only then moves it
 into the version directory under its final name.  A failure at any point
 leaves the version directory as it was; a version directory created for a
 branch's root is removed again.
@@ -32,15 +32,16 @@ from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import rev_id as random_rev_id
 from sqlalchemy.engine import Connection
 
-from janitoo_db import destructive, drift, hooks
 from janitoo_db.commands import _known, _load_models, _require_heads, _revisions, table_creators
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
-from janitoo_db.extensions import Extension
-from janitoo_db.migration import alembic_errors, run_locked
+from janitoo_db.guard import destructive
+from janitoo_db.history import drift, hooks
 from janitoo_db.results import Destructive, Generated
-from janitoo_db.revision_cache import REVISION_FILE
-from janitoo_db.revisions import branch_dirs
+from janitoo_db.runtime.migration import alembic_errors, run_locked
 from janitoo_db.site import Site, location_separator
+from janitoo_db.site.extensions import Extension
+from janitoo_db.site.revision_cache import REVISION_FILE
+from janitoo_db.site.revisions import branch_dirs
 
 #: Prefix of the staging directory a revision is rendered into.
 STAGING_PREFIX = ".jnt_dbman-writing-"
@@ -58,7 +59,7 @@ class Written(Generated):
     started: str | None = None
     #: True when that directory did not exist and generate created it.
     created: bool = False
-    #: What its upgrade can destroy (generate only; see :mod:`janitoo_db.destructive`).
+    #: What its upgrade can destroy (generate only; see :mod:`janitoo_db.guard.destructive`).
     destructive: tuple[Destructive, ...] = ()
 
 

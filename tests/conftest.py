@@ -278,7 +278,7 @@ def install_extension(root: Path, name: str, monkeypatch: pytest.MonkeyPatch) ->
     An earlier test may have installed an extension of the same name: its
     module, and where this process found its revisions, are forgotten.
     """
-    from janitoo_db.extensions import _version_dir
+    from janitoo_db.site.extensions import _version_dir
 
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.delitem(sys.modules, name, raising=False)

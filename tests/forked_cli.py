@@ -37,7 +37,7 @@ def _forget(packages: Iterable[str]) -> None:
     for name in list(sys.modules):
         if any(name == p or name.startswith(p + ".") for p in prefixes):
             del sys.modules[name]
-    from janitoo_db.extensions import _version_dir
+    from janitoo_db.site.extensions import _version_dir
 
     _version_dir.cache_clear()
 

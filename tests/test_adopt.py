@@ -392,8 +392,8 @@ def test_tables_that_changed_since_they_were_shown_are_not_stamped(cli: Run, tie
     from janitoo_db import commands
     from janitoo_db.config import alembic_config
     from janitoo_db.errors import RefusedError
-    from janitoo_db.extensions import discover
     from janitoo_db.site import Site
+    from janitoo_db.site.extensions import discover
 
     for target in (ORIGINAL, TIERS[0]):
         assert cli("upgrade", "-q", target, "-u", sqlite_url).exit_code == 0

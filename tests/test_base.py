@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from janitoo_db.base import create_db_engine
 from janitoo_db.errors import ConfigError
-from janitoo_db.options import ConfFileOptions
+from janitoo_db.site.options import ConfFileOptions
 
 
 class JanitooLikeOptions:

@@ -170,7 +170,7 @@ def test_no_file_is_left_in_the_real_temp_directory(tmp_path: Path) -> None:
 
 def test_alembic_config_options(tmp_path: Path) -> None:
     from janitoo_db.config import alembic_config
-    from janitoo_db.extensions import discover
+    from janitoo_db.site.extensions import discover
 
     url = "postgresql://me:p%40ss@db.example/janitoo"  # a %-escape must survive ConfigParser
     config = alembic_config(url)

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from conftest import jnt_dbman_path, subprocess_env, write_extension
 from dbstate import execute, rows, table_names, version_ids
-from janitoo_db.locking import LOCK_KEY
+from janitoo_db.runtime.locking import LOCK_KEY
 
 Run = Callable[..., Result]
 HEADS = {"5d2f0a8c91e3", "2b3c4d5e6f70", "c3e9b5a1d274"}

@@ -1,4 +1,4 @@
-"""janitoo_db.server and janitoo_db.options: the database half of the original JNTDBServer.
+"""janitoo_db.server and janitoo_db.site.options: the database half of the original JNTDBServer.
 
 Ports the intent of janitoo_nosetests' dbserver tests (a server refuses to start
 on a database behind its revisions when auto_migrate is off, and migrates it
@@ -18,8 +18,8 @@ import pytest
 from conftest import subprocess_env
 from dbstate import is_absent, table_names, version_ids
 from janitoo_db.errors import ConfigError, DatabaseError
-from janitoo_db.options import ConfFileOptions, as_options, to_bool
 from janitoo_db.server import DatabaseNotMigratedError, JNTDBServer
+from janitoo_db.site.options import ConfFileOptions, as_options, to_bool
 
 HEADS = {"5d2f0a8c91e3", "2b3c4d5e6f70", "c3e9b5a1d274"}
 

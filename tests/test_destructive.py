@@ -314,7 +314,7 @@ def _types() -> list[tuple[str, object, object, str]]:
 def test_a_type_change_fits_only_when_every_value_does(dialect: str, old: object, new: object, verdict: str) -> None:
     from sqlalchemy.engine import make_url
 
-    from janitoo_db.narrowing import compare
+    from janitoo_db.guard.narrowing import compare
 
     assert compare(old, new, make_url(f"{dialect}://").get_dialect()()) == verdict
 
@@ -334,7 +334,7 @@ def test_a_type_change_fits_only_when_every_value_does(dialect: str, old: object
     ("DROP SCHEMA legacy CASCADE", ["drops schema legacy"]),
 ])
 def test_sql_text_that_destroys_data(sql: str, found: list[str]) -> None:
-    from janitoo_db.sql_text import effects
+    from janitoo_db.guard.sql_text import effects
 
     for dialect in ("postgresql", "mysql", "sqlite"):
         if "`" in sql and dialect != "mysql" or '"' in sql and dialect == "mysql":
@@ -443,7 +443,7 @@ RELEASED_CORE_CHECKSUM = "6e7484862a228cdd1d76b40f463266350250b18cd876e4ce3c0673
 
 def test_the_core_revision_file_is_as_released() -> None:
     """Its notes live beside it: an edit of the file would make checkdb exit 6 on every site that ran it."""
-    from janitoo_db.checksums import file_checksum
+    from janitoo_db.runtime.checksums import file_checksum
 
     path = Path(__file__).resolve().parents[1] / "janitoo_db" / "models" / "janitoo" / \
         "5d2f0a8c91e3_store_settings_as_json.py"

@@ -4,7 +4,7 @@ janitoo_db.models is loaded once per process, so every case that changes the
 set of installed extensions runs jnt_dbman in a subprocess whose PYTHONPATH
 holds extensions built in tmp_path (a package, a ``*.dist-info`` with its
 ``janitoo.models`` entry point, and a version directory).  The rules of
-:mod:`janitoo_db.extensions` that need no import run in-process.
+:mod:`janitoo_db.site.extensions` that need no import run in-process.
 """
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ def test_an_extension_whose_import_fails(tmp_path: Path, jnt_dbman: Jnt) -> None
 
 def test_the_package_s_own_models_directory_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With both PKG/models/NAME and models/NAME beside PKG, rule (a) is used."""
-    from janitoo_db.extensions import Extension
+    from janitoo_db.site.extensions import Extension
 
     root = make_extension(tmp_path / "both", "both_rules")
     (root / "models" / "both_rules").mkdir(parents=True)
@@ -234,7 +234,7 @@ def test_the_package_s_own_models_directory_wins(tmp_path: Path, monkeypatch: py
 
 
 def test_the_project_root_directory_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from janitoo_db.extensions import Extension
+    from janitoo_db.site.extensions import Extension
 
     root = make_extension(tmp_path / "checkout", "fallback", layout="beside")
     monkeypatch.syspath_prepend(str(root))
@@ -244,7 +244,7 @@ def test_the_project_root_directory_is_the_fallback(tmp_path: Path, monkeypatch:
 
 def test_the_shipped_branches_follow_the_rules() -> None:
     """The core is found inside janitoo_db (rule a), janitoo_template beside its package (rule b)."""
-    from janitoo_db.extensions import discover
+    from janitoo_db.site.extensions import discover
 
     found = {extension.name: extension for extension in discover()}
     repo = Path(__file__).resolve().parent.parent
@@ -255,7 +255,7 @@ def test_the_shipped_branches_follow_the_rules() -> None:
 
 def test_a_package_that_cannot_be_found(tmp_path: Path) -> None:
     from janitoo_db.errors import ExtensionError
-    from janitoo_db.extensions import Extension
+    from janitoo_db.site.extensions import Extension
 
     extension = Extension("ghost", "ghost_pkg_not_installed.schema:extend", "ghost-dist")
     with pytest.raises(ExtensionError, match=r"'ghost_pkg_not_installed'.*'ghost'.*ghost-dist"):
@@ -268,7 +268,7 @@ def _entry_point(name: str, value: str, dist: str | None) -> SimpleNamespace:
 
 
 def test_discover_puts_the_core_first_then_sorts_by_name() -> None:
-    from janitoo_db.extensions import discover
+    from janitoo_db.site.extensions import discover
 
     found = discover([
         _entry_point("zeta", "zeta.schema:extend", "zeta-dist"),
@@ -286,7 +286,7 @@ def test_discover_puts_the_core_first_then_sorts_by_name() -> None:
 def test_discover_with_real_entry_point_objects() -> None:
     from importlib.metadata import EntryPoint
 
-    from janitoo_db.extensions import ENTRY_POINT_GROUP, discover
+    from janitoo_db.site.extensions import ENTRY_POINT_GROUP, discover
 
     found = discover([EntryPoint("solo", "solo_pkg.schema:extend", ENTRY_POINT_GROUP)])
     assert [e.name for e in found] == ["janitoo", "solo"]
@@ -295,7 +295,7 @@ def test_discover_with_real_entry_point_objects() -> None:
 
 def test_discover_refuses_two_claims_on_one_name() -> None:
     from janitoo_db.errors import ExtensionError
-    from janitoo_db.extensions import discover
+    from janitoo_db.site.extensions import discover
 
     with pytest.raises(ExtensionError) as raised:
         discover([_entry_point("dup", "a.schema:extend", "dist-a"), _entry_point("dup", "b.schema:extend", "dist-b")])
@@ -308,7 +308,7 @@ def test_discover_refuses_two_claims_on_one_name() -> None:
 def test_load_models_reports_failures_by_extension(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Import errors, a failing extend() and a non-callable target each name the extension."""
     from janitoo_db.errors import ExtensionError
-    from janitoo_db.extensions import Extension, load_models
+    from janitoo_db.site.extensions import Extension, load_models
 
     package = tmp_path / "loadcheck_pkg"
     package.mkdir()
@@ -336,7 +336,7 @@ REFUSED_NAMES = ["base", "head", "heads", "current", "Base", "HEAD", "Heads", "C
 @pytest.mark.parametrize("name", REFUSED_NAMES)
 def test_discover_refuses_names_alembic_reads_as_symbols(name: str) -> None:
     from janitoo_db.errors import ExtensionError
-    from janitoo_db.extensions import discover
+    from janitoo_db.site.extensions import discover
 
     with pytest.raises(ExtensionError) as raised:
         discover([_entry_point("fine", "fine.schema:extend", "fine-dist"),
@@ -349,7 +349,7 @@ def test_discover_refuses_names_alembic_reads_as_symbols(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["base_station", "headless", "current_meter", "my-ext", "v2", "x.y", "heads_up"])
 def test_discover_accepts_names_that_only_contain_a_symbol(name: str) -> None:
-    from janitoo_db.extensions import discover
+    from janitoo_db.site.extensions import discover
 
     assert [e.name for e in discover([_entry_point(name, "ok_pkg.schema:extend", "ok-dist")])] == ["janitoo", name]
 

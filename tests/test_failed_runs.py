@@ -202,7 +202,7 @@ def test_a_lock_timeout_over_what_cannot_be_undone_is_not_retried(
     """The retry would only stop on its own mark: the error says repair is needed, the summary what was kept."""
     from sqlalchemy import create_engine, text
 
-    from janitoo_db import migration
+    from janitoo_db.runtime import migration
 
     settle_ext(tmp_path, monkeypatch, DATA + COMMITS["postgresql"])
     engine = create_engine(postgresql_url)

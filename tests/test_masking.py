@@ -1,4 +1,4 @@
-"""No password ever printed: janitoo_db.masking, and every error path of jnt_dbman given one.
+"""No password ever printed: janitoo_db.site.masking, and every error path of jnt_dbman given one.
 
 Each case gives jnt_dbman a password (on the command line, in a configuration
 file, in $JANITOO_DB_URL), makes it fail, and greps everything it printed.
@@ -14,8 +14,8 @@ from click.testing import Result
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from janitoo_db.engine import describe_db_error, hide_password
-from janitoo_db.masking import mask_secrets
+from janitoo_db.site.engine import describe_db_error, hide_password
+from janitoo_db.site.masking import mask_secrets
 
 Run = Callable[..., Result]
 SECRET = "S3cr3tPW"
@@ -214,8 +214,8 @@ def test_a_real_driver_echoing_a_cut_password_through_connect_is_masked(scheme: 
     """Past our URL check (an engine a library caller made itself), the driver's own words are masked."""
     from sqlalchemy import create_engine
 
-    from janitoo_db.engine import connect
     from janitoo_db.errors import DatabaseError
+    from janitoo_db.site.engine import connect
 
     url = make_url(f"{scheme}://u:{password}@{NOWHERE}/db?connect_timeout=2")
     engine = create_engine(url)
@@ -268,7 +268,7 @@ def _call_library(caller: str, url: str) -> None:
         JNTDBServer(Options())
     else:
         from janitoo_db.base import create_db_engine
-        from janitoo_db.engine import connect
+        from janitoo_db.site.engine import connect
 
         connect(create_db_engine(url)).close()
 

@@ -33,7 +33,7 @@ def test_the_default_url_is_the_original_librarys(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_conf_file_gives_the_url_and_wins_over_url(tmp_path: Path) -> None:
-    conf = write_conf(tmp_path / "janitoo_db.conf", "sqlite:////tmp/janitoo_test/janitoo_db_tests.sqlite")
+    conf = write_conf(tmp_path / "janitoo_db.site.conf", "sqlite:////tmp/janitoo_test/janitoo_db_tests.sqlite")
     assert Config(conf_file=str(conf)).url == "sqlite:////tmp/janitoo_test/janitoo_db_tests.sqlite"
     assert Config(url="sqlite:////x.sqlite", conf_file=conf).url.endswith("janitoo_db_tests.sqlite")
     assert janitoo_config(conf_file=conf).url.endswith("janitoo_db_tests.sqlite")

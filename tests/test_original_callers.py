@@ -131,7 +131,7 @@ def test_jnt_dbman_keeps_its_own_output(cli: Callable[..., Any], sqlite_url: str
 @pytest.mark.server
 def test_the_config_of_a_conf_file_migrates_each_database(any_url: str, tmp_path: Path) -> None:
     """versiondb after initdb, heads, then checkdb before and after a downgrade to base."""
-    conf = tmp_path / "janitoo_db.conf"
+    conf = tmp_path / "janitoo_db.site.conf"
     conf.write_text(f"[system]\nservice = jnt_test\n\n[database]\nauto_migrate = true\nsqlalchemy.url = {any_url}\n")
     config = Config(conf_file=str(conf))
     config.initdb()

@@ -322,7 +322,7 @@ class RecordedDistribution(Distribution):
 @pytest.fixture
 def fresh_lookup() -> Iterator[None]:
     """Forget the version directories looked up so far in this process, before and after."""
-    from janitoo_db.extensions import _version_dir
+    from janitoo_db.site.extensions import _version_dir
 
     _version_dir.cache_clear()
     yield
@@ -350,7 +350,7 @@ RECORD = (f"../../../config/models/{NAME}/{ROOT_REVISION}_create_janitoo_attic_b
 
 def test_the_places_are_looked_for_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              fresh_lookup: None) -> None:
-    from janitoo_db.extensions import Extension, _version_dir
+    from janitoo_db.site.extensions import Extension, _version_dir
 
     site, places = _places(tmp_path, monkeypatch, "attic_order")
     distribution = RecordedDistribution(site, RECORD)
@@ -366,7 +366,7 @@ def test_the_places_are_looked_for_in_order(tmp_path: Path, monkeypatch: pytest.
 
 def test_the_installed_file_list_is_read_only_when_the_other_places_are_missing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_lookup: None) -> None:
-    from janitoo_db.extensions import Extension, _version_dir
+    from janitoo_db.site.extensions import Extension, _version_dir
 
     site, places = _places(tmp_path, monkeypatch, "attic_lazy")
     distribution = RecordedDistribution(site, RECORD)
@@ -383,7 +383,7 @@ def test_the_installed_file_list_is_read_only_when_the_other_places_are_missing(
 
 def test_without_an_installed_file_list_the_data_files_are_looked_for_under_sys_prefix(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from janitoo_db.extensions import Extension
+    from janitoo_db.site.extensions import Extension
 
     site, _ = _places(tmp_path, monkeypatch, "attic_norecord")
     expected = [Path(sys.prefix) / "config" / "models" / NAME]
@@ -395,7 +395,7 @@ def test_without_an_installed_file_list_the_data_files_are_looked_for_under_sys_
 def test_a_missing_version_directory_names_every_place_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              fresh_lookup: None) -> None:
     from janitoo_db.errors import ExtensionError
-    from janitoo_db.extensions import Extension
+    from janitoo_db.site.extensions import Extension
 
     site, places = _places(tmp_path, monkeypatch, "attic_missing")
     extension = Extension(NAME, "attic_missing.models:extend", RecordedDistribution(site, RECORD))

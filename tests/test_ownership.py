@@ -218,7 +218,7 @@ def test_if_not_exists_on_a_table_that_was_there_records_nothing(cli: Run, any_u
 #: Runs jnt_dbman, killed (os._exit) as the second table's drop begins: between two drops.
 KILLING = """\
 import os, sys
-from janitoo_db import ownership
+from janitoo_db.guard import ownership
 from janitoo_db.cli import main
 
 real, done = ownership._drop_one, []
@@ -292,8 +292,8 @@ def test_forget_removes_records_of_tables_no_longer_there(cli: Run, sqlite_url: 
 
 def test_drop_refuses_before_dropping_anything(sqlite_url: str) -> None:
     """The authority itself: a set with a foreign table pointing into it drops nothing."""
-    from janitoo_db import ownership
     from janitoo_db.errors import RefusedError
+    from janitoo_db.guard import ownership
 
     execute(sqlite_url, "CREATE TABLE ours (id INTEGER PRIMARY KEY)",
             "CREATE TABLE theirs (id INTEGER PRIMARY KEY, o INTEGER REFERENCES ours (id))")

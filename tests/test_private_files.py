@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from janitoo_db.private_files import KEY_FILE, PrivateFile
+from janitoo_db.site.private_files import KEY_FILE, PrivateFile
 
 
 def test_what_was_written_is_read_back(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Issue 20, points 1 and 3: every dead end names the command that gets out;
 initdb takes the returning extension's tables back where they are, only on
-evidence that they are its own at a known revision (janitoo_db.returning).
+evidence that they are its own at a known revision (janitoo_db.history.returning).
 """
 from __future__ import annotations
 

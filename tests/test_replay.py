@@ -7,9 +7,9 @@ import pytest
 
 from conftest import write_extension
 from janitoo_db.errors import RevisionError
-from janitoo_db.extensions import discover
-from janitoo_db.replay import Applied, replay
+from janitoo_db.history.replay import Applied, replay
 from janitoo_db.site import Site
+from janitoo_db.site.extensions import discover
 
 
 def replayed(url: str, **kwargs: object) -> list[tuple[str, list[str], list[str], list[str]]]:

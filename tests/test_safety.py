@@ -1,4 +1,4 @@
-"""A downgrade never takes another branch's data unless told to (janitoo_db.safety).
+"""A downgrade never takes another branch's data unless told to (janitoo_db.guard.safety).
 
 acme_sensors' 2b3c4d5e6f70 depends on the core's 1266567cc97f, so undoing
 that core revision, however the target is spelled, would drop acme's table.

@@ -19,11 +19,11 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """How many revision maps (Alembic's ScriptDirectory) and engines of our database a command made."""
     import alembic.script
 
-    import janitoo_db.engine
+    import janitoo_db.site.engine
 
     made: Counter[str] = Counter()
     real_script_init = alembic.script.ScriptDirectory.__init__
-    real_create_engine = janitoo_db.engine.create_engine
+    real_create_engine = janitoo_db.site.engine.create_engine
 
     def count_script(self: Any, *args: Any, **kwargs: Any) -> None:
         made["revision maps"] += 1
@@ -34,7 +34,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return real_create_engine(url, *args, **kwargs)
 
     monkeypatch.setattr(alembic.script.ScriptDirectory, "__init__", count_script)
-    monkeypatch.setattr(janitoo_db.engine, "create_engine", count_engine)
+    monkeypatch.setattr(janitoo_db.site.engine, "create_engine", count_engine)
     return made
 
 

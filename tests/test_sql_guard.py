@@ -314,7 +314,7 @@ CLASSIFIED = [
 
 @pytest.mark.parametrize(("dialects", "sql", "found"), CLASSIFIED, ids=[case[1][:40] for case in CLASSIFIED])
 def test_the_classifier(dialects: str, sql: str, found: list[tuple[str, str]]) -> None:
-    from janitoo_db.sql_text import effects, without_placeholders
+    from janitoo_db.guard.sql_text import effects, without_placeholders
 
     for dialect in ("postgresql", "mysql", "sqlite") if dialects == "*" else dialects.split():
         text = without_placeholders(sql, "format" if dialect == "mysql" else "qmark")
@@ -324,7 +324,7 @@ def test_the_classifier(dialects: str, sql: str, found: list[tuple[str, str]]) -
 
 
 def test_placeholders_are_read_as_the_driver_gets_them() -> None:
-    from janitoo_db.sql_text import without_placeholders
+    from janitoo_db.guard.sql_text import without_placeholders
 
     assert without_placeholders("DELETE FROM t WHERE a = %s AND b = %(b)s AND c LIKE 'x%%'", "pyformat") == (
         "DELETE FROM t WHERE a = NULL AND b = NULL AND c LIKE 'x%'")
@@ -337,7 +337,7 @@ def test_constructs_are_judged_by_what_they_are_unless_text_inside_could_hide_a_
     import sqlalchemy as sa
     from sqlalchemy.dialects import mysql, postgresql
 
-    from janitoo_db.sql_guard import construct_effects
+    from janitoo_db.guard.sql_guard import construct_effects
 
     table = sa.table("t", sa.column("id"), schema="s")
     for dialect in (postgresql.dialect(), mysql.dialect()):

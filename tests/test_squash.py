@@ -52,7 +52,7 @@ def installed(root: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
     Another test's copy, and where it was found, are forgotten before and after.
     """
-    from janitoo_db.extensions import _version_dir
+    from janitoo_db.site.extensions import _version_dir
 
     yield install_extension(root, name, monkeypatch)
     sys.modules.pop(name, None)

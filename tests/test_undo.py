@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from janitoo_db.errors import RefusedError
-from janitoo_db.journal import Entry
-from janitoo_db.statement_kinds import classify
-from janitoo_db.undo import plan, refusal
+from janitoo_db.guard.statement_kinds import classify
+from janitoo_db.runtime.journal import Entry
+from janitoo_db.runtime.undo import plan, refusal
 
 
 def entry(seq: int, action: str, table: str | None = None, name: str | None = None, *, done: bool = True,

@@ -18,12 +18,12 @@ def _remember_head(ctx: click.Context, param: click.Parameter, value: str | None
     """Let the branch named by --head have no revisions yet: generate then writes its root.
 
     Without --head, the branch is the current directory's project's (see
-    :mod:`janitoo_db.target_branch`), said on stderr.
+    :mod:`janitoo_db.history.target_branch`), said on stderr.
     """
     if value is None:
         from pathlib import Path
 
-        from janitoo_db import target_branch
+        from janitoo_db.history import target_branch
 
         target = target_branch.choose(Path.cwd())
         _notice(f"generating for {target.name}: {target.reason}; --head NAME names another branch.")

@@ -87,7 +87,7 @@ def _error(ctx: click.Context, message: str, exit_code: int, found: dict[str, An
     After --json, the error is JSON on stdout, where the script reads the answer,
     beside what the command *found* before it failed.
     """
-    from janitoo_db.masking import mask_secrets
+    from janitoo_db.site.masking import mask_secrets
 
     message = mask_secrets(message, *ctx.meta.get(URLS_KEY, ()))
     if ctx.meta.get(JSON_KEY):
@@ -98,7 +98,7 @@ def _error(ctx: click.Context, message: str, exit_code: int, found: dict[str, An
 
 def _notice(message: str) -> None:
     """A line about what a command waits for, as it happens: on stderr, passwords hidden like errors."""
-    from janitoo_db.masking import mask_secrets
+    from janitoo_db.site.masking import mask_secrets
 
     ctx = click.get_current_context()
     click.echo(f"Note: {mask_secrets(message, *ctx.meta.get(URLS_KEY, ()))}", err=True)

@@ -87,7 +87,7 @@ create_database_option = click.option(
 
 def _create_database(site: Site, create: bool) -> None:
     from janitoo_db import commands
-    from janitoo_db.engine import hide_password
+    from janitoo_db.site.engine import hide_password
 
     if create and commands.create_database(site):
         click.echo(f"Created the database {hide_password(site.url)}.", err=True)

@@ -67,8 +67,8 @@ def _with_database(func: Callable[..., Any], lock_option: Callable[..., Any]) ->
     @debug_option
     @functools.wraps(func)
     def wrapper(*args: Any, url: str | None, conf_file: str | None, **kwargs: Any) -> Any:
-        from janitoo_db.conf import resolve_url
         from janitoo_db.site import Site
+        from janitoo_db.site.conf import resolve_url
 
         ctx = click.get_current_context()
         meta = ctx.meta
@@ -145,7 +145,7 @@ def _confirm_dropping(site: Site, yes: bool, refusal: str, question: str) -> Non
 
     *refusal* and *question* name the database as ``{where}`` (its password hidden).
     """
-    from janitoo_db.engine import hide_password
+    from janitoo_db.site.engine import hide_password
 
     if yes:
         return

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from janitoo_db.extensions import discover, load_models
+from janitoo_db.site.extensions import discover, load_models
 
 extension_tables: dict[str, tuple[str, ...]] = load_models(sys.modules[__name__], discover())

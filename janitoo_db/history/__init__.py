@@ -1,0 +1,1 @@
+"""Tools that read or rebuild a branch's history: adopt, take back, replay, squash, drift, hooks."""

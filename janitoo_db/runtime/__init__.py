@@ -1,0 +1,1 @@
+"""Running a migration: the lock, the loop our env.py runs, interrupted runs, journals and checksums."""

@@ -1,0 +1,335 @@
+"""Revision headers remembered between runs, so commands do not execute every revision file.
+
+To build the revision graph Alembic executes each revision file, yet it only
+reads the file's header: ``revision``, ``down_revision``, ``branch_labels``,
+``depends_on`` and the docstring (and a squashed revision's ``replaces`` and
+``replaced_release``, which every migration reads).  On a site with a thousand revisions that is
+most of what ``heads``, ``checkdb`` or an ``initdb`` with nothing to do spend.
+Here the headers are kept in a JSON file per set of version directories, each
+keyed by its file's path and a digest of its bytes (BLAKE2b): a file whose
+bytes changed is executed and remembered again.  Reading every file costs
+a few milliseconds per thousand revisions (2 % of a ``heads``); it makes the cache
+independent of timestamps, which an edit can keep (``touch -r``, a coarse
+file system, a change time that is a creation time).
+
+A revision's file is executed when its ``upgrade`` or ``downgrade`` is about
+to run, from its source (never from a ``__pycache__`` file that may be older
+than the source), and its header is compared with the cached one: if they
+differ, the graph the command planned with was wrong, so the cache file is
+removed and the command stops with an error before that revision runs.
+Cached headers that name a revision none of them provides are not believed.
+
+The cache files are :class:`~janitoo_db.site.private_files.PrivateFile` objects: used only from a
+directory of the user's own that nobody else can write, and authenticated
+with a key of the user's, so an edited, copied or foreign cache file is
+ignored.
+
+The cache lives in ``$JANITOO_DB_CACHE_DIR``, else ``$XDG_CACHE_HOME/janitoo_db``,
+else ``~/.cache/janitoo_db``; an empty ``JANITOO_DB_CACHE_DIR`` turns it off.
+A cache that cannot be used is ignored: it only ever saves time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionMap
+
+from janitoo_db.errors import RevisionError
+from janitoo_db.site.private_files import PrivateFile
+from janitoo_db.site.squashed import refuse_replaced_files
+
+CACHE_DIR_VARIABLE = "JANITOO_DB_CACHE_DIR"
+#: Bumped whenever what a cache file holds changes; other formats are ignored.
+CACHE_FORMAT = 3
+#: The revision files Alembic loads from a version directory (its own rule for source files).
+REVISION_FILE = re.compile(r"(?!\.#|__init__).*\.py$")
+#: The fields of a header that shape the revision graph; the docstring is only shown.
+GRAPH_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
+#: A squashed revision's (see :mod:`janitoo_db.site.squashed`): read on every migration, so cached too.
+SQUASH_FIELDS = ("replaces", "replaced_release")
+HEADER_FIELDS = (*GRAPH_FIELDS, *SQUASH_FIELDS, "doc")
+
+Header = dict[str, Any]
+
+
+def cache_dir() -> Path | None:
+    """Where the cache files go, or None when caching is turned off."""
+    configured = os.environ.get(CACHE_DIR_VARIABLE)
+    if configured is not None:
+        return Path(configured) if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "janitoo_db"
+
+
+def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.PathLike[str]]) -> None:
+    """Make *script* list its revision files itself and build the graph from the cache where it can.
+
+    Call it before anything reads ``script.revision_map``.  With the cache off
+    the files are still listed here (only regular files) and executed from
+    source.  Configurations this module does not handle (sourceless or
+    recursive version locations) are left to Alembic.
+    """
+    if script.sourceless or script.recursive_version_locations:
+        return
+    dirs = [os.fspath(d) for d in version_dirs]
+    # RevisionMap(generator) and Script(module, id, path) are the documented classes, but replacing the map
+    # ScriptDirectory made relies on every lookup going through script.revision_map, and LazyRevisionModule on
+    # what Script reads from a module (tested with Alembic 1.16.0 to 1.20.1; see alembic_internals.py).
+    script.revision_map = RevisionMap(lambda: _load_revisions(dirs, _cache_file(dirs)))
+
+
+def execute_revision_file(path: str, source: bytes | None = None) -> ModuleType:
+    """Execute the revision file at *path* from its source and return its module.
+
+    Alembic's loader may run a ``__pycache__`` file instead, whose check (the
+    source's modification time in whole seconds, and its size) misses an edit
+    within the same second that keeps the size.  *source* is the file's
+    bytes if they were read already.
+    """
+    if source is None:
+        source = read_source(path)
+    module = ModuleType(re.sub(r"\W", "_", os.path.basename(path)))
+    module.__file__ = path
+    code = compile_revision_file(path, source)
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - it is a revision file
+    except BaseException as error:  # SystemExit and KeyboardInterrupt too: loading a revision never ends the program
+        raise RevisionError(f"revision file {path} failed as it was loaded: {describe_raised(error)}") from None
+    setattr(module, EXECUTED_SOURCE, source)
+    return module
+
+
+def compile_revision_file(path: str, source: bytes) -> Any:
+    """Compile a revision file's *source*, naming the file in any error: NUL bytes, syntax, encoding."""
+    try:
+        return compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as error:  # and IndentationError; a bad encoding or a NUL byte on Python 3.12+
+        raise RevisionError(f"syntax error in revision file {path}{_line(error)}: {error.msg}") from None
+    except ValueError as error:  # "source code string cannot contain null bytes" before Python 3.12
+        raise RevisionError(f"revision file {path} is not Python source: {error}") from None
+
+
+def _line(error: SyntaxError) -> str:
+    return f", line {error.lineno}" if error.lineno else ""
+
+
+def describe_raised(error: BaseException) -> str:
+    """``ValueError: bad``; ``SystemExit(0)``: what a revision raised, in a few words."""
+    if isinstance(error, Exception):
+        return f"{type(error).__name__}: {error}"
+    return f"{type(error).__name__}({error}) (a revision may not exit or stop the program)"
+
+
+#: The attribute of a revision module holding the bytes it was executed from (see janitoo_db.runtime.checksums).
+EXECUTED_SOURCE = "__janitoo_db_source__"
+
+
+def executed_source(module: Any) -> bytes | None:
+    """The bytes a revision file was executed from in this process; None when it was not (yet), or not by us.
+
+    A revision a migration applies is recorded with the file it ran as,
+    even if the file changed on disk since.
+    """
+    if isinstance(module, LazyRevisionModule):
+        module = module._module
+    source = getattr(module, EXECUTED_SOURCE, None) if module is not None else None
+    return source if isinstance(source, bytes) else None
+
+
+def read_source(path: str) -> bytes:
+    """The bytes of a revision file; a path that is not a regular file (a FIFO, say) is refused at once."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise RevisionError(f"revision file {path} is not a regular file")
+        chunks = []  # os.read, not a file object: a thousand of these are half the cost
+        while chunk := os.read(descriptor, status.st_size + 1):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
+def _cache_file(dirs: list[str]) -> PrivateFile | None:
+    directory = cache_dir()
+    if directory is None:
+        return None
+    key = hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
+    return PrivateFile(directory / f"revisions-{key}.json")
+
+
+def _read(cache: PrivateFile) -> dict[str, list[Any]]:
+    body = cache.read()
+    try:
+        content = json.loads(body) if body is not None else None
+    except ValueError:
+        return {}
+    if (not isinstance(content, dict) or content.get("format") != CACHE_FORMAT
+            or not isinstance(content.get("files"), dict)):
+        return {}
+    return content["files"]
+
+
+class LazyRevisionModule:
+    """Stands in for a revision file's module: its header from the cache, the rest from the file.
+
+    The file is executed the first time anything but the header is asked
+    for, normally its ``upgrade`` or ``downgrade`` function; if its header is
+    not the cached one, the cache file is removed and RevisionError raised.
+    """
+
+    def __init__(self, path: str, header: Header, cache: PrivateFile) -> None:
+        self.__file__ = path
+        self.revision = header["revision"]
+        self.down_revision = header["down_revision"]
+        self.branch_labels = header["branch_labels"]
+        self.depends_on = header["depends_on"]
+        self.replaces = header["replaces"]
+        self.replaced_release = header["replaced_release"]
+        self.__doc__ = header["doc"]
+        self._cache = cache
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what the header does not hold.  Alembic asks whether a
+        # module has a source encoding; files that had one were never cached.
+        if name.startswith("__") or name == "_alembic_source_encoding":
+            raise AttributeError(name)
+        return getattr(self.load(), name)
+
+    def load(self) -> ModuleType:
+        """Execute the revision file (once), check its header against the cache's, return its module."""
+        if self._module is None:
+            module = execute_revision_file(self.__file__)
+            found = _header(module) or {}
+            differing = [name for name in GRAPH_FIELDS if found.get(name) != getattr(self, name)]
+            if differing:
+                self._cache.remove()
+                raise RevisionError(
+                    f"revision file {self.__file__}: its {' and '.join(differing)} is not what the revision cache"
+                    " said; the cache was stale or edited and has been removed: run the command again")
+            self._module = module
+        return self._module
+
+
+def _digest(source: bytes) -> str:
+    return hashlib.blake2b(source, digest_size=16).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """*value* as JSON keeps it (a string, None, or a list of strings), or raise ValueError."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError(value)
+
+
+def _from_json(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _remembered(entry: Any, digest: str) -> Header | None:
+    """The header a cache entry holds for a file with *digest*, or None if it holds none that fits."""
+    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != digest:
+        return None
+    stored = entry[1]
+    if not isinstance(stored, dict) or set(stored) != set(HEADER_FIELDS) or not isinstance(stored["revision"], str):
+        return None
+    try:
+        return {name: _from_json(_plain(value)) for name, value in stored.items()}
+    except ValueError:
+        return None
+
+
+def _header(module: ModuleType) -> Header | None:
+    """A revision module's header as the cache keeps it, or None when the cache cannot stand in for it."""
+    if hasattr(module, "_alembic_source_encoding"):
+        return None
+    header = {}
+    for name in HEADER_FIELDS:
+        try:
+            header[name] = _from_json(_plain(getattr(module, "__doc__" if name == "doc" else name, None)))
+        except ValueError:
+            if name not in SQUASH_FIELDS or getattr(module, "replaced_release", None) is not None:
+                return None
+            header[name] = None  # a variable of that name meaning something else: no squashed revision
+    return header
+
+
+def _revision_files(dirs: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The path and bytes of each revision file in *dirs*: regular files only (a FIFO would block)."""
+    seen: set[str] = set()
+    for directory in map(os.path.realpath, dirs):
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if not REVISION_FILE.match(entry.name) or not entry.is_file():
+                continue
+            # Only a link needs resolving (realpath on each file would cost as much as reading them all).
+            path = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+            if path not in seen:
+                seen.add(path)
+                try:
+                    yield path, read_source(path)
+                except FileNotFoundError:  # removed since the directory was listed
+                    continue
+
+
+def _names(header: Header) -> set[str]:
+    """The names a revision can be referred to by: its id and branch labels."""
+    labels = header["branch_labels"]
+    return {header["revision"], *((labels,) if isinstance(labels, str) else labels or ())}
+
+
+def _references(header: Header) -> set[str]:
+    return {name for field in ("down_revision", "depends_on")
+            for name in ((header[field],) if isinstance(header[field], str) else header[field] or ())}
+
+
+def _executed(path: str, source: bytes) -> tuple[ModuleType, Header | None]:
+    module = execute_revision_file(path, source)
+    if not isinstance(getattr(module, "revision", None), str):
+        raise RevisionError(f"revision file {path} has no revision variable holding a string")
+    return module, _header(module)
+
+
+def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Script]:
+    """Every revision in *dirs*, from the cache where the file is unchanged."""
+    cached = _read(cache) if cache else {}
+    files = {path: (source, _digest(source)) for path, source in _revision_files(dirs)}
+    remembered = {path: _remembered(cached.get(path), digest) for path, (_, digest) in files.items()}
+    executed = {path: _executed(path, files[path][0]) for path, header in remembered.items() if header is None}
+    # Headers naming a revision none of them provides would stop Alembic with a KeyError:
+    # then the cache is not believed at all, and what the files say decides.
+    known = [h for h in [*remembered.values(), *(h for _, h in executed.values())] if h]
+    if not set().union(*map(_references, known)) <= set().union(*map(_names, known)):
+        executed.update((path, _executed(path, files[path][0])) for path, h in remembered.items() if h is not None)
+        remembered = dict.fromkeys(remembered)
+    refuse_replaced_files({**{path: h for path, h in remembered.items() if h is not None},
+                           **{path: h or vars(module) for path, (module, h) in executed.items()}})
+    fresh: dict[str, list[Any]] = {}
+    for path, (_, digest) in files.items():
+        header = remembered[path]
+        if cache is not None and header is not None:
+            fresh[path] = cached[path]
+            yield Script(LazyRevisionModule(path, header, cache), header["revision"], path)  # type: ignore[arg-type]
+            continue
+        module, header = executed[path]
+        if header is not None:
+            fresh[path] = [digest, header]
+        yield Script(module, module.revision, path)
+    if cache is not None and fresh != cached:
+        cache.write(json.dumps({"format": CACHE_FORMAT, "files": fresh}).encode())
