@@ -39,23 +39,15 @@ from janitoo_db.results import (
     some,
 )
 from janitoo_db.runtime import checksums, interrupted, journal
-from janitoo_db.runtime.locking import has_transactional_ddl_dialect
-from janitoo_db.runtime.migration import (
-    alembic_errors,
-    locked_connection,
-    read_current,
-    read_database,
-    run_alembic,
-    run_locked,
-    run_stamp,
-)
+from janitoo_db.runtime.migration import locked_connection, run_alembic, run_locked, run_stamp
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.site.conf import version_locations as branch_version_dirs
-from janitoo_db.site.engine import connect, describe_db_error, is_missing_sqlite_file
+from janitoo_db.site.engine import connect, describe_db_error, has_transactional_ddl_dialect, is_missing_sqlite_file
 from janitoo_db.site.extensions import Extension, discover
+from janitoo_db.site.reading import current_heads, read_current, read_database
 from janitoo_db.site.revision_cache import describe_raised
-from janitoo_db.site.version_table import current_heads
+from janitoo_db.site.revisions import alembic_errors
 
 if TYPE_CHECKING:
     from janitoo_db.history import adopt as adopting
@@ -84,14 +76,6 @@ def _in_branch_order(site: Site, infos: list[RevisionInfo]) -> list[RevisionInfo
 
 def _recorded(site: Site) -> dict[str, str]:
     return read_database(site, recorded_branches, {}, "read the database")
-
-
-def _load_models() -> tuple[MetaData, dict[str, tuple[str, ...]]]:
-    """Import every extension's models (this runs their ``extend``): the metadata and who owns which table."""
-    import janitoo_db.models
-    from janitoo_db.base import Base
-
-    return Base.metadata, janitoo_db.models.extension_tables
 
 
 def _require_heads(site: Site, doing: str) -> None:
@@ -425,7 +409,9 @@ def createdb(site: Site | Config) -> Created:
     work is not there.  A versioned database must be at every head already.
     """
     site = Site.of(site)
-    metadata, extension_tables = _load_models()
+    from janitoo_db.models.loading import loaded_models  # the models load only for the commands that use them
+
+    metadata, extension_tables = loaded_models()
     script = site.script
     engine = site.engine
     settled: list[str] = []  # what a failure left, said after the error (MySQL/MariaDB)
@@ -654,7 +640,7 @@ def _table_names(site: Site) -> list[str]:
 def heads(site: Site | Config) -> list[RevisionInfo]:
     """The head revision of every branch."""
     site = Site.of(site)
-    return _in_branch_order(site, [RevisionInfo.from_script(s) for s in _revisions(site, "heads")])
+    return _in_branch_order(site, [graph.revision_info(s) for s in _revisions(site, "heads")])
 
 
 def branches(site: Site | Config) -> list[Branch]:
@@ -693,7 +679,7 @@ def history(site: Site | Config, revrange: str | None = None) -> list[RevisionIn
     with alembic_errors():
         # A tuple of ids on either side is typed out but works: Alembic's own history passes the current heads so.
         walked = site.script.walk_revisions(base=lower, head=upper)  # type: ignore[arg-type]
-        return [RevisionInfo.from_script(s) for s in walked]
+        return [graph.revision_info(s) for s in walked]
 
 
 def _applied_for(site: Site, asking: str, otherwise: str = "") -> tuple[str, ...]:
@@ -714,7 +700,7 @@ def show(site: Site | Config, revision: str = "heads") -> list[RevisionInfo]:
     found = _revisions(site, _symbol(revision))
     if not found:
         raise RevisionError(f"no revision matches {revision!r}")
-    return [RevisionInfo.from_script(s) for s in found]
+    return [graph.revision_info(s) for s in found]
 
 
 def versiondb(site: Site | Config) -> tuple[str, ...]:
@@ -732,7 +718,7 @@ def current(site: Site | Config) -> list[RevisionInfo]:
     for revision in current_ids:
         script_revision = graph.find(script, revision)
         if script_revision is not None:
-            found.append(RevisionInfo.from_script(script_revision))
+            found.append(graph.revision_info(script_revision))
     orphans = [RevisionInfo(o.revision, (), (o.branch,) if o.branch else (), o.reason(), "", False, False, False,
                             orphaned=True) for o in _orphans(site, current_ids)]
     replaced = [RevisionInfo(r.revision, (), (r.branch,), r.reason(), "", False, False, False, replaced_by=r.squashed)
@@ -859,7 +845,9 @@ def check(site: Site | Config, names: Sequence[str] = ()) -> DriftReport:
     site = Site.of(site)
     _known(site, names)
     _require_heads(site, "checking the models")
-    metadata, extension_tables = _load_models()
+    from janitoo_db.models.loading import loaded_models  # the models load only for the commands that use them
+
+    metadata, extension_tables = loaded_models()
     engine = site.engine
     try:
         with connect(engine) as connection:

@@ -16,3 +16,16 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+#: What head each branch is at, beside alembic_version (see janitoo_db.guard.registry).
+REGISTRY_TABLE = "janitoo_db_branches"
+#: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.runtime.interrupted).
+PROGRESS_TABLE = "janitoo_db_in_progress"
+#: The statements of those revisions, each before it runs and once it is done (see janitoo_db.runtime.journal).
+JOURNAL_TABLE = "janitoo_db_journal"
+#: The branch whose revisions created each table.
+TABLES_TABLE = "janitoo_db_tables"
+#: The checksum of each applied revision's file (see janitoo_db.runtime.checksums).
+CHECKSUMS_TABLE = "janitoo_db_checksums"
+#: janitoo_db's own tables, beside Alembic's alembic_version: no model declares them.
+BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, JOURNAL_TABLE, TABLES_TABLE, CHECKSUMS_TABLE})

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
-    from alembic.script import Script
+    pass
 
 
 def first_line(text: str | None) -> str:
@@ -46,25 +46,6 @@ class RevisionInfo:
     orphaned: bool = False
     #: In alembic_version, and replaced by this squashed revision (see janitoo_db.site.squashed).
     replaced_by: str = ""
-
-    @classmethod
-    def from_script(cls, script: Script) -> RevisionInfo:
-        # These import Alembic, which --help does without.
-        from janitoo_db.site.alembic_internals import dependencies
-        from janitoo_db.site.graph import parents
-
-        return cls(
-            revision=script.revision,
-            down_revisions=parents(script),
-            branches=tuple(sorted(script.branch_labels)),
-            message=first_line(script.doc),
-            path=script.path,
-            is_head=script.is_head,
-            is_branch_point=script.is_branch_point,
-            is_merge_point=script.is_merge_point,
-            depends_on=dependencies(script),
-            doc=(script.longdoc or "").strip(),
-        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,16 +32,16 @@ from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import rev_id as random_rev_id
 from sqlalchemy.engine import Connection
 
-from janitoo_db.commands import _known, _load_models, _require_heads, _revisions, table_creators
+from janitoo_db.commands import _known, _require_heads, _revisions, table_creators
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.guard import destructive
 from janitoo_db.history import drift, hooks
 from janitoo_db.results import Destructive, Generated
-from janitoo_db.runtime.migration import alembic_errors, run_locked
+from janitoo_db.runtime.migration import run_locked
 from janitoo_db.site import Site, location_separator
 from janitoo_db.site.extensions import Extension
 from janitoo_db.site.revision_cache import REVISION_FILE
-from janitoo_db.site.revisions import branch_dirs
+from janitoo_db.site.revisions import alembic_errors, branch_dirs
 
 #: Prefix of the staging directory a revision is rendered into.
 STAGING_PREFIX = ".jnt_dbman-writing-"
@@ -94,7 +94,9 @@ def generate(site: Site, message: str, head: str = "janitoo", *, empty: bool = F
         return _written(_publish(site, extension, directory, lambda staging: alembic_command.revision(
             site.alembic_config, version_path=str(staging), **arguments)))
     _require_heads(site, "generating a revision")
-    _, extension_tables = _load_models()
+    from janitoo_db.models.loading import loaded_models
+
+    _, extension_tables = loaded_models()
     branch_heads = {ext: h for h in script.get_heads() for ext in script.get_revision(h).branch_labels}
     creators = table_creators(site)
     inferred: list[tuple[str, str, str]] = []

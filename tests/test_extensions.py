@@ -308,7 +308,8 @@ def test_discover_refuses_two_claims_on_one_name() -> None:
 def test_load_models_reports_failures_by_extension(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Import errors, a failing extend() and a non-callable target each name the extension."""
     from janitoo_db.errors import ExtensionError
-    from janitoo_db.site.extensions import Extension, load_models
+    from janitoo_db.models.loading import load_models
+    from janitoo_db.site.extensions import Extension
 
     package = tmp_path / "loadcheck_pkg"
     package.mkdir()

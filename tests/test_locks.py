@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dbstate import table_names, version_ids
-from janitoo_db.runtime.migration import LOCK_KEY, LOCK_NAME, migration_connection
+from janitoo_db.runtime.locking import LOCK_KEY, LOCK_NAME, migration_connection
 from janitoo_db.site.engine import create_db_engine
 
 Run = Callable[..., Result]

@@ -61,11 +61,11 @@ from janitoo_db.guard import narrowing, sql_guard, sql_text
 from janitoo_db.guard.dry_run import Batch, DryRunFailed, Runner, dry_runs
 from janitoo_db.guard.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED, SQL
 from janitoo_db.results import Destructive, first_line, some
-from janitoo_db.runtime.migration import alembic_errors, read_database
 from janitoo_db.site import Site, squashed
 from janitoo_db.site.alembic_internals import upgrade_steps
 from janitoo_db.site.engine import is_missing_sqlite_file
-from janitoo_db.site.version_table import current_heads
+from janitoo_db.site.reading import current_heads, read_database
+from janitoo_db.site.revisions import alembic_errors
 
 REBUILD_TABLE = "rebuild table"
 #: Every kind of :class:`Destructive`.

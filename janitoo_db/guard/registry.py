@@ -23,23 +23,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
+from janitoo_db.defaults import (
+    BOOKKEEPING_TABLES,
+    REGISTRY_TABLE,
+    TABLES_TABLE,
+)
 from janitoo_db.guard.sql_guard import judged
 from janitoo_db.guard.sql_text import DROP_COLUMN, DROP_TABLE, RENAME_TABLE
 from janitoo_db.site import graph
 from janitoo_db.site.alembic_internals import BATCH_TABLE_PREFIX
-from janitoo_db.site.version_table import current_heads
-
-REGISTRY_TABLE = "janitoo_db_branches"
-#: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.runtime.interrupted).
-PROGRESS_TABLE = "janitoo_db_in_progress"
-#: The statements of those revisions, each before it runs and once it is done (see janitoo_db.runtime.journal).
-JOURNAL_TABLE = "janitoo_db_journal"
-#: The branch whose revisions created each table.
-TABLES_TABLE = "janitoo_db_tables"
-#: The checksum of each applied revision's file (see janitoo_db.runtime.checksums).
-CHECKSUMS_TABLE = "janitoo_db_checksums"
-#: janitoo_db's own tables, beside Alembic's alembic_version: no model declares them.
-BOOKKEEPING_TABLES = frozenset({REGISTRY_TABLE, PROGRESS_TABLE, JOURNAL_TABLE, TABLES_TABLE, CHECKSUMS_TABLE})
+from janitoo_db.site.reading import current_heads
 
 _metadata = sa.MetaData()
 branches_table = sa.Table(

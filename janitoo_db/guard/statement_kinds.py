@@ -16,7 +16,7 @@ from sqlalchemy.sql import ddl
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import SelectBase
 
-from janitoo_db.guard.registry import BOOKKEEPING_TABLES
+from janitoo_db.defaults import BOOKKEEPING_TABLES
 
 #: Actions repair knows the inverse of.
 CREATES = ("create_table", "add_column", "create_index")

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from janitoo_db.guard.registry import BOOKKEEPING_TABLES
+from janitoo_db.defaults import BOOKKEEPING_TABLES
 from janitoo_db.results import Difference, DriftReport
 
 IncludeObject = Callable[[Any, "str | None", str, bool, Any], bool]

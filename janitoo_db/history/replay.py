@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 
+from janitoo_db.defaults import BOOKKEEPING_TABLES
 from janitoo_db.errors import JanitooDbError, RevisionError
-from janitoo_db.guard.registry import BOOKKEEPING_TABLES
 from janitoo_db.runtime.migration import failing_revision, run_alembic
 from janitoo_db.site import Site
 

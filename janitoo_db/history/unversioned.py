@@ -19,24 +19,20 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from sqlalchemy import column as sa_column
-from sqlalchemy import inspect, select
-from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 
 from janitoo_db.errors import JanitooDbError, RefusedError
-from janitoo_db.guard.registry import BOOKKEEPING_TABLES, record_tables
+from janitoo_db.guard.registry import record_tables
 from janitoo_db.results import some
 from janitoo_db.runtime.migration import run_stamp
 from janitoo_db.site import Site
+from janitoo_db.site.reading import tables_unversioned
 
 if TYPE_CHECKING:
     from janitoo_db.history.adopt import Adoption
 
 logger = logging.getLogger(__name__)
 
-#: What names no table of anyone's: Alembic's and janitoo_db's own.
-NOT_TABLES = BOOKKEEPING_TABLES | {"alembic_version"}
 #: How many tables a line names before "and N more".
 SHOWN = 5
 
@@ -59,31 +55,6 @@ class Unversioned:
         return f"no alembic_version ({tables}, none of them versioned)"
 
 
-def describe_base(connection: Connection) -> str:
-    """Where a database without a version stands, for a message: "base (no tables)", or how many it holds."""
-    tables = tables_unversioned(connection) or []
-    if not tables:
-        return "base (no tables)"
-    return f"base: {Unversioned((), tuple(tables)).describe()}"
-
-
-def is_versioned(connection: Connection) -> bool:
-    """True when ``alembic_version`` holds a row: the one question every server start pays for.
-
-    Asked of the dialect directly: through an Alembic MigrationContext it takes six times as long.
-    """
-    return bool(connection.dialect.has_table(connection, "alembic_version")
-                and connection.execute(_FIRST_VERSION).first() is not None)
-
-
-_FIRST_VERSION = select(sa_table("alembic_version", sa_column("version_num")).c.version_num).limit(1)
-
-
-def tables_unversioned(connection: Connection) -> list[str] | None:
-    """The tables of a database without a version, none of Alembic's or janitoo_db's; None when it has one."""
-    if is_versioned(connection):
-        return None
-    return sorted(t for t in inspect(connection).get_table_names() if t not in NOT_TABLES)
 
 
 def find(site: Site, connection: Connection) -> Unversioned | None:
@@ -107,10 +78,10 @@ def find(site: Site, connection: Connection) -> Unversioned | None:
 
 def _declared(site: Site) -> set[str]:
     """Every table an installed branch's revisions ever make (or add columns to), and every model's table."""
-    from janitoo_db.commands import _load_models
     from janitoo_db.history import revision_schemas
+    from janitoo_db.models.loading import loaded_models
 
-    metadata, _ = _load_models()
+    metadata, _ = loaded_models()
     return revision_schemas.learn(site).tables() | {t.name for t in metadata.sorted_tables}
 
 

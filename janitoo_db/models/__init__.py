@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from janitoo_db.site.extensions import discover, load_models
+from janitoo_db.models.loading import load_models
+from janitoo_db.site.extensions import discover
 
 extension_tables: dict[str, tuple[str, ...]] = load_models(sys.modules[__name__], discover())

@@ -34,13 +34,14 @@ import sqlalchemy as sa
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from janitoo_db.defaults import CHECKSUMS_TABLE
 from janitoo_db.errors import RevisionError
-from janitoo_db.guard.registry import CHECKSUMS_TABLE, recorded_branches
+from janitoo_db.guard.registry import recorded_branches
 from janitoo_db.results import some
 from janitoo_db.site import graph
 from janitoo_db.site.alembic_internals import all_revisions
+from janitoo_db.site.reading import current_heads
 from janitoo_db.site.revision_cache import executed_source, read_source
-from janitoo_db.site.version_table import current_heads
 
 logger = logging.getLogger(__name__)
 

@@ -31,9 +31,8 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from janitoo_db.defaults import NAMING_CONVENTION
+from janitoo_db.defaults import NAMING_CONVENTION, PROGRESS_TABLE
 from janitoo_db.errors import MigrationError, RefusedError, RevisionError
-from janitoo_db.guard.registry import PROGRESS_TABLE
 from janitoo_db.guard.statement_kinds import present
 from janitoo_db.runtime import journal, undo
 from janitoo_db.site.alembic_internals import record_step

@@ -24,9 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from janitoo_db.guard.registry import JOURNAL_TABLE
+from janitoo_db.defaults import JOURNAL_TABLE
 from janitoo_db.guard.statement_kinds import CREATES, WAS_THERE, classify, ours, present, tidy
-from janitoo_db.runtime.locking import has_transactional_ddl_dialect, in_autocommit
+from janitoo_db.runtime.locking import in_autocommit
+from janitoo_db.site.engine import has_transactional_ddl_dialect
 
 #: The "revision" of the statements a ``createdb`` runs.
 CREATEDB = "createdb"

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from janitoo_db.errors import ConfigError, LockTimeoutError
-from janitoo_db.site.engine import connect, hide_password
+from janitoo_db.site.engine import connect, has_transactional_ddl_dialect, hide_password
 
 #: Key of the PostgreSQL advisory lock and prefix of the MySQL named lock.
 LOCK_NAME = "janitoo_db.migrate"
@@ -42,11 +42,6 @@ LONGEST_PAUSE = 0.5
 EXCLUSIVE_KEY = "janitoo_db.sqlite_exclusive"
 
 Notice = Callable[[str], None]
-
-
-def has_transactional_ddl_dialect(name: str) -> bool:
-    """False for MySQL and MariaDB, whose DDL statements commit by themselves."""
-    return name not in ("mysql", "mariadb")
 
 
 def lock_timeout(value: object = None) -> float:

@@ -13,30 +13,23 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar, cast
 
+import sqlalchemy as sa
 from alembic.config import Config
 from alembic.operations import Operations
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationInfo
-from alembic.script import Script
-from alembic.script.revision import RevisionError as AlembicRevisionError
-from alembic.util import CommandError
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from janitoo_db.defaults import NAMING_CONVENTION
-from janitoo_db.errors import DatabaseError, JanitooDbError, MigrationError, RefusedError, RevisionError
+from janitoo_db.errors import JanitooDbError, MigrationError, RefusedError, RevisionError
 from janitoo_db.guard import sql_guard
 from janitoo_db.guard.registry import owning, record_branches, recorded_branches, recording_tables
-from janitoo_db.results import Step, first_line
+from janitoo_db.results import Replaced, Step, first_line
 from janitoo_db.runtime import checksums, interrupted, journal, locking, settling
-from janitoo_db.runtime.locking import (  # noqa: F401  (LOCK_KEY, LOCK_NAME: their old home)
-    LOCK_KEY,
-    LOCK_NAME,
-    has_transactional_ddl_dialect,
-    migration_connection,
-    outside_transaction,
-)
+from janitoo_db.runtime.locking import migration_connection, outside_transaction
 from janitoo_db.site import MigrationRun, Site, handed_over, squashed
 from janitoo_db.site.alembic_internals import (
     downgrade_steps,
@@ -46,16 +39,16 @@ from janitoo_db.site.alembic_internals import (
     upgrade_steps,
 )
 from janitoo_db.site.engine import (
-    connect,
     create_db_engine,
     describe_db_error,
+    has_transactional_ddl_dialect,
     hide_password,
-    is_missing_sqlite_file,
     parse_url,
 )
+from janitoo_db.site.reading import current_heads, read_current, read_database
 from janitoo_db.site.revision_cache import describe_raised
+from janitoo_db.site.revisions import alembic_errors
 from janitoo_db.site.timeouts import is_lock_timeout, statement_limits
-from janitoo_db.site.version_table import current_heads
 
 T = TypeVar("T")
 
@@ -203,7 +196,7 @@ def run_environment(context: Any) -> None:
 def _run_online(context: Any, connection: Connection, options: dict[str, Any], site: Site | None,
                 run: MigrationRun) -> None:
     interrupted.refuse_if_any(connection)
-    squashed.restamp(connection, context.script, site.restamped if site is not None else None)
+    restamp(connection, context.script, site.restamped if site is not None else None)
     context.configure(connection=connection, **options)
     migration_context = context.get_context()
     before = migration_context.get_current_heads()
@@ -290,26 +283,6 @@ class _Autocommit:
 
 # -- running Alembic commands for jnt_dbman ---------------------------------
 
-def read_database(site: Site, read: Callable[[Connection], T], missing: T, what: str) -> T:
-    """*read* on a connection of its own; *missing* for a SQLite file that does not exist, which is not created.
-
-    A failure is a :class:`DatabaseError` saying "cannot *what*".
-    """
-    engine = site.engine
-    if is_missing_sqlite_file(engine):
-        return missing
-    try:
-        with connect(engine) as connection:
-            return read(connection)
-    except SQLAlchemyError as error:
-        raise DatabaseError(f"cannot {what}: {describe_db_error(error, engine.url)}") from None
-
-
-def read_current(site: Site) -> tuple[str, ...]:
-    """The revision ids in the database's ``alembic_version`` table."""
-    return read_database(site, current_heads, (), "read the database version")
-
-
 def run_locked(site: Site, action: Callable[[Connection], Any],
                on_step: Callable[[Step], None] | None = None) -> list[Step]:
     """Run *action* on the connection holding the migration lock; return (and report) each revision it ran.
@@ -389,32 +362,6 @@ def _retrying(site: Site, error: MigrationError, wait: float) -> None:
                    f"(retry {tries} of {limits.retries}, --retries)")
 
 
-@contextmanager
-def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None, *,
-                   raised_by_revision: Callable[[BaseException], bool] | None = None) -> Iterator[None]:
-    """Turn what an Alembic command raises into one of our errors.
-
-    Ours pass through, Alembic's revision errors become :class:`RevisionError`,
-    anything else becomes ``otherwise(error)``, or passes through without *otherwise*.
-    With *otherwise*, that includes ``SystemExit``, ``KeyboardInterrupt`` and any
-    other ``BaseException`` a revision raises: a migration they stop has failed,
-    and must never end the program with exit code 0.
-    """
-    try:
-        yield
-    except JanitooDbError:
-        raise
-    except (CommandError, AlembicRevisionError) as error:
-        if otherwise is not None and raised_by_revision is not None and raised_by_revision(error):
-            # An op a revision misused (MySQL's alter_column without existing_type): that revision failed.
-            raise otherwise(error) from None
-        raise RevisionError(str(error)) from None
-    except BaseException as error:
-        if otherwise is None:
-            raise
-        raise otherwise(error) from None
-
-
 def failing_revision(site: Site, error: BaseException) -> Script | None:
     """The revision whose file raised *error*, found from the traceback."""
     by_path = {str(Path(s.path).resolve()): s for s in site.script.walk_revisions()}
@@ -427,7 +374,7 @@ def failing_revision(site: Site, error: BaseException) -> Script | None:
 
 def _at_base(site: Site) -> str:
     """What a database without a version holds: it is not called empty when it has tables."""
-    from janitoo_db.history.unversioned import describe_base  # it runs upgrades: imported once needed
+    from janitoo_db.site.reading import describe_base
 
     return read_database(site, describe_base, "base (no tables)", "list the tables")
 
@@ -467,3 +414,33 @@ def _migration_error(site: Site, error: BaseException) -> JanitooDbError:
     return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}",
                           rolled_back=rolled_back, lock_timed_out=timed_out, committed_partway=partway,
                           failing=f"revision {failing.revision} ({branch})", needs_repair=settled.needs_repair)
+
+
+def restamp(connection: Connection, script: ScriptDirectory, restamped: list[Replaced] | None = None) -> None:
+    """Re-stamp replaced heads to their squashed revision, or refuse an earlier replaced revision.
+
+    Called under the migration lock before the steps are computed, on the
+    migration's connection: in its transaction where DDL is transactional,
+    so a migration that fails takes the re-stamp back too.  Nothing is
+    written unless every replaced id can be re-stamped.  What was re-stamped
+    is appended to *restamped* for the caller to report.
+    """
+    was_in_transaction = connection.in_transaction()
+    current = current_heads(connection)
+    found = squashed.find_replaced(script, current)
+    for replaced in found:
+        if not replaced.restamp:
+            raise squashed.refusal(replaced)
+    if found:
+        version = sa.table("alembic_version", sa.column("version_num"))
+        for replaced in found:
+            if replaced.squashed in current:
+                connection.execute(version.delete().where(version.c.version_num == replaced.revision))
+            else:
+                connection.execute(version.update().where(version.c.version_num == replaced.revision)
+                                   .values(version_num=replaced.squashed))
+        record_branches(connection, script)
+        if restamped is not None:
+            restamped.extend(found)
+    if not was_in_transaction and connection.in_transaction():
+        connection.commit()  # MySQL/MariaDB: the connection was outside any transaction, leave it so

@@ -149,6 +149,11 @@ def _make_sqlite_transactional(engine: Engine) -> None:
             connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def has_transactional_ddl_dialect(name: str) -> bool:
+    """False for MySQL and MariaDB, whose DDL statements commit by themselves."""
+    return name not in ("mysql", "mariadb")
+
+
 def is_missing_sqlite_file(engine: Engine) -> bool:
     """True for a SQLite database file that does not exist yet: reading it must not create it."""
     database = engine.url.database

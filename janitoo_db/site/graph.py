@@ -12,6 +12,7 @@ from alembic.script.revision import Revision
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
 
+from janitoo_db.results import RevisionInfo, first_line
 from janitoo_db.site.alembic_internals import dependencies
 
 
@@ -76,3 +77,19 @@ def branch_tips(members: list[Script]) -> tuple[str, ...]:
     """The revisions of a branch that no other revision of it follows."""
     ids = {s.revision for s in members}
     return tuple(s.revision for s in members if not set(s.nextrev) & ids)
+
+
+def revision_info(script: Script) -> RevisionInfo:
+    """One revision as heads, history, show and current describe it."""
+    return RevisionInfo(
+        revision=script.revision,
+        down_revisions=parents(script),
+        branches=tuple(sorted(script.branch_labels)),
+        message=first_line(script.doc),
+        path=script.path,
+        is_head=script.is_head,
+        is_branch_point=script.is_branch_point,
+        is_merge_point=script.is_merge_point,
+        depends_on=dependencies(script),
+        doc=(script.longdoc or "").strip(),
+    )

@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from alembic import util
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
 
-from janitoo_db.errors import ExtensionError, RevisionError
+from janitoo_db.errors import ExtensionError, JanitooDbError, RevisionError
 from janitoo_db.site.alembic_internals import all_revisions
 from janitoo_db.site.extensions import gc_paused, start_branch_command
 from janitoo_db.site.graph import own_labels
@@ -146,3 +147,29 @@ def load_revisions(site: Site) -> ScriptDirectory:
                 f"every revision there must belong to {extension.name!r}"
             )
     return script
+
+
+@contextmanager
+def alembic_errors(otherwise: Callable[[BaseException], JanitooDbError] | None = None, *,
+                   raised_by_revision: Callable[[BaseException], bool] | None = None) -> Iterator[None]:
+    """Turn what an Alembic command raises into one of our errors.
+
+    Ours pass through, Alembic's revision errors become :class:`RevisionError`,
+    anything else becomes ``otherwise(error)``, or passes through without *otherwise*.
+    With *otherwise*, that includes ``SystemExit``, ``KeyboardInterrupt`` and any
+    other ``BaseException`` a revision raises: a migration they stop has failed,
+    and must never end the program with exit code 0.
+    """
+    try:
+        yield
+    except JanitooDbError:
+        raise
+    except (CommandError, AlembicRevisionError) as error:
+        if otherwise is not None and raised_by_revision is not None and raised_by_revision(error):
+            # An op a revision misused (MySQL's alter_column without existing_type): that revision failed.
+            raise otherwise(error) from None
+        raise RevisionError(str(error)) from None
+    except BaseException as error:
+        if otherwise is None:
+            raise
+        raise otherwise(error) from None

@@ -10,7 +10,7 @@ installed branch provides any more:
 
 * the last one (the replaced head): its schema is the squashed revision's,
   so every migration first re-stamps it to the squashed revision, under the
-  migration lock, running nothing (:func:`restamp`);
+  migration lock, running nothing (:func:`janitoo_db.runtime.migration.restamp`);
 * an earlier one: the squashed revision cannot bring it to the head, and
   the revisions that could are gone, so migrations refuse, naming the
   release to upgrade it with first.
@@ -26,16 +26,12 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy.engine import Connection
 
 from janitoo_db.errors import RefusedError, RevisionError
-from janitoo_db.guard.registry import record_branches
 from janitoo_db.results import Replaced, some
 from janitoo_db.site import graph
 from janitoo_db.site.alembic_internals import all_revisions
-from janitoo_db.site.version_table import current_heads
 
 
 def replaced_ids(value: Any, release: Any, where: str) -> tuple[str, ...]:
@@ -111,33 +107,3 @@ def as_if_restamped(script: ScriptDirectory, current: Iterable[str]) -> tuple[st
         if not replaced.restamp:
             raise refusal(replaced)
     return tuple(dict.fromkeys(found[r].squashed if r in found else r for r in current))
-
-
-def restamp(connection: Connection, script: ScriptDirectory, restamped: list[Replaced] | None = None) -> None:
-    """Re-stamp replaced heads to their squashed revision, or refuse an earlier replaced revision.
-
-    Called under the migration lock before the steps are computed, on the
-    migration's connection: in its transaction where DDL is transactional,
-    so a migration that fails takes the re-stamp back too.  Nothing is
-    written unless every replaced id can be re-stamped.  What was re-stamped
-    is appended to *restamped* for the caller to report.
-    """
-    was_in_transaction = connection.in_transaction()
-    current = current_heads(connection)
-    found = find_replaced(script, current)
-    for replaced in found:
-        if not replaced.restamp:
-            raise refusal(replaced)
-    if found:
-        version = sa.table("alembic_version", sa.column("version_num"))
-        for replaced in found:
-            if replaced.squashed in current:
-                connection.execute(version.delete().where(version.c.version_num == replaced.revision))
-            else:
-                connection.execute(version.update().where(version.c.version_num == replaced.revision)
-                                   .values(version_num=replaced.squashed))
-        record_branches(connection, script)
-        if restamped is not None:
-            restamped.extend(found)
-    if not was_in_transaction and connection.in_transaction():
-        connection.commit()  # MySQL/MariaDB: the connection was outside any transaction, leave it so

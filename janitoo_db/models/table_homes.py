@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 #: Modules that run while a table is declared without declaring it themselves.
-_MACHINERY = frozenset({"sqlalchemy", "importlib", "typing", "abc", "janitoo_db.base", "janitoo_db.site.extensions",
-                        "janitoo_db.site.table_homes"})
+_MACHINERY = frozenset({"sqlalchemy", "importlib", "typing", "abc", "janitoo_db.base", "janitoo_db.models.loading",
+                        "janitoo_db.models.table_homes"})
 _MACHINERY_PACKAGES = ("sqlalchemy.", "importlib.")
 
 
