@@ -1,4 +1,4 @@
-"""An extension author's loop with jnt_dbman alone (janitoo_db.writing, janitoo_db.history.hooks).
+"""An extension author's loop with jnt_dbman alone (janitoo_db.commands.writing, janitoo_db.history.hooks).
 
 Starting a branch with ``generate``, where the version directory is created,
 where ``generate`` refuses to write (installed distributions, janitoo_db's own

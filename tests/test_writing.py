@@ -1,4 +1,4 @@
-"""generate and merge write a valid revision file, or none at all (janitoo_db.writing)."""
+"""generate and merge write a valid revision file, or none at all (janitoo_db.commands.writing)."""
 from __future__ import annotations
 
 import ast
@@ -49,7 +49,7 @@ def test_any_message_gives_a_valid_revision(garden: tuple[Path, dict[str, str]],
 
 def test_a_revision_that_does_not_compile_is_never_written(
         garden: tuple[Path, dict[str, str]], cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from janitoo_db import writing
+    from janitoo_db.commands import writing
 
     directory, _ = garden
     monkeypatch.syspath_prepend(str(directory.parent.parent.parent))

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from janitoo_db import output
+from janitoo_db.cli import output
 from janitoo_db.cli.group import _notice, json_option, main
 from janitoo_db.cli.options import IN_JSON, NEW_BRANCH_KEY, database_command, reading_command
 from janitoo_db.results import some
@@ -18,12 +18,12 @@ def _remember_head(ctx: click.Context, param: click.Parameter, value: str | None
     """Let the branch named by --head have no revisions yet: generate then writes its root.
 
     Without --head, the branch is the current directory's project's (see
-    :mod:`janitoo_db.history.target_branch`), said on stderr.
+    :mod:`janitoo_db.commands.target_branch`), said on stderr.
     """
     if value is None:
         from pathlib import Path
 
-        from janitoo_db.history import target_branch
+        from janitoo_db.commands import target_branch
 
         target = target_branch.choose(Path.cwd())
         _notice(f"generating for {target.name}: {target.reason}; --head NAME names another branch.")
@@ -73,7 +73,7 @@ def generate(site: Site, message: str, head: str, empty: bool, depends_on: tuple
     post-write hooks of the -c file's [database] section, else of the
     project's pyproject.toml [tool.janitoo_db], run on the file first.
     """
-    from janitoo_db import writing
+    from janitoo_db.commands import writing
 
     name = head.split("@", 1)[0]
     generated = writing.generate(site, message, head, empty=empty, depends_on=depends_on, rev_id=rev_id)
@@ -99,7 +99,7 @@ def merge(site: Site, revisions: tuple[str, ...], message: str | None, rev_id: s
     Like generate, it runs the post-write hooks and writes nothing into an
     installed, non-editable distribution.
     """
-    from janitoo_db import writing
+    from janitoo_db.commands import writing
 
     _report_written(writing.merge(site, revisions, message, rev_id=rev_id))
 
@@ -128,7 +128,7 @@ def squash(site: Site, name: str, message: str | None, replaced_release: str | N
     installed, non-editable distribution. It warns about what the replaced
     revisions did that it does not do (to other branches' tables, say).
     """
-    from janitoo_db import squash as squashing
+    from janitoo_db.commands import squashing
 
     done = squashing.squash(site, name, message=message, rev_id=rev_id, replaced_release=replaced_release)
     if as_json:

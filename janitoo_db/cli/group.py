@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 import click
 
-from janitoo_db import __version__, output
+from janitoo_db import __version__
+from janitoo_db.cli import output
 from janitoo_db.defaults import DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.errors import JanitooDbError
 

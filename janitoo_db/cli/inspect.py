@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from janitoo_db import output
+from janitoo_db.cli import output
 from janitoo_db.cli.group import debug_option, json_option, main
 from janitoo_db.cli.options import IN_JSON, SHOWN, database_command, reading_command
 from janitoo_db.results import some

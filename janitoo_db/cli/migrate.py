@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable
 
 import click
 
-from janitoo_db import output
+from janitoo_db.cli import output
 from janitoo_db.cli.group import _remember_json, main
 from janitoo_db.cli.options import (
     IN_CURRENT,

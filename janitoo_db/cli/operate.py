@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from janitoo_db import output
+from janitoo_db.cli import output
 from janitoo_db.cli.group import _error, json_option, main
 from janitoo_db.cli.options import IN_CURRENT, IN_JSON, _confirm_dropping, database_command, yes_option
 from janitoo_db.results import some

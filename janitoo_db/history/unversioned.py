@@ -79,7 +79,7 @@ def find(site: Site, connection: Connection) -> Unversioned | None:
 def _declared(site: Site) -> set[str]:
     """Every table an installed branch's revisions ever make (or add columns to), and every model's table."""
     from janitoo_db.history import revision_schemas
-    from janitoo_db.models.loading import loaded_models
+    from janitoo_db.models.loaded import loaded_models
 
     metadata, _ = loaded_models()
     return revision_schemas.learn(site).tables() | {t.name for t in metadata.sorted_tables}

@@ -1,16 +1,14 @@
 """Running every extension's ``extend`` into :mod:`janitoo_db.models`, and knowing whose each table is.
 
 Importing :mod:`janitoo_db.models` runs :func:`load_models` once; code that
-needs the models (createdb, check, generate) calls :func:`loaded_models`,
-which imports them only then: a server start that only migrates never pays
-for the models.
+needs the models (createdb, check, generate) calls
+:func:`janitoo_db.models.loaded.loaded_models`, which imports them only then:
+a server start that only migrates never pays for the models.
 """
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Iterable
-
-from sqlalchemy import MetaData
 
 from janitoo_db.base import Base
 from janitoo_db.errors import ExtensionError
@@ -40,10 +38,3 @@ def load_models(target: ModuleType, extensions: Iterable[Extension]) -> dict[str
                     f"{extension.describe()} failed in extend(): {type(error).__name__}: {error}") from None
             owned[extension.name] = tuple(sorted(set(Base.metadata.tables) - before))
     return table_homes.attribute(owned, declared, {extension.name: extension.module for extension in extensions})
-
-
-def loaded_models() -> tuple[MetaData, dict[str, tuple[str, ...]]]:
-    """Every extension's models, loaded on first use: the metadata and who owns which table."""
-    import janitoo_db.models
-
-    return Base.metadata, janitoo_db.models.extension_tables

@@ -1,6 +1,6 @@
 """Squashed revisions at run time: recognising the revisions they replace in a database.
 
-``jnt_dbman squash NAME`` (:mod:`janitoo_db.squash`) writes one root revision
+``jnt_dbman squash NAME`` (:mod:`janitoo_db.commands.squashing`) writes one root revision
 that builds branch NAME's head schema, naming the revisions it stands for in
 ``replaces`` (oldest first) and the release that still has them in
 ``replaced_release``; the release that ships it ships none of them.  A fresh

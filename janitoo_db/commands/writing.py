@@ -32,7 +32,9 @@ from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import rev_id as random_rev_id
 from sqlalchemy.engine import Connection
 
-from janitoo_db.commands import _known, _require_heads, _revisions, table_creators
+from janitoo_db.commands.common import _known, _revisions
+from janitoo_db.commands.planning import table_creators
+from janitoo_db.commands.reading import _require_heads
 from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.guard import destructive
 from janitoo_db.history import drift, hooks
@@ -94,7 +96,7 @@ def generate(site: Site, message: str, head: str = "janitoo", *, empty: bool = F
         return _written(_publish(site, extension, directory, lambda staging: alembic_command.revision(
             site.alembic_config, version_path=str(staging), **arguments)))
     _require_heads(site, "generating a revision")
-    from janitoo_db.models.loading import loaded_models
+    from janitoo_db.models.loaded import loaded_models
 
     _, extension_tables = loaded_models()
     branch_heads = {ext: h for h in script.get_heads() for ext in script.get_revision(h).branch_labels}

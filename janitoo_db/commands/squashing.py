@@ -34,7 +34,8 @@ from alembic.script import Script
 from alembic.util import rev_id as random_rev_id
 from sqlalchemy.pool import StaticPool
 
-from janitoo_db.commands import _known
+from janitoo_db.commands.common import _known
+from janitoo_db.commands.writing import Written, _check_rev_id, _check_writable, _distribution, _publish
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import RefusedError, RevisionError
 from janitoo_db.history.replay import replay
@@ -44,7 +45,6 @@ from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import dependencies
 from janitoo_db.site.extensions import CORE_NAME
 from janitoo_db.site.revision_cache import execute_revision_file
-from janitoo_db.writing import Written, _check_rev_id, _check_writable, _distribution, _publish
 
 
 @dataclass(frozen=True)
