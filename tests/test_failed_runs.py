@@ -202,7 +202,7 @@ def test_a_lock_timeout_over_what_cannot_be_undone_is_not_retried(
     """The retry would only stop on its own mark: the error says repair is needed, the summary what was kept."""
     from sqlalchemy import create_engine, text
 
-    from janitoo_db.runtime import migration
+    from janitoo_db.runtime import running
 
     settle_ext(tmp_path, monkeypatch, DATA + COMMITS["postgresql"])
     engine = create_engine(postgresql_url)
@@ -211,7 +211,7 @@ def test_a_lock_timeout_over_what_cannot_be_undone_is_not_retried(
     holding.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
     holding.execute(text("SELECT 1")).scalar()
     pauses: list[float] = []
-    monkeypatch.setattr(migration, "pause", pauses.append)
+    monkeypatch.setattr(running, "pause", pauses.append)
     try:
         failed = cli("initdb", "-u", postgresql_url, "--ddl-lock-timeout", "0.3", "--retries", "2")
     finally:

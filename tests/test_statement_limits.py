@@ -142,7 +142,7 @@ def test_a_lock_timeout_in_an_autocommit_block_is_undone_and_retried(
     index is made, invalid, then the wait gives up).  The pause before the
     retry is where the test lets go: no timing is involved.
     """
-    from janitoo_db.runtime import migration
+    from janitoo_db.runtime import running
 
     busy(tmp_path, monkeypatch, second=CONCURRENT_INDEX)
     assert cli("upgrade", "busy@b20000000001", "-q", "-u", postgresql_url).exit_code == 0
@@ -160,7 +160,7 @@ def test_a_lock_timeout_in_an_autocommit_block_is_undone_and_retried(
         pauses.append(seconds)
         holding.rollback()
 
-    monkeypatch.setattr(migration, "pause", let_go)
+    monkeypatch.setattr(running, "pause", let_go)
     try:
         result = cli("upgrade", "-u", postgresql_url, "--ddl-lock-timeout", "0.3", "--retries", "2")
     finally:
@@ -184,7 +184,7 @@ def test_a_lock_timeout_in_an_autocommit_block_is_undone_and_retried(
 
 def test_a_lock_held_past_every_retry_leaves_nothing_to_repair(
         cli: Run, postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from janitoo_db.runtime import migration
+    from janitoo_db.runtime import running
 
     busy(tmp_path, monkeypatch, second=CONCURRENT_INDEX)
     assert cli("upgrade", "busy@b20000000001", "-q", "-u", postgresql_url).exit_code == 0
@@ -192,7 +192,7 @@ def test_a_lock_held_past_every_retry_leaves_nothing_to_repair(
     holding = engine.connect()
     holding.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
     holding.execute(text("SELECT 1")).scalar()
-    monkeypatch.setattr(migration, "pause", lambda seconds: None)
+    monkeypatch.setattr(running, "pause", lambda seconds: None)
     try:
         result = cli("upgrade", "-u", postgresql_url, "--ddl-lock-timeout", "0.2", "--retries", "1")
     finally:
@@ -215,12 +215,12 @@ def test_the_pauses_between_retries_double_up_to_a_minute(
         cli: Run, postgresql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         options: tuple[str, ...], expected: list[float]) -> None:
     """Issue 18, point 14: --retries 4 waits 1, 2, 4 then 8 s; no pause is longer than 60 s."""
-    from janitoo_db.runtime import migration
+    from janitoo_db.runtime import running
 
     busy(tmp_path, monkeypatch)
     assert cli("upgrade", "busy@b20000000001", "-q", "-u", postgresql_url).exit_code == 0
     pauses: list[float] = []
-    monkeypatch.setattr(migration, "pause", pauses.append)
+    monkeypatch.setattr(running, "pause", pauses.append)
     engine, reader = reading(postgresql_url)
     try:
         result = cli("upgrade", "-u", postgresql_url, "--ddl-lock-timeout", "0.05", *options)

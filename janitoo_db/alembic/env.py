@@ -1,6 +1,6 @@
 """Alembic environment shared by every janitoo branch (jnt_dbman and plain alembic)."""
 from alembic import context
 
-from janitoo_db.runtime.migration import run_environment
+from janitoo_db.runtime.environment import run_environment
 
 run_environment(context)

@@ -21,7 +21,7 @@ from janitoo_db.results import (
     some,
 )
 from janitoo_db.runtime import checksums, interrupted, journal
-from janitoo_db.runtime.migration import locked_connection, run_alembic, run_locked
+from janitoo_db.runtime.running import locked_connection, run_alembic, run_locked
 from janitoo_db.site import Site, graph
 from janitoo_db.site.engine import describe_db_error, has_transactional_ddl_dialect, is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads, read_current, read_database

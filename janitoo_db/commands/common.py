@@ -18,7 +18,7 @@ from janitoo_db.results import (
     Step,
     some,
 )
-from janitoo_db.runtime.migration import run_locked
+from janitoo_db.runtime.running import run_locked
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.reading import read_current, read_database
 from janitoo_db.site.revision_cache import describe_raised

@@ -20,7 +20,7 @@ from janitoo_db.results import (
     some,
 )
 from janitoo_db.runtime import checksums, interrupted
-from janitoo_db.runtime.migration import locked_connection
+from janitoo_db.runtime.running import locked_connection
 from janitoo_db.site import Site, graph
 from janitoo_db.site.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads

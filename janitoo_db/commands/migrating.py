@@ -17,7 +17,7 @@ from janitoo_db.results import (
     some,
 )
 from janitoo_db.runtime import interrupted
-from janitoo_db.runtime.migration import run_alembic, run_stamp
+from janitoo_db.runtime.running import run_alembic, run_stamp
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.engine import is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads, read_current

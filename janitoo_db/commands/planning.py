@@ -11,12 +11,13 @@ from janitoo_db.commands.common import _known_branch_of, _offline, _orphans_expl
 from janitoo_db.commands.migrating import _loss_guard, _refuse_ambiguous_step, _refuse_relative_from_nothing
 from janitoo_db.errors import JanitooDbError, RevisionError
 from janitoo_db.guard import destructive, safety
+from janitoo_db.guard.judging import plan_note
 from janitoo_db.history import returning, unversioned
 from janitoo_db.results import (
     Step,
     first_line,
 )
-from janitoo_db.runtime.migration import run_alembic
+from janitoo_db.runtime.running import run_alembic
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.site.reading import read_current, read_database
@@ -44,7 +45,7 @@ def plan(site: Site | Config, revision: str, *, upgrade: bool = True, with_sql: 
     for number, (step, marks) in enumerate(zip(revision_steps, destructive.marks(site, revision_steps),
                                                strict=True), start=1):
         found = step.revision
-        note = destructive.plan_note(found, step.is_upgrade)
+        note = plan_note(found, step.is_upgrade)
         sql = _step_sql(site, found, step.is_upgrade, note) if with_sql else None
         steps.append(Step(found.revision, tuple(sorted(found.branch_labels)), first_line(found.doc),
                           step.is_upgrade, sql, number=number, total=len(revision_steps), destructive=marks,
@@ -82,7 +83,7 @@ def _revision_steps(site: Site, revision: str, *, upgrade: bool) -> tuple[tuple[
 def _step_sql(site: Site, revision: Script, is_upgrade: bool, note: str = "") -> str:
     """The offline SQL of one revision, or a comment saying why there is none.
 
-    A revision with a *note* (see :func:`destructive.plan_note`) that cannot
+    A revision with a *note* (see :func:`janitoo_db.guard.judging.plan_note`) that cannot
     be written as SQL needs the database's rows: the comment says so, not the error.
     """
     parents = graph.parents(revision)

@@ -39,7 +39,7 @@ from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.guard import destructive
 from janitoo_db.history import drift, hooks
 from janitoo_db.results import Destructive, Generated
-from janitoo_db.runtime.migration import run_locked
+from janitoo_db.runtime.running import run_locked
 from janitoo_db.site import Site, location_separator
 from janitoo_db.site.extensions import Extension
 from janitoo_db.site.revision_cache import REVISION_FILE

@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from janitoo_db.defaults import BOOKKEEPING_TABLES
 from janitoo_db.errors import JanitooDbError, RevisionError
-from janitoo_db.runtime.migration import failing_revision, run_alembic
+from janitoo_db.runtime.running import failing_revision, run_alembic
 from janitoo_db.site import Site
 
 #: Tables that are not any branch's schema.

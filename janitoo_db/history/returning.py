@@ -42,7 +42,7 @@ from janitoo_db.errors import JanitooDbError, RefusedError
 from janitoo_db.guard.registry import recorded_branches, recorded_tables
 from janitoo_db.results import some
 from janitoo_db.runtime import checksums
-from janitoo_db.runtime.migration import run_stamp
+from janitoo_db.runtime.running import run_stamp
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import upgrade_steps
 from janitoo_db.site.reading import current_heads

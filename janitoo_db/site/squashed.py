@@ -10,7 +10,7 @@ installed branch provides any more:
 
 * the last one (the replaced head): its schema is the squashed revision's,
   so every migration first re-stamps it to the squashed revision, under the
-  migration lock, running nothing (:func:`janitoo_db.runtime.migration.restamp`);
+  migration lock, running nothing (:func:`janitoo_db.runtime.environment.restamp`);
 * an earlier one: the squashed revision cannot bring it to the head, and
   the revisions that could are gone, so migrations refuse, naming the
   release to upgrade it with first.

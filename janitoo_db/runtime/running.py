@@ -1,56 +1,45 @@
-"""What janitoo_db's packaged ``env.py`` does, for jnt_dbman and for plain ``alembic``.
+"""A command's migration: run under the lock, tried again after a lock timeout, its failure said in one line.
 
-Migrations hold a database lock, so several servers starting at once run them
-one after the other.  Where DDL is transactional (PostgreSQL, SQLite) every
-revision of a command runs in one transaction; on MySQL/MariaDB, whose DDL
-commits by itself, Alembic runs one transaction per revision.
-"""
+The command hands its :class:`~janitoo_db.site.Site` and what to run;
+Alembic then runs our ``env.py`` (:mod:`janitoo_db.runtime.environment`) on
+the connection that holds the lock."""
 from __future__ import annotations
 
-import configparser
 import time
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar, cast
+from typing import Any, Callable, TypeVar, cast
 
-import sqlalchemy as sa
-from alembic.config import Config
-from alembic.operations import Operations
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationInfo
-from alembic.script import Script, ScriptDirectory
-from sqlalchemy import MetaData
+from alembic.script import Script
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import JanitooDbError, MigrationError, RefusedError, RevisionError
 from janitoo_db.guard import sql_guard
-from janitoo_db.guard.registry import owning, record_branches, recorded_branches, recording_tables
-from janitoo_db.results import Replaced, Step, first_line
+from janitoo_db.guard.registry import owning
+from janitoo_db.results import Step, first_line
 from janitoo_db.runtime import checksums, interrupted, journal, locking, settling
-from janitoo_db.runtime.locking import migration_connection, outside_transaction
-from janitoo_db.site import MigrationRun, Site, handed_over, squashed
+from janitoo_db.runtime.locking import migration_connection
+from janitoo_db.site import Site
 from janitoo_db.site.alembic_internals import (
     downgrade_steps,
-    migrate_writing_versions_once,
-    replacing_autocommit_block,
     stamp_steps,
     upgrade_steps,
 )
 from janitoo_db.site.engine import (
-    create_db_engine,
     describe_db_error,
     has_transactional_ddl_dialect,
     hide_password,
-    parse_url,
 )
-from janitoo_db.site.reading import current_heads, read_current, read_database
+from janitoo_db.site.reading import read_current, read_database
 from janitoo_db.site.revision_cache import describe_raised
 from janitoo_db.site.revisions import alembic_errors
-from janitoo_db.site.timeouts import is_lock_timeout, statement_limits
+from janitoo_db.site.timeouts import is_lock_timeout
 
 T = TypeVar("T")
+
 
 def lock_timeout(site: Site | None = None) -> float:
     """Seconds a migration waits for another one's lock: the site's, else ``$JANITOO_DB_LOCK_TIMEOUT``, else 600."""
@@ -61,39 +50,6 @@ def locked_connection(site: Site) -> AbstractContextManager[Connection]:
     """:func:`janitoo_db.runtime.locking.migration_connection` for the site's database, with its limits and notices."""
     engine = site.engine
     return migration_connection(engine, lock_timeout(site), site.notify, site.limits.settings(engine.dialect.name))
-
-
-def _configure_logging(config: Any) -> None:
-    """Apply the ini file's logging sections, if it has any (never for jnt_dbman)."""
-    if config.config_file_name is None:
-        return
-    parser = configparser.ConfigParser()
-    parser.read(config.config_file_name)
-    if parser.has_section("loggers"):
-        from logging.config import fileConfig
-
-        fileConfig(config.config_file_name, disable_existing_loggers=False)
-
-
-#: Plain ``alembic`` commands that only run revisions, never compare models.
-MIGRATE_ONLY_COMMANDS = {"upgrade", "downgrade", "stamp", "current", "history", "show", "heads", "branches"}
-
-
-def _target_metadata(config: Config, run: MigrationRun) -> MetaData:
-    """``Base.metadata`` with every extension loaded, when the models are compared.
-
-    Running revisions reads only the naming convention (which names the
-    constraints ``op.create_table`` makes); importing every extension's models
-    for that would cost more than the migrations themselves on a large site.
-    """
-    command = getattr(config.cmd_opts, "cmd", None)
-    plain_alembic_command = getattr(command[0], "__name__", "") if command else ""
-    if run.migrate_only or plain_alembic_command in MIGRATE_ONLY_COMMANDS:
-        return MetaData(naming_convention=NAMING_CONVENTION)
-    import janitoo_db.models  # noqa: F401  (runs every extension's extend)
-    from janitoo_db.base import Base
-
-    return Base.metadata
 
 
 def run_alembic(site: Site, revision: str, *, upgrade: bool, sql: bool = False,
@@ -160,128 +116,9 @@ def run_stamp(site: Site, revisions: list[str]) -> None:
         site.run.migrate_only = False
 
 
-def run_environment(context: Any) -> None:
-    """Run the migrations Alembic asked for, online or offline (``--sql``)."""
-    config = context.config
-    _configure_logging(config)
-    # The one hand-over: jnt_dbman's Site; plain ``alembic`` on our env.py runs without one.
-    site = handed_over(config)
-    run = site.run if site is not None else MigrationRun()
-    options: dict[str, Any] = {
-        "target_metadata": _target_metadata(config, run),
-        "compare_type": True,
-        "render_as_batch": True,
-        "include_object": run.include_object,
-        "process_revision_directives": run.process_revision_directives,
-        "on_version_apply": (run.on_version_apply,) if run.on_version_apply is not None else (),
-    }
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
-    if context.is_offline_mode():
-        context.configure(url=parse_url(url), literal_binds=True, dialect_opts={"paramstyle": "named"}, **options)
-        with context.begin_transaction():
-            context.run_migrations()
-        return
-    if run.connection is not None:
-        _run_online(context, run.connection, options, site, run)
-        return
-    engine = create_db_engine(url)
-    try:
-        settings = statement_limits({}).settings(engine.dialect.name)
-        with migration_connection(engine, lock_timeout(), settings=settings) as connection:
-            _run_online(context, connection, options, site, run)
-    finally:
-        engine.dispose()
-
-
-def _run_online(context: Any, connection: Connection, options: dict[str, Any], site: Site | None,
-                run: MigrationRun) -> None:
-    interrupted.refuse_if_any(connection)
-    restamp(connection, context.script, site.restamped if site is not None else None)
-    context.configure(connection=connection, **options)
-    migration_context = context.get_context()
-    before = migration_context.get_current_heads()
-    steps = run.steps
-    notify = site.notify if site is not None else None
-    with recording_tables(connection) as record_tables_so_far, journal.recording(connection):
-
-        def settle() -> None:
-            """Make janitoo_db's bookkeeping true of what ran so far."""
-            record_tables_so_far()
-            after = migration_context.get_current_heads()
-            if after != before or (after and not recorded_branches(connection)):
-                record_branches(connection, context.script)
-            # With nothing changed, only a database migrated before janitoo_db kept checksums needs them.
-            if after != before or (after and not checksums.kept(connection)):
-                checksums.announce(site.notices if site is not None else [],
-                                   checksums.record(connection, context.script, before))
-
-        autocommit = _Autocommit(run, connection, settle)
-        try:
-            if steps is not None and connection.in_transaction() and \
-                    has_transactional_ddl_dialect(connection.dialect.name):
-                with Operations.context(migration_context):
-                    migrate_writing_versions_once(migration_context, before, steps, autocommit)
-            else:
-                # Alembic's own loop writes the versions (and MySQL's progress marks) after each revision.
-                with replacing_autocommit_block(migration_context, lambda: autocommit.block(None, lambda: None)):
-                    with context.begin_transaction():
-                        context.run_migrations()
-        except BaseException as error:
-            # Whatever stopped it short of a kill, the run undoes what its failing revision left committed.
-            settling.settle_own_marks(run, connection, notify if is_lock_timeout(error) else None)
-            raise
-    settle()
-
-
 #: What waits between two tries after a lock timeout (tests replace it to see the pauses).
 pause: Callable[[float], None] = time.sleep
 
-
-class _Autocommit:
-    """What a revision's ``autocommit_block()`` does: commit what ran before it, then run it outside a transaction.
-
-    The versions and bookkeeping of the revisions already run are written and
-    committed first, with a mark saying that the running revision is under
-    way (see :mod:`janitoo_db.runtime.interrupted`), so the database is true to
-    itself if the rest fails; once that revision is done its version is
-    committed with the mark taken away.  The migration lock stays held:
-    PostgreSQL's is a session lock, MySQL's a named lock, SQLite's kept by
-    its exclusive locking mode.
-    """
-
-    def __init__(self, run: MigrationRun, connection: Connection, settle: Callable[[], None]) -> None:
-        self.run, self.connection, self.settle = run, connection, settle
-        self.dialect = connection.dialect.name
-        self.marked: set[str] = set()
-
-    @contextmanager
-    def block(self, step: Any, write_versions: Callable[[], None]) -> Iterator[None]:
-        # Inside the revision's code: what is not the block's body is janitoo_db's bookkeeping.
-        with sql_guard.bookkeeping() as revision_code:
-            with journal.paused(self.connection):
-                write_versions()
-                self.settle()
-                if has_transactional_ddl_dialect(self.dialect) and step.revision.revision not in self.marked:
-                    interrupted.mark_started(self.connection, step)
-                    self.marked.add(step.revision.revision)
-                    self.run.own_marks.add(step.revision.revision)
-                    self.run.committed_partway = True
-            if has_transactional_ddl_dialect(self.dialect):
-                # What the revision ran before the block is committed with the mark: journal it.
-                journal.flush(self.connection)
-            with outside_transaction(self.connection), revision_code():
-                yield
-
-    def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
-        write_versions()
-        interrupted.mark_done(self.connection, step)
-        self.run.own_marks.discard(step.revision.revision)
-        self.settle()
-        self.connection.commit()
-        self.connection.begin()
-
-
-# -- running Alembic commands for jnt_dbman ---------------------------------
 
 def run_locked(site: Site, action: Callable[[Connection], Any],
                on_step: Callable[[Step], None] | None = None) -> list[Step]:
@@ -414,33 +251,3 @@ def _migration_error(site: Site, error: BaseException) -> JanitooDbError:
     return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}",
                           rolled_back=rolled_back, lock_timed_out=timed_out, committed_partway=partway,
                           failing=f"revision {failing.revision} ({branch})", needs_repair=settled.needs_repair)
-
-
-def restamp(connection: Connection, script: ScriptDirectory, restamped: list[Replaced] | None = None) -> None:
-    """Re-stamp replaced heads to their squashed revision, or refuse an earlier replaced revision.
-
-    Called under the migration lock before the steps are computed, on the
-    migration's connection: in its transaction where DDL is transactional,
-    so a migration that fails takes the re-stamp back too.  Nothing is
-    written unless every replaced id can be re-stamped.  What was re-stamped
-    is appended to *restamped* for the caller to report.
-    """
-    was_in_transaction = connection.in_transaction()
-    current = current_heads(connection)
-    found = squashed.find_replaced(script, current)
-    for replaced in found:
-        if not replaced.restamp:
-            raise squashed.refusal(replaced)
-    if found:
-        version = sa.table("alembic_version", sa.column("version_num"))
-        for replaced in found:
-            if replaced.squashed in current:
-                connection.execute(version.delete().where(version.c.version_num == replaced.revision))
-            else:
-                connection.execute(version.update().where(version.c.version_num == replaced.revision)
-                                   .values(version_num=replaced.squashed))
-        record_branches(connection, script)
-        if restamped is not None:
-            restamped.extend(found)
-    if not was_in_transaction and connection.in_transaction():
-        connection.commit()  # MySQL/MariaDB: the connection was outside any transaction, leave it so
