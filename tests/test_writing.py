@@ -49,7 +49,7 @@ def test_any_message_gives_a_valid_revision(garden: tuple[Path, dict[str, str]],
 
 def test_a_revision_that_does_not_compile_is_never_written(
         garden: tuple[Path, dict[str, str]], cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from janitoo_db.commands import writing
+    from janitoo_db.commands import publishing
 
     directory, _ = garden
     monkeypatch.syspath_prepend(str(directory.parent.parent.parent))
@@ -57,7 +57,7 @@ def test_a_revision_that_does_not_compile_is_never_written(
     def broken(source: bytes, filename: str, mode: str) -> None:
         raise SyntaxError("invalid syntax", (filename, 3, 1, ""))
 
-    monkeypatch.setattr(writing, "compile", broken, raising=False)
+    monkeypatch.setattr(publishing, "compile", broken, raising=False)
     before = revision_files(directory)
     result = cli("generate", "--empty", "-m", "fails", "--head", "garden", "-u", f"sqlite:///{tmp_path / 'g.sqlite'}")
     assert result.exit_code == 1

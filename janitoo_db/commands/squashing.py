@@ -35,7 +35,8 @@ from alembic.util import rev_id as random_rev_id
 from sqlalchemy.pool import StaticPool
 
 from janitoo_db.commands.common import _known
-from janitoo_db.commands.writing import Written, _check_rev_id, _check_writable, _distribution, _publish
+from janitoo_db.commands.publishing import Written, _check_writable, _distribution, _publish
+from janitoo_db.commands.writing import _check_rev_id
 from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import RefusedError, RevisionError
 from janitoo_db.history.replay import replay

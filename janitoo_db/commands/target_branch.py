@@ -130,7 +130,7 @@ def _related(cwd: Path, place: Path) -> bool:
 
 def _writable(extension: Extension) -> bool:
     """True when generate may write its revisions: a source tree, not an installed copy, and ours to write."""
-    from janitoo_db.commands.writing import installed_copy
+    from janitoo_db.commands.publishing import installed_copy
 
     try:
         directory = _places(extension)[0]
