@@ -21,7 +21,7 @@ from janitoo_db.results import (
 from janitoo_db.runtime.running import run_locked
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.reading import read_current, read_database
-from janitoo_db.site.revision_cache import describe_raised
+from janitoo_db.site.revision_files import describe_raised
 from janitoo_db.site.revisions import alembic_errors
 
 if TYPE_CHECKING:

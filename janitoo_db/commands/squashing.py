@@ -45,7 +45,7 @@ from janitoo_db.history.squash_schema import Learner, read_rows, shape
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import dependencies
 from janitoo_db.site.extensions import CORE_NAME
-from janitoo_db.site.revision_cache import execute_revision_file
+from janitoo_db.site.revision_files import execute_revision_file
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ from janitoo_db.results import some
 from janitoo_db.site import graph
 from janitoo_db.site.alembic_internals import all_revisions
 from janitoo_db.site.reading import current_heads
-from janitoo_db.site.revision_cache import executed_source, read_source
+from janitoo_db.site.revision_cache import executed_source
+from janitoo_db.site.revision_files import read_source
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from janitoo_db.site.engine import (
     hide_password,
 )
 from janitoo_db.site.reading import read_current, read_database
-from janitoo_db.site.revision_cache import describe_raised
+from janitoo_db.site.revision_files import describe_raised
 from janitoo_db.site.revisions import alembic_errors
 from janitoo_db.site.timeouts import is_lock_timeout
 

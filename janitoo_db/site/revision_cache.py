@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -45,18 +44,30 @@ from alembic.script.revision import RevisionMap
 
 from janitoo_db.errors import RevisionError
 from janitoo_db.site.private_files import PrivateFile
+from janitoo_db.site.revision_files import EXECUTED_SOURCE, execute_revision_file, read_source
 from janitoo_db.site.squashed import refuse_replaced_files
 
 CACHE_DIR_VARIABLE = "JANITOO_DB_CACHE_DIR"
+
+
 #: Bumped whenever what a cache file holds changes; other formats are ignored.
 CACHE_FORMAT = 3
+
+
 #: The revision files Alembic loads from a version directory (its own rule for source files).
 REVISION_FILE = re.compile(r"(?!\.#|__init__).*\.py$")
+
+
 #: The fields of a header that shape the revision graph; the docstring is only shown.
 GRAPH_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
+
+
 #: A squashed revision's (see :mod:`janitoo_db.site.squashed`): read on every migration, so cached too.
 SQUASH_FIELDS = ("replaces", "replaced_release")
+
+
 HEADER_FIELDS = (*GRAPH_FIELDS, *SQUASH_FIELDS, "doc")
+
 
 Header = dict[str, Any]
 
@@ -85,79 +96,6 @@ def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.
     # ScriptDirectory made relies on every lookup going through script.revision_map, and LazyRevisionModule on
     # what Script reads from a module (tested with Alembic 1.16.0 to 1.20.1; see alembic_internals.py).
     script.revision_map = RevisionMap(lambda: _load_revisions(dirs, _cache_file(dirs)))
-
-
-def execute_revision_file(path: str, source: bytes | None = None) -> ModuleType:
-    """Execute the revision file at *path* from its source and return its module.
-
-    Alembic's loader may run a ``__pycache__`` file instead, whose check (the
-    source's modification time in whole seconds, and its size) misses an edit
-    within the same second that keeps the size.  *source* is the file's
-    bytes if they were read already.
-    """
-    if source is None:
-        source = read_source(path)
-    module = ModuleType(re.sub(r"\W", "_", os.path.basename(path)))
-    module.__file__ = path
-    code = compile_revision_file(path, source)
-    try:
-        exec(code, module.__dict__)  # noqa: S102 - it is a revision file
-    except BaseException as error:  # SystemExit and KeyboardInterrupt too: loading a revision never ends the program
-        raise RevisionError(f"revision file {path} failed as it was loaded: {describe_raised(error)}") from None
-    setattr(module, EXECUTED_SOURCE, source)
-    return module
-
-
-def compile_revision_file(path: str, source: bytes) -> Any:
-    """Compile a revision file's *source*, naming the file in any error: NUL bytes, syntax, encoding."""
-    try:
-        return compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as error:  # and IndentationError; a bad encoding or a NUL byte on Python 3.12+
-        raise RevisionError(f"syntax error in revision file {path}{_line(error)}: {error.msg}") from None
-    except ValueError as error:  # "source code string cannot contain null bytes" before Python 3.12
-        raise RevisionError(f"revision file {path} is not Python source: {error}") from None
-
-
-def _line(error: SyntaxError) -> str:
-    return f", line {error.lineno}" if error.lineno else ""
-
-
-def describe_raised(error: BaseException) -> str:
-    """``ValueError: bad``; ``SystemExit(0)``: what a revision raised, in a few words."""
-    if isinstance(error, Exception):
-        return f"{type(error).__name__}: {error}"
-    return f"{type(error).__name__}({error}) (a revision may not exit or stop the program)"
-
-
-#: The attribute of a revision module holding the bytes it was executed from (see janitoo_db.runtime.checksums).
-EXECUTED_SOURCE = "__janitoo_db_source__"
-
-
-def executed_source(module: Any) -> bytes | None:
-    """The bytes a revision file was executed from in this process; None when it was not (yet), or not by us.
-
-    A revision a migration applies is recorded with the file it ran as,
-    even if the file changed on disk since.
-    """
-    if isinstance(module, LazyRevisionModule):
-        module = module._module
-    source = getattr(module, EXECUTED_SOURCE, None) if module is not None else None
-    return source if isinstance(source, bytes) else None
-
-
-def read_source(path: str) -> bytes:
-    """The bytes of a revision file; a path that is not a regular file (a FIFO, say) is refused at once."""
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            raise RevisionError(f"revision file {path} is not a regular file")
-        chunks = []  # os.read, not a file object: a thousand of these are half the cost
-        while chunk := os.read(descriptor, status.st_size + 1):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
 
 
 def _cache_file(dirs: list[str]) -> PrivateFile | None:
@@ -333,3 +271,15 @@ def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Scri
         yield Script(module, module.revision, path)
     if cache is not None and fresh != cached:
         cache.write(json.dumps({"format": CACHE_FORMAT, "files": fresh}).encode())
+
+
+def executed_source(module: Any) -> bytes | None:
+    """The bytes a revision file was executed from in this process; None when it was not (yet), or not by us.
+
+    A revision a migration applies is recorded with the file it ran as,
+    even if the file changed on disk since.
+    """
+    if isinstance(module, LazyRevisionModule):
+        module = module._module
+    source = getattr(module, EXECUTED_SOURCE, None) if module is not None else None
+    return source if isinstance(source, bytes) else None
