@@ -314,7 +314,8 @@ CLASSIFIED = [
 
 @pytest.mark.parametrize(("dialects", "sql", "found"), CLASSIFIED, ids=[case[1][:40] for case in CLASSIFIED])
 def test_the_classifier(dialects: str, sql: str, found: list[tuple[str, str]]) -> None:
-    from janitoo_db.guard.sql_text import effects, without_placeholders
+    from janitoo_db.guard.sql_guard import without_placeholders
+    from janitoo_db.guard.sql_text import effects
 
     for dialect in ("postgresql", "mysql", "sqlite") if dialects == "*" else dialects.split():
         text = without_placeholders(sql, "format" if dialect == "mysql" else "qmark")
@@ -324,7 +325,7 @@ def test_the_classifier(dialects: str, sql: str, found: list[tuple[str, str]]) -
 
 
 def test_placeholders_are_read_as_the_driver_gets_them() -> None:
-    from janitoo_db.guard.sql_text import without_placeholders
+    from janitoo_db.guard.sql_guard import without_placeholders
 
     assert without_placeholders("DELETE FROM t WHERE a = %s AND b = %(b)s AND c LIKE 'x%%'", "pyformat") == (
         "DELETE FROM t WHERE a = NULL AND b = NULL AND c LIKE 'x%'")

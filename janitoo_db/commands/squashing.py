@@ -41,7 +41,8 @@ from janitoo_db.defaults import NAMING_CONVENTION
 from janitoo_db.errors import RefusedError, RevisionError
 from janitoo_db.history.replay import replay
 from janitoo_db.history.squash_render import render
-from janitoo_db.history.squash_schema import Learner, read_rows, shape
+from janitoo_db.history.squash_rows import read_rows, shape
+from janitoo_db.history.squash_schema import Learner
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import dependencies
 from janitoo_db.site.extensions import CORE_NAME

@@ -158,11 +158,11 @@ class _Judge:
         """A construct of SQLAlchemy's or Alembic's by what it is (no parsing); SQL text read by sqlglot."""
         if isinstance(sqltext, str):
             return sql_text.classify(sqltext, self.dialect.name)
-        compiled = sql_text.compiled_for(sqltext, self.dialect)
+        compiled = sql_guard.compiled_for(sqltext, self.dialect)
         found = sql_guard.construct_effects(sqltext, compiled)
         if found is not None:
             return found
-        text = str(sqltext) if compiled is None else sql_text.without_placeholders(str(compiled),
+        text = str(sqltext) if compiled is None else sql_guard.without_placeholders(str(compiled),
                                                                                      self.dialect.paramstyle)
         return sql_text.classify(text, self.dialect.name)
 

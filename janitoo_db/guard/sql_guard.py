@@ -36,6 +36,7 @@ step with it), and janitoo_db's own bookkeeping inside that time (an
 from __future__ import annotations
 
 import functools
+import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Iterator
@@ -186,7 +187,7 @@ def judged(statement: str, context: Any, dialect: Dialect) -> list[Effect]:
 @functools.lru_cache(maxsize=256)
 def _read(statement: str, paramstyle: str, dialect: str) -> tuple[Effect, ...]:
     """SQL text read once: the owner ledger's check and ``--no-destructive``'s both judge each statement sent."""
-    return tuple(sql_text.classify(sql_text.without_placeholders(statement, paramstyle), dialect))
+    return tuple(sql_text.classify(without_placeholders(statement, paramstyle), dialect))
 
 
 def construct_effects(construct: Any, compiled: Any) -> list[Effect] | None:
@@ -255,3 +256,27 @@ def _refusal(step: Any, effect: Effect, statement: str) -> StatementRefused:
         f"refusing revision {revision.revision} ({branch}) (--no-destructive, $JANITOO_DB_NO_DESTRUCTIVE): "
         f"it sends SQL that {effect.words}{' (not checked)' if effect.kind == NOT_CHECKED else ''}, which its "
         f"dry run did not show; the statement was not sent{shown}")
+
+
+_DRIVER_PLACEHOLDERS = re.compile(r"%%|%\(\w+\)s|%s")
+
+
+def compiled_for(sqltext: Any, dialect: Dialect) -> Any:
+    """A construct a revision executes, compiled for *dialect* (values inline where they can be); None if it cannot."""
+    for options in ({"compile_kwargs": {"literal_binds": True}}, {}):
+        try:
+            return sqltext.compile(dialect=dialect, **options)
+        except Exception:  # noqa: BLE001, S112 - a value without a literal form, a construct of another dialect
+            continue
+    return None
+
+
+def without_placeholders(sql: str, paramstyle: str | None) -> str:
+    """*sql* as a driver of *paramstyle* gets it, with NULL for each placeholder, which the parser reads anywhere.
+
+    psycopg and PyMySQL take ``%s`` and ``%(name)s`` (and ``%%`` for ``%``);
+    sqlglot's MySQL dialect reads ``%s`` as the modulo operator.
+    """
+    if paramstyle not in ("format", "pyformat"):
+        return sql
+    return _DRIVER_PLACEHOLDERS.sub(lambda match: "%" if match.group() == "%%" else "NULL", sql)

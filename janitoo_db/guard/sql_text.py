@@ -39,10 +39,7 @@ statement is to be read (``--plan``, ``--no-destructive``).
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, NamedTuple
-
-from sqlalchemy.engine import Dialect
 
 #: The kinds of :class:`janitoo_db.results.Destructive` SQL text can have.
 DROP_TABLE, DROP_COLUMN, SQL, NARROW_TYPE, NOT_CHECKED = (
@@ -91,30 +88,6 @@ class _Quiet(logging.Filter):
 
 
 logging.getLogger("sqlglot").addFilter(_Quiet())
-
-
-_DRIVER_PLACEHOLDERS = re.compile(r"%%|%\(\w+\)s|%s")
-
-
-def compiled_for(sqltext: Any, dialect: Dialect) -> Any:
-    """A construct a revision executes, compiled for *dialect* (values inline where they can be); None if it cannot."""
-    for options in ({"compile_kwargs": {"literal_binds": True}}, {}):
-        try:
-            return sqltext.compile(dialect=dialect, **options)
-        except Exception:  # noqa: BLE001, S112 - a value without a literal form, a construct of another dialect
-            continue
-    return None
-
-
-def without_placeholders(sql: str, paramstyle: str | None) -> str:
-    """*sql* as a driver of *paramstyle* gets it, with NULL for each placeholder, which the parser reads anywhere.
-
-    psycopg and PyMySQL take ``%s`` and ``%(name)s`` (and ``%%`` for ``%``);
-    sqlglot's MySQL dialect reads ``%s`` as the modulo operator.
-    """
-    if paramstyle not in ("format", "pyformat"):
-        return sql
-    return _DRIVER_PLACEHOLDERS.sub(lambda match: "%" if match.group() == "%%" else "NULL", sql)
 
 
 def effects(sql: str, dialect: str) -> list[Effect]:

@@ -22,7 +22,7 @@ from alembic.operations import ops
 from sqlalchemy.sql import functions
 
 from janitoo_db.errors import RevisionError
-from janitoo_db.history.squash_schema import with_json_nulls
+from janitoo_db.history.squash_rows import with_json_nulls
 
 Rows = list[tuple[dict[str, Any], set[str]]]
 
