@@ -1,4 +1,4 @@
-"""janitoo_db's modules import each other without cycles; docs/import_graph.py, which tells, reads imports right.
+"""janitoo_db's house: wings in layers, no import cycle, short modules; docs/import_graph.py reads imports right.
 
 docs/import_graph.py also draws the Architecture page when the docs are built;
 here it is loaded by its path, as docs/ is no package.
@@ -29,7 +29,6 @@ def load_import_graph() -> ModuleType:
 ig = load_import_graph()
 
 
-@pytest.mark.skip(reason="import cycles are removed by the reorganisation (issue 21)")
 def test_no_import_cycles() -> None:
     imports = ig.find_imports(PACKAGE)
     found = ig.cycles(ig.graph_of(ig.module_names(PACKAGE), imports))
@@ -48,9 +47,41 @@ def test_the_graph_of_janitoo_db_sees_its_imports() -> None:
     """The cycle test above would pass on an empty graph: this one shows the real package is read."""
     graph = ig.module_graph(PACKAGE)
     assert {"janitoo_db.base", "janitoo_db.errors", "janitoo_db.security"} <= graph["janitoo_db.models.user"]
-    assert "janitoo_db.commands" in graph["janitoo_db.cli"]  # deferred, in a command's function
+    assert "janitoo_db.commands" in graph["janitoo_db.cli.inspect"]  # deferred, in a command's function
     assert not [m for m in graph if m.startswith(("janitoo_db.models.janitoo.", "janitoo_db.alembic."))]
     assert "errors" in ig.wing_graph(graph)["cli"]
+
+
+def test_the_wings_import_in_layers() -> None:
+    """A wing imports only wings below it: site, guard, runtime, history, commands, then the CLI."""
+    wings = ig.wing_graph(ig.module_graph(PACKAGE))
+    assert not ig.cycles(wings), ig.cycles(wings)
+    order = ["site", "guard", "runtime", "history", "commands", "cli"]
+    for lower, higher in zip(order, order[1:]):
+        assert higher not in wings[lower], f"{lower} imports {higher}"
+    assert not wings["site"] & {"guard", "runtime", "history", "commands", "cli", "migrate", "server"}
+
+
+#: The top-level modules: the original's public ones, their foundations, and the re-exports callers use.
+TOP_LEVEL = {"__init__", "base", "config", "defaults", "errors", "helpers", "legacy", "migrate", "results",
+             "security", "server", "testing", "types"}
+
+
+def test_at_most_fifteen_modules_at_the_top() -> None:
+    found = {path.stem for path in PACKAGE.glob("*.py")}
+    assert found == TOP_LEVEL
+    assert len(found) <= 15
+
+
+#: Modules allowed past 300 lines, and why (the issue that split the package says the same).
+LONGER = {"models/user.py": "the original's module of User, Group and Guest, kept whole where its callers find it"}
+
+
+def test_modules_stay_under_three_hundred_lines() -> None:
+    long = {path.relative_to(PACKAGE).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+            for path in PACKAGE.rglob("*.py") if "models/janitoo" not in path.as_posix()}
+    assert {name for name, lines in long.items() if lines > 300} <= set(LONGER), \
+        sorted((lines, name) for name, lines in long.items() if lines > 300)
 
 
 def write_package(root: Path, files: dict[str, str]) -> Path:
