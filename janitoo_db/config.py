@@ -15,7 +15,7 @@ from janitoo_db.site import SCRIPT_LOCATION, Site, location_separator
 from janitoo_db.site.conf import read_conf_section, read_conf_url, resolve_url, version_locations
 from janitoo_db.site.extensions import Extension
 
-__all__ = ["SCRIPT_LOCATION", "alembic_config", "location_separator", "read_conf_section", "read_conf_url",
+__all__ = ["SCRIPT_LOCATION", "alembic_config", "configure", "location_separator", "read_conf_section", "read_conf_url",
            "resolve_url", "script_for", "version_locations"]
 
 
@@ -26,6 +26,17 @@ def alembic_config(url: str, extensions: list[Extension] | None = None, *, stdou
     For callers of Alembic's own API; :mod:`janitoo_db.commands` take either.
     """
     return Site(url, extensions, new_branch=new_branch, stdout=stdout).alembic_config
+
+
+def configure(config: Config, url: str, extensions: list[Extension] | None = None, *,
+              new_branch: str | None = None, spaced: bool = False) -> Config:
+    """Point an Alembic ``Config`` of the caller's at our env.py, every branch's revisions and *url*.
+
+    The Config then carries a new :class:`~janitoo_db.site.Site` for *url*,
+    as :func:`alembic_config`'s does.
+    """
+    Site(url, extensions, new_branch=new_branch, spaced=spaced, check=False).configure(config)
+    return config
 
 
 def script_for(given: Site | Config) -> ScriptDirectory:

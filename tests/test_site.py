@@ -96,3 +96,19 @@ def test_a_config_janitoo_db_did_not_make_is_refused_in_one_line(sqlite_url: str
 
     with pytest.raises(JanitooDbError, match="was not made by janitoo_db"):
         commands.checkdb(Config())
+
+
+def test_a_callers_own_config_configured_for_a_url_runs_alembic_and_our_commands(sqlite_url: str) -> None:
+    """janitoo_db.config.configure, as callers used it before the Site: Alembic's upgrade, then checkdb."""
+    from alembic import command
+    from alembic.config import Config
+
+    from janitoo_db import commands
+    from janitoo_db.config import configure
+    from janitoo_db.site import Site
+
+    config = configure(Config(), sqlite_url)
+    command.upgrade(config, "heads")
+    assert commands.checkdb(config).up_to_date
+    assert Site.of(config).alembic_config is config
+    Site.of(config).dispose()
