@@ -211,3 +211,13 @@ def test_the_rst_says_when_wings_import_each_other(tmp_path: Path) -> None:
     assert "{guard, runtime} (cycle)" in text
     assert "``janitoo_db/runtime/engine.py:2`` *(deferred)*" in text
     assert "these on their own: ``janitoo_db/runtime/engine.py:2``" in text
+
+
+def test_only_the_site_hands_state_to_alembic_through_config_attributes() -> None:
+    """What a command works on travels on the Site: Config.attributes carries only the Site to env.py."""
+    touching = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+                      if ".attributes" in path.read_text(encoding="utf-8"))
+    assert touching == ["site/__init__.py"]
+    uses = [line.strip() for line in (PACKAGE / "site" / "__init__.py").read_text(encoding="utf-8").splitlines()
+            if ".attributes" in line and not line.strip().startswith("#")]
+    assert uses == ["config.attributes[SITE_KEY] = self", "found = config.attributes.get(SITE_KEY)"]
