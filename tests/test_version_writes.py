@@ -98,3 +98,22 @@ def test_same_rows_as_alembic_through_forks_merges_and_dependencies(tmp_path: Pa
     assert {"d10000000002", "d10000000003"} <= history[3] and not {"d10000000004", "d10000000005"} & history[3]
     assert "d10000000004" in history[4] and "d10000000002" not in history[4]
     assert not any(revision.startswith("d1") for revision in history[5])
+
+
+def test_mariadb_asks_about_the_progress_table_once_per_run_not_per_revision(mysql_url: str, cli: Cli) -> None:
+    """Each revision is marked as under way; the table of marks is made once before the first, not asked about again."""
+    asked: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.upper().startswith(("DESCRIBE", "SHOW")) and "janitoo_db_in_progress" in statement:
+            asked.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", listen)
+    try:
+        initdb = cli("initdb", "-u", mysql_url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", listen)
+    assert initdb.exit_code == 0, initdb.output
+    assert initdb.stderr.count("Applied ") == 8
+    # Before the run: is a revision left interrupted? Then marking makes the table once for all 8 revisions.
+    assert len(asked) <= 3, asked

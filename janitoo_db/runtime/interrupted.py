@@ -86,11 +86,15 @@ def refuse_if_any(connection: Connection) -> None:
                              "then migrate again")
 
 
-def mark_started(connection: Connection, step: RevisionStep) -> None:
-    """Record that *step*'s revision is under way (committed with the next commit)."""
+def mark_started(connection: Connection, step: RevisionStep, *, table_made: bool = False) -> None:
+    """Record that *step*'s revision is under way (committed with the next commit).
+
+    *table_made*: the caller made the progress table on this connection
+    already, so it is not asked about again (on MariaDB, a round trip per revision).
+    """
     revision = step.revision
     _mark(connection, revision.revision, ", ".join(sorted(revision.branch_labels)) or "no branch",
-          "upgrade" if step.is_upgrade else "downgrade")
+          "upgrade" if step.is_upgrade else "downgrade", table_made=table_made)
 
 
 def mark_createdb(connection: Connection) -> None:
@@ -99,8 +103,9 @@ def mark_createdb(connection: Connection) -> None:
     _mark(connection, journal.CREATEDB, "every branch", journal.CREATEDB)
 
 
-def _mark(connection: Connection, revision: str, branch: str, direction: str) -> None:
-    progress_table.create(connection, checkfirst=True)
+def _mark(connection: Connection, revision: str, branch: str, direction: str, *, table_made: bool = False) -> None:
+    if not table_made:
+        progress_table.create(connection, checkfirst=True)
     connection.execute(progress_table.insert().values(
         revision=revision, branch=branch, direction=direction,
         started=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -139,7 +144,7 @@ def _marked(step: RevisionStep, connection: Connection, own: set[str]) -> Any:
         if connection.in_transaction():
             connection.commit()
         # Committed by the revision's first DDL statement at the latest, as MySQL commits before any DDL.
-        mark_started(connection, step)
+        mark_started(connection, step, table_made=True)  # marking() made the table before the first revision
         own.add(step.revision.revision)
         result = run(**kw)
         # In the transaction Alembic commits with the revision's version.
