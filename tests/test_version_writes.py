@@ -117,3 +117,31 @@ def test_mariadb_asks_about_the_progress_table_once_per_run_not_per_revision(mys
     assert initdb.stderr.count("Applied ") == 8
     # Before the run: is a revision left interrupted? Then marking makes the table once for all 8 revisions.
     assert len(asked) <= 3, asked
+
+
+def test_mariadb_keeps_its_bookkeeping_to_three_statements_a_revision(mysql_url: str, cli: Cli) -> None:
+    """Per revision: the in-progress mark, its removal, and the checksum written over whatever row was there."""
+    from dbstate import execute, rows
+
+    # A stale checksum for a revision not applied yet: the run writes over it, in the same one statement.
+    assert cli("upgrade", "janitoo@1266567cc97f", "-u", mysql_url).exit_code == 0
+    execute(mysql_url, "INSERT INTO janitoo_db_checksums (revision, branch, checksum) "
+                       "VALUES ('33b95995b188', 'janitoo', 'stale')")
+    written: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if re.match(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b.*janitoo_db_(in_progress|checksums)", statement,
+                    re.IGNORECASE | re.DOTALL):
+            written.append(statement.split()[0].upper())
+
+    event.listen(Engine, "before_cursor_execute", listen)
+    try:
+        initdb = cli("initdb", "-u", mysql_url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", listen)
+    assert initdb.exit_code == 0, initdb.output
+    applied = initdb.stderr.count("Applied ")
+    assert applied == 6  # the rest of the core branch, janitoo_template and acme_sensors
+    assert written == ["INSERT", "DELETE", "INSERT"] * applied
+    assert rows(mysql_url, "SELECT checksum FROM janitoo_db_checksums WHERE revision = '33b95995b188'") != [("stale",)]
+    assert cli("checkdb", "-u", mysql_url).exit_code == 0
