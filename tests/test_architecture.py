@@ -11,8 +11,6 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "janitoo_db"
 
