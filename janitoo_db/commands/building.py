@@ -20,7 +20,7 @@ from janitoo_db.results import (
     Created,
     some,
 )
-from janitoo_db.runtime import checksums, interrupted, journal
+from janitoo_db.runtime import checksums, edited, interrupted, journal
 from janitoo_db.runtime.running import locked_connection, run_alembic, run_locked
 from janitoo_db.site import Site, graph
 from janitoo_db.site.engine import describe_db_error, has_transactional_ddl_dialect, is_missing_sqlite_file
@@ -212,11 +212,11 @@ def dropdb(site: Site | Config) -> list[str]:
         ownership.refuse_foreign_references(connection, ownership.janitoo_tables(connection).tables, "dropdb")
         if current_heads(connection):
             # The downgrades run as their files are now: an applied revision edited since is not vouched for.
-            edited = checksums.find_edited(connection, site.script)
-            if edited:
+            changed = edited.find_edited(connection, site.script)
+            if changed:
                 raise RefusedError(
                     f"dropdb refused, nothing was dropped: applied revisions were edited since they ran "
-                    f"({some([e.describe() for e in edited], separator='; ')}), so their downgrades may drop "
+                    f"({some([e.describe() for e in changed], separator='; ')}), so their downgrades may drop "
                     "what they never made; review them, record them with 'jnt_dbman accept', then run dropdb")
             run_alembic(site, "base", upgrade=False)
         ownership.drop(connection, ownership.janitoo_tables(connection).tables, "dropdb")

@@ -19,7 +19,7 @@ from janitoo_db.results import (
     Forgotten,
     some,
 )
-from janitoo_db.runtime import checksums, interrupted
+from janitoo_db.runtime import checksums, edited, interrupted
 from janitoo_db.runtime.running import locked_connection
 from janitoo_db.site import Site, graph
 from janitoo_db.site.engine import connect, describe_db_error, is_missing_sqlite_file
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     pass
 
 
-def accept(site: Site | Config, revisions: Sequence[str] = ()) -> list[checksums.Edited]:
+def accept(site: Site | Config, revisions: Sequence[str] = ()) -> list[edited.Edited]:
     """Record the files of edited applied revisions as they are now (all, or *revisions*), after review.
 
     ``checkdb`` then no longer reports them.  A named revision that is not
@@ -44,7 +44,7 @@ def accept(site: Site | Config, revisions: Sequence[str] = ()) -> list[checksums
         return []
     try:
         with locked_connection(site) as connection:
-            return checksums.accept(connection, script, revisions)
+            return edited.accept(connection, script, revisions)
     except SQLAlchemyError as error:
         raise DatabaseError(f"accept failed: {describe_db_error(error, engine.url)}") from None
 

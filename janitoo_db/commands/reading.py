@@ -15,7 +15,7 @@ from janitoo_db.results import (
     RevisionInfo,
     some,
 )
-from janitoo_db.runtime import checksums, interrupted
+from janitoo_db.runtime import edited, interrupted
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.conf import version_locations as branch_version_dirs
 from janitoo_db.site.extensions import Extension, discover
@@ -182,14 +182,14 @@ def _trouble(state: CheckResult) -> str:
     return f"interrupted revisions {some([i.revision for i in state.interrupted])}"
 
 
-def edited_revisions(site: Site | Config) -> list[checksums.Edited]:
+def edited_revisions(site: Site | Config) -> list[edited.Edited]:
     """Applied revisions whose file changed since it was applied (or last accepted).
 
     See :mod:`janitoo_db.runtime.checksums`.
     """
     site = Site.of(site)
     script = site.script
-    return read_database(site, lambda connection: checksums.find_edited(connection, script), [],
+    return read_database(site, lambda connection: edited.find_edited(connection, script), [],
                          "read the database")
 
 
