@@ -3,7 +3,7 @@
 Run by hand from the project's virtual environment (it is not a test)::
 
     git archive BEFORE janitoo_db | tar -x -C /tmp/before
-    .venv/bin/python bench/compare.py /tmp/before . --runs 9 --backends sqlite,postgresql
+    .venv/bin/python bench/compare.py /tmp/before . --runs 9 --backends sqlite,postgresql,mysql
 
 ``bench/run.py --janitoo-db DIR`` measures one checkout at a time, minutes
 apart: on a shared machine the load changes more than a small cost does.
@@ -12,7 +12,7 @@ apart: on a shared machine the load changes more than a small cost does.
 check cost together).  Here each run measures both checkouts moments apart, in an order that
 alternates from run to run, on the same tree of ``--extensions`` x
 ``--revisions`` (``bench/make_tree.py``), each on a fresh database (a SQLite
-file in ``--work``, a PostgreSQL database ``jnt_bench_*`` dropped afterwards)
+file in ``--work``, a PostgreSQL or MariaDB database ``jnt_bench_*`` dropped afterwards)
 and with a revision cache of its own, filled before measuring.  It prints,
 for each command, the median wall-clock and CPU seconds of each checkout and
 the relative difference of the medians, with the spread of the CPU times.
@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 
 from make_tree import make_tree  # noqa: E402
 from run import (  # noqa: E402
+    DEFAULT_MYSQL,
     DEFAULT_PG,
     JNT_DBMAN,
     SETTLE_SECONDS,
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extensions", type=int, default=50)
     parser.add_argument("--revisions", type=int, default=20)
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--backends", default="sqlite", help="sqlite and/or postgresql")
+    parser.add_argument("--backends", default="sqlite", help="sqlite, postgresql and/or mysql (MariaDB)")
     parser.add_argument("--postgresql-url", default=DEFAULT_PG)
+    parser.add_argument("--mysql-url", default=DEFAULT_MYSQL, help="a MariaDB server's URL, without a database")
     parser.add_argument("--work", type=Path)
     parser.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable of the second checkout's runs only, such as "
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(SETTLE_SECONDS)  # the cache only remembers files that have been still for a while
     for env in sides.values():
         run_once([JNT_DBMAN, "heads"], env, work)
-    dbs = Databases(work, args.postgresql_url)
+    dbs = Databases(work, args.postgresql_url, args.mysql_url)
     samples: dict[tuple[str, str, str], list[Sample]] = {}
     try:
         for backend in args.backends.split(","):

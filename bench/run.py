@@ -93,6 +93,7 @@ BIN = Path(sys.executable).parent
 JNT_DBMAN = str(BIN / "jnt_dbman")
 ALEMBIC = str(BIN / "alembic")
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_MYSQL = "mysql+pymysql://root@127.0.0.1:3306/"
 #: Revisions of the core branch and of janitoo_template, which every tree also holds.
 FIXED_REVISIONS = {"janitoo": 4, "janitoo_template": 2}
 
@@ -164,15 +165,17 @@ class CommandFailed(SystemExit):
 # -- throw-away databases --------------------------------------------------
 
 class Databases:
-    """Fresh, empty databases: SQLite files in a directory, PostgreSQL databases jnt_bench_*."""
+    """Fresh, empty databases: SQLite files in a directory, PostgreSQL and MariaDB databases jnt_bench_*."""
 
-    def __init__(self, directory: Path, postgresql_admin_url: str) -> None:
+    def __init__(self, directory: Path, postgresql_admin_url: str, mysql_admin_url: str = DEFAULT_MYSQL) -> None:
         self.directory = directory
         self.admin_url = postgresql_admin_url
+        self.mysql_admin_url = mysql_admin_url
         self.prefix = f"jnt_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.count = 0
         self.live: set[str] = set()
         self._admin = None
+        self._mysql_admin = None
         atexit.register(self.drop_all)
 
     def _pg(self):
@@ -181,6 +184,13 @@ class Databases:
 
             self._admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=None)
         return self._admin
+
+    def _mysql(self):
+        if self._mysql_admin is None:
+            from sqlalchemy import create_engine
+
+            self._mysql_admin = create_engine(self.mysql_admin_url, isolation_level="AUTOCOMMIT")
+        return self._mysql_admin
 
     def new(self, backend: str) -> str:
         self.count += 1
@@ -193,6 +203,11 @@ class Databases:
         from sqlalchemy import text
         from sqlalchemy.engine import make_url
 
+        if backend == "mysql":
+            with self._mysql().connect() as connection:
+                connection.execute(text(f"CREATE DATABASE `{name}`"))
+            self.live.add(f"mysql:{name}")
+            return make_url(self.mysql_admin_url).set(database=name).render_as_string(hide_password=False)
         with self._pg().connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         self.live.add(name)
@@ -222,6 +237,11 @@ class Databases:
         from sqlalchemy.engine import make_url
 
         name = make_url(url).database
+        if url.startswith("mysql"):
+            with self._mysql().connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            self.live.discard(f"mysql:{name}")
+            return
         with self._pg().connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.live.discard(name)
@@ -229,12 +249,14 @@ class Databases:
     def drop_all(self) -> None:
         for item in list(self.live):
             try:
-                self.drop(f"sqlite:///{item}" if item.startswith("/") else f"postgresql://x/{item}")
+                self.drop(f"sqlite:///{item}" if item.startswith("/") else
+                          f"mysql://x/{item[len('mysql:'):]}" if item.startswith("mysql:") else f"postgresql://x/{item}")
             except Exception as error:  # noqa: BLE001 - best effort at exit
                 print(f"warning: could not drop {item}: {error}", file=sys.stderr)
-        if self._admin is not None:
-            self._admin.dispose()
-            self._admin = None
+        for admin in (self._admin, self._mysql_admin):
+            if admin is not None:
+                admin.dispose()
+        self._admin = self._mysql_admin = None
 
 
 # -- the stock Alembic set-up ----------------------------------------------
