@@ -8,6 +8,7 @@ rows, through branch points, merges and dependencies.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -100,21 +101,28 @@ def test_same_rows_as_alembic_through_forks_merges_and_dependencies(tmp_path: Pa
     assert not any(revision.startswith("d1") for revision in history[5])
 
 
-def test_mariadb_asks_about_the_progress_table_once_per_run_not_per_revision(mysql_url: str, cli: Cli) -> None:
-    """Each revision is marked as under way; the table of marks is made once before the first, not asked about again."""
-    asked: list[str] = []
+@contextmanager
+def statements_sent() -> Iterator[list[str]]:
+    """Every statement any engine sends while the block runs."""
+    sent: list[str] = []
 
     def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if statement.upper().startswith(("DESCRIBE", "SHOW")) and "janitoo_db_in_progress" in statement:
-            asked.append(statement)
+        sent.append(statement)
 
     event.listen(Engine, "before_cursor_execute", listen)
     try:
-        initdb = cli("initdb", "-u", mysql_url)
+        yield sent
     finally:
         event.remove(Engine, "before_cursor_execute", listen)
+
+
+def test_mariadb_asks_about_the_progress_table_once_per_run_not_per_revision(mysql_url: str, cli: Cli) -> None:
+    """Each revision is marked as under way; the table of marks is made once before the first, not asked about again."""
+    with statements_sent() as sent:
+        initdb = cli("initdb", "-u", mysql_url)
     assert initdb.exit_code == 0, initdb.output
     assert initdb.stderr.count("Applied ") == 8
+    asked = [s for s in sent if s.upper().startswith(("DESCRIBE", "SHOW")) and "janitoo_db_in_progress" in s]
     # Before the run: is a revision left interrupted? Then marking makes the table once for all 8 revisions.
     assert len(asked) <= 3, asked
 
@@ -127,21 +135,13 @@ def test_mariadb_keeps_its_bookkeeping_to_three_statements_a_revision(mysql_url:
     assert cli("upgrade", "janitoo@1266567cc97f", "-u", mysql_url).exit_code == 0
     execute(mysql_url, "INSERT INTO janitoo_db_checksums (revision, branch, checksum) "
                        "VALUES ('33b95995b188', 'janitoo', 'stale')")
-    written: list[str] = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if re.match(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b.*janitoo_db_(in_progress|checksums)", statement,
-                    re.IGNORECASE | re.DOTALL):
-            written.append(statement.split()[0].upper())
-
-    event.listen(Engine, "before_cursor_execute", listen)
-    try:
+    with statements_sent() as sent:
         initdb = cli("initdb", "-u", mysql_url)
-    finally:
-        event.remove(Engine, "before_cursor_execute", listen)
     assert initdb.exit_code == 0, initdb.output
     applied = initdb.stderr.count("Applied ")
     assert applied == 6  # the rest of the core branch, janitoo_template and acme_sensors
-    assert written == ["INSERT", "DELETE", "INSERT"] * applied
+    bookkeeping = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b.*janitoo_db_(in_progress|checksums)",
+                             re.IGNORECASE | re.DOTALL)
+    assert [s.split()[0].upper() for s in sent if bookkeeping.match(s)] == ["INSERT", "DELETE", "INSERT"] * applied
     assert rows(mysql_url, "SELECT checksum FROM janitoo_db_checksums WHERE revision = '33b95995b188'") != [("stale",)]
     assert cli("checkdb", "-u", mysql_url).exit_code == 0
