@@ -1,6 +1,7 @@
 """Judging what one dry-run revision asked for: each operation and statement, as destructive or not.
 
-What cannot be told is marked "not checked": it counts as destructive (fail closed)."""
+What cannot be told is marked "not checked": it counts as destructive (fail closed).
+"""
 from __future__ import annotations
 
 import functools

@@ -1,6 +1,7 @@
 """The rows a squashed revision carries: read from the replayed head, parents before children.
 
-JSON nulls stay JSON nulls, and a table's rows come after the rows they refer to."""
+JSON nulls stay JSON nulls, and a table's rows come after the rows they refer to.
+"""
 from __future__ import annotations
 
 import copy

@@ -1,7 +1,8 @@
 """The head schema's tables as a squashed revision creates them: every column portable, parents first.
 
 Each column is written with a type and default that any of the three
-databases accepts, named as the branch's revisions named it."""
+databases accepts, named as the branch's revisions named it.
+"""
 from __future__ import annotations
 
 import importlib.util

@@ -1,7 +1,8 @@
 """Applied revisions whose file was edited since it ran: found by their checksums, and accepted after review.
 
 ``checkdb`` lists them (exit 6) and ``dropdb`` refuses to run their
-downgrades; ``jnt_dbman accept`` records the files as they are now."""
+downgrades; ``jnt_dbman accept`` records the files as they are now.
+"""
 from __future__ import annotations
 
 import re

@@ -3,7 +3,8 @@
 Migrations hold a database lock, so several servers starting at once run them
 one after the other.  Where DDL is transactional (PostgreSQL, SQLite) every
 revision of a command runs in one transaction; on MySQL/MariaDB, whose DDL
-commits by itself, Alembic runs one transaction per revision."""
+commits by itself, Alembic runs one transaction per revision.
+"""
 from __future__ import annotations
 
 import configparser

@@ -2,7 +2,8 @@
 
 The command hands its :class:`~janitoo_db.site.Site` and what to run;
 Alembic then runs our ``env.py`` (:mod:`janitoo_db.runtime.environment`) on
-the connection that holds the lock."""
+the connection that holds the lock.
+"""
 from __future__ import annotations
 
 import time

@@ -2,7 +2,8 @@
 
 A revision file is run as its own module, from its bytes as read once; the
 source that ran is kept, so a checksum is of what ran, not of what is on
-disk later."""
+disk later.
+"""
 from __future__ import annotations
 
 import os
