@@ -26,7 +26,7 @@ from janitoo_db.guard.registry import record_tables
 from janitoo_db.results import some
 from janitoo_db.runtime.running import run_stamp
 from janitoo_db.site import Site
-from janitoo_db.site.reading import tables_unversioned
+from janitoo_db.site.reading import describe_unversioned, tables_unversioned
 
 if TYPE_CHECKING:
     from janitoo_db.history.adopt import Adoption
@@ -50,9 +50,7 @@ class Unversioned:
 
     def describe(self) -> str:
         """What the database holds, for a message: never "empty" when it has tables."""
-        count = len(self.declared) + len(self.others)
-        tables = f"{count} table" + ("" if count == 1 else "s")
-        return f"no alembic_version ({tables}, none of them versioned)"
+        return describe_unversioned(len(self.declared) + len(self.others))
 
 
 

@@ -185,14 +185,13 @@ class Site:
         a site made *spaced*, with spaces as the original's was, unless a
         directory's path holds a space itself.
         """
-        from janitoo_db.site.revisions import branch_dirs
+        from janitoo_db.site.revisions import locations
 
-        locations = [str(directory) for directory in branch_dirs(self).values() if directory is not None]
-        spaced = self.spaced and not any(" " in location for location in locations)
+        found = locations(self)
+        spaced = self.spaced and not any(" " in location for location in found)
         config.set_main_option("script_location", SCRIPT_LOCATION)
         config.set_main_option("path_separator", "space" if spaced else "os")
-        separator = " " if spaced else os.pathsep
-        config.set_main_option("version_locations", _escape(separator.join(locations)))
+        config.set_main_option("version_locations", _escape(location_separator(config).join(found)))
         # Config options go through ConfigParser interpolation: a URL's %-escapes must be doubled.
         config.set_main_option("sqlalchemy.url", _escape(self.url))
         config.attributes[SITE_KEY] = self

@@ -50,7 +50,7 @@ def is_versioned(connection: Connection) -> bool:
 
     Asked of the dialect directly: through an Alembic MigrationContext it takes six times as long.
     """
-    return bool(connection.dialect.has_table(connection, "alembic_version")
+    return bool(connection.dialect.has_table(connection, VERSION_TABLE)
                 and connection.execute(_FIRST_VERSION).first() is not None)
 
 
@@ -66,11 +66,12 @@ def describe_base(connection: Connection) -> str:
     tables = tables_unversioned(connection) or []
     if not tables:
         return "base (no tables)"
-    return f"base: no alembic_version ({_tables(len(tables))}, none of them versioned)"
+    return f"base: {describe_unversioned(len(tables))}"
 
 
-def _tables(count: int) -> str:
-    return f"{count} table" + ("" if count == 1 else "s")
+def describe_unversioned(count: int) -> str:
+    """A database without a version holding *count* tables, for a message: never "empty" when it has tables."""
+    return f"no alembic_version ({count} table{'' if count == 1 else 's'}, none of them versioned)"
 
 
 def read_database(site: Site, read: Callable[[Connection], T], missing: T, what: str) -> T:
