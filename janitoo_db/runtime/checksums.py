@@ -149,16 +149,12 @@ def _delete(connection: Connection, revisions: Iterable[str]) -> None:
 
 
 def _replace(connection: Connection, row: dict[str, str]) -> None:
-    """Write *row* over the revision's checksum: on MySQL/MariaDB in one statement, one round trip per revision."""
-    if connection.dialect.name in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert as mysql_insert  # only where it runs: no other dialect pays
+    """Write *row* over the revision's checksum in one statement (MySQL/MariaDB, the only users of recording_each)."""
+    from sqlalchemy.dialects.mysql import insert as mysql_insert  # only where it runs: no other dialect pays
 
-        upsert = mysql_insert(checksums_table).values(row)
-        connection.execute(upsert.on_duplicate_key_update(branch=upsert.inserted.branch,
-                                                          checksum=upsert.inserted.checksum))
-        return
-    _delete(connection, [row["revision"]])
-    connection.execute(checksums_table.insert().values(row))
+    upsert = mysql_insert(checksums_table).values(row)
+    connection.execute(upsert.on_duplicate_key_update(branch=upsert.inserted.branch,
+                                                      checksum=upsert.inserted.checksum))
 
 
 def recording_each(steps: list[Any], connection: Connection) -> list[Any]:
