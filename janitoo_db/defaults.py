@@ -17,6 +17,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+#: Alembic's table of the revisions a database is at.
+VERSION_TABLE = "alembic_version"
 #: What head each branch is at, beside alembic_version (see janitoo_db.guard.registry).
 REGISTRY_TABLE = "janitoo_db_branches"
 #: Revisions a MySQL/MariaDB migration has started and not finished (see janitoo_db.runtime.interrupted).

@@ -17,8 +17,8 @@ import pytest
 
 from conftest import jnt_dbman_path, subprocess_env, write_extension
 from dbstate import table_names, version_ids
+from janitoo_db.site.cached_headers import CACHE_FORMAT
 from janitoo_db.site.private_files import KEY_FILE
-from janitoo_db.site.revision_cache import CACHE_FORMAT
 
 CORE_HEAD = "5d2f0a8c91e3"
 NOBODY = 65534

@@ -56,7 +56,9 @@ def test_each_command_loads_the_revisions_and_makes_its_engine_once(
         builds.clear()
         result = cli(*command, "-u", url)
         assert result.exit_code == 0, (command, result.output, result.stderr)
-        assert builds == {"revision maps": 1, "engines": 1}, command
+        # At every head, SQLite's checkdb answers from the revision cache and the file alone (test_at_head.py).
+        plain = backend == "sqlite" and command == ("checkdb",)
+        assert builds == ({} if plain else {"revision maps": 1, "engines": 1}), command
 
 
 def test_the_original_config_keeps_one_site_for_its_lifetime(sqlite_url: str, builds: Counter[str]) -> None:

@@ -25,3 +25,21 @@ def test_help_and_version_import_neither_sqlalchemy_nor_alembic(flag: str) -> No
                           timeout=60)
     assert "jnt_dbman" in done.stdout
     assert "HEAVY: []" in done.stderr, done.stderr
+
+
+def test_each_command_is_loaded_from_the_module_that_defines_it() -> None:
+    """jnt_dbman imports only the family of the command it runs: the table it looks in must name every command."""
+    from janitoo_db.cli import group, main
+
+    defined = {name: command.callback.__module__ for name, command in main.commands.items() if command.callback}
+    assert defined == {name: f"janitoo_db.cli.{family}" for name, family in group.COMMAND_FAMILIES.items()}
+
+
+def test_a_command_imports_its_own_family_only() -> None:
+    probe = ("import sys; sys.argv = ['jnt_dbman', 'initdb', '--help']\n"
+             "from janitoo_db.cli import run\ntry:\n    run()\nexcept SystemExit:\n    pass\n"
+             "print('FAMILIES:', sorted(m for m in sys.modules if m.startswith('janitoo_db.cli.')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "Usage: jnt_dbman initdb" in done.stdout
+    assert "FAMILIES: ['janitoo_db.cli.group', 'janitoo_db.cli.migrate', 'janitoo_db.cli.options', " \
+           "'janitoo_db.cli.output']" in done.stderr, done.stderr

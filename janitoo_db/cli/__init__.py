@@ -10,16 +10,25 @@ The commands live by family: :mod:`~janitoo_db.cli.migrate` changes the
 database, :mod:`~janitoo_db.cli.inspect` reads it and the revisions,
 :mod:`~janitoo_db.cli.author` writes revision files and
 :mod:`~janitoo_db.cli.operate` mends a database in an unusual state.  Importing
-them here is what adds their commands to :func:`main`.
+one is what adds its commands to the group.  ``jnt_dbman`` imports only the
+family of the command it runs; ``janitoo_db.cli.main`` (for click's
+``CliRunner``, sphinx-click, a program of its own) comes with every command.
 """
 from __future__ import annotations
 
 import gc
+from typing import Any
 
-from janitoo_db.cli import author, inspect, migrate, operate  # noqa: F401 - each adds its commands to main
-from janitoo_db.cli.group import main
+from janitoo_db.cli import group
 
 __all__ = ["main", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "main":
+        group.load_commands()
+        return group.main
+    raise AttributeError(f"module 'janitoo_db.cli' has no attribute {name!r}")
 
 
 def run() -> None:
@@ -32,6 +41,6 @@ def run() -> None:
     first; atexit handlers, flushing and the rest of the shutdown still run.
     """
     try:
-        main()
+        group.main()
     finally:
         gc.freeze()

@@ -5,6 +5,7 @@ command), --json, and what ``jnt_dbman --help`` says about exit codes.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any, Callable
@@ -37,8 +38,35 @@ OTHER_TOOLS_VERBS = {
 }
 
 
+#: The module of janitoo_db.cli that defines each command.  Only the one a command needs is imported:
+#: a server start's ``initdb`` loads no authoring code.  tests/test_cli.py checks the table against the modules.
+COMMAND_FAMILIES = {
+    **dict.fromkeys(("initdb", "upgrade", "downgrade", "stamp", "createdb", "dropdb"), "migrate"),
+    **dict.fromkeys(("collect", "version_locations", "heads", "branches", "history", "show", "current",
+                     "versiondb", "checkdb", "accept", "check"), "inspect"),
+    **dict.fromkeys(("generate", "merge", "squash"), "author"),
+    **dict.fromkeys(("adopt", "forget", "repair"), "operate"),
+}
+
+
+def load_commands(names: Any = None) -> None:
+    """Import the modules defining the commands *names* (all of them by default): each adds its commands."""
+    for family in sorted({COMMAND_FAMILIES[name] for name in (COMMAND_FAMILIES if names is None else names)
+                          if name in COMMAND_FAMILIES}):
+        importlib.import_module(f"janitoo_db.cli.{family}")
+
+
 class JanitooGroup(click.Group):
-    """Turns our errors into ``Error: ...`` and an exit code, in one place."""
+    """Turns our errors into ``Error: ...`` and an exit code, in one place; loads each command when asked for."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            load_commands([cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return super().list_commands(ctx)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
                                                                           list[str]]:

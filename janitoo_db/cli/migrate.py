@@ -111,6 +111,12 @@ def initdb(site: Site, quiet: bool, no_destructive: bool | None, create_database
     its applied revisions agree; otherwise initdb refuses, naming the way out.
     So does upgrade.
     """
+    from janitoo_db.site.at_head import plainly_at_every_head
+
+    at = plainly_at_every_head(site)  # on SQLite only, where --create-database has nothing to create
+    if at is not None and at.checksums_kept:  # a server start with nothing to do: no SQLAlchemy, no Alembic
+        output.Progress(quiet).finish([], lambda: output.nothing_to_do(at.heads, "heads", True))
+        return
     from janitoo_db import commands
 
     _create_database(site, create_database)

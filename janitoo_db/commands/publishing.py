@@ -20,9 +20,10 @@ from janitoo_db.errors import ExtensionError, RefusedError, RevisionError
 from janitoo_db.history import hooks
 from janitoo_db.results import Destructive, Generated
 from janitoo_db.site import Site, location_separator
+from janitoo_db.site.cached_headers import REVISION_FILE
 from janitoo_db.site.extensions import Extension
-from janitoo_db.site.revision_cache import REVISION_FILE
-from janitoo_db.site.revisions import alembic_errors, branch_dirs
+from janitoo_db.site.revisions import alembic_errors
+from janitoo_db.site.version_dirs import branch_dirs
 
 #: Prefix of the staging directory a revision is rendered into.
 STAGING_PREFIX = ".jnt_dbman-writing-"

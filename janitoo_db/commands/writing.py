@@ -35,7 +35,7 @@ from janitoo_db.history import drift
 from janitoo_db.runtime.running import run_locked
 from janitoo_db.site import Site
 from janitoo_db.site.extensions import Extension
-from janitoo_db.site.revisions import branch_dirs
+from janitoo_db.site.version_dirs import branch_dirs
 
 #: What --rev-id accepts: a file name part and a Python identifier part, short enough for alembic_version.
 REV_ID = re.compile(r"[A-Za-z0-9_]{1,32}")

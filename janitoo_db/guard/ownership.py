@@ -31,13 +31,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import DropConstraint, sort_tables_and_constraints
 
-from janitoo_db.defaults import BOOKKEEPING_TABLES, TABLES_TABLE
+from janitoo_db.defaults import BOOKKEEPING_TABLES, TABLES_TABLE, VERSION_TABLE
 from janitoo_db.errors import RefusedError
 from janitoo_db.guard.registry import recorded_tables, tables_table
 from janitoo_db.results import some
 from janitoo_db.site.engine import has_transactional_ddl_dialect
 
-VERSION_TABLE = "alembic_version"
 #: Dropped last by dropdb, in this order: the ledger goes after every table it records.
 _LAST = (VERSION_TABLE, *sorted(BOOKKEEPING_TABLES - {TABLES_TABLE}), TABLES_TABLE)
 

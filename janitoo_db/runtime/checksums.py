@@ -24,7 +24,6 @@ compare them with.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from typing import Any, Iterable
 
@@ -38,7 +37,7 @@ from janitoo_db.site import graph
 from janitoo_db.site.alembic_internals import all_revisions
 from janitoo_db.site.reading import current_heads
 from janitoo_db.site.revision_cache import executed_source
-from janitoo_db.site.revision_files import read_source
+from janitoo_db.site.revision_files import read_source, source_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +55,6 @@ checksums_table = sa.Table(
     sa.Column("branch", sa.String(255), nullable=False),
     sa.Column("checksum", sa.String(64), nullable=False),
 )
-
-
-def source_checksum(source: bytes) -> str:
-    """SHA-256 of *source* with its line endings made LF: only the lines count, not how they end."""
-    return hashlib.sha256(source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
 
 
 def file_checksum(path: str) -> str:

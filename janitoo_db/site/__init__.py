@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, TextIO
 
-from alembic.config import Config
-
 from janitoo_db.defaults import CONF_SECTION
 from janitoo_db.errors import JanitooDbError
-from janitoo_db.site.engine import check_url, create_db_engine
 from janitoo_db.site.extensions import Extension, discover
+from janitoo_db.site.sqlite_file import plain_sqlite_file
 from janitoo_db.site.timeouts import StatementLimits, statement_limits
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection, Engine
 
@@ -79,7 +78,10 @@ class Site:
                  conf_file: str | os.PathLike[str] | None = None, lock_timeout: float | None = None,
                  limits: Mapping[str, float | int] | None = None, on_notice: Callable[[str], None] | None = None,
                  stdout: TextIO | None = None, spaced: bool = False, check: bool = True) -> None:
-        if check:
+        # A plain SQLite file's URL is checked without SQLAlchemy: a server start at head never imports it.
+        if check and plain_sqlite_file(url) is None:
+            from janitoo_db.site.engine import check_url
+
             check_url(url)
         self.url = url
         self._extensions = extensions
@@ -131,6 +133,8 @@ class Site:
     def engine(self) -> Engine:
         """The engine of the site's database, created on first use."""
         if self._engine is None:
+            from janitoo_db.site.engine import create_db_engine
+
             self._engine = create_db_engine(self.url)
         return self._engine
 
@@ -172,6 +176,8 @@ class Site:
         Quiet: Alembic's own progress lines would go to stdout; jnt_dbman reports itself.
         """
         if self._config is None:
+            from alembic.config import Config
+
             config = Config(stdout=self.stdout or sys.stdout, ini_section=CONF_SECTION,
                             cmd_opts=Namespace(quiet=True, x=None))
             self.configure(config)
@@ -185,7 +191,7 @@ class Site:
         a site made *spaced*, with spaces as the original's was, unless a
         directory's path holds a space itself.
         """
-        from janitoo_db.site.revisions import locations
+        from janitoo_db.site.version_dirs import locations
 
         found = locations(self)
         spaced = self.spaced and not any(" " in location for location in found)

@@ -18,7 +18,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db.defaults import BOOKKEEPING_TABLES
+from janitoo_db.defaults import BOOKKEEPING_TABLES, VERSION_TABLE
 from janitoo_db.errors import DatabaseError
 from janitoo_db.site.engine import connect, describe_db_error, is_missing_sqlite_file
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: Alembic's default version table, the one every janitoo database uses.
-VERSION_TABLE = "alembic_version"
 
 _version = sa.table(VERSION_TABLE, sa.column("version_num"))
 

@@ -30,12 +30,9 @@ A cache that cannot be used is ignored: it only ever saves time.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -43,42 +40,11 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionMap
 
 from janitoo_db.errors import RevisionError
+from janitoo_db.site import cached_headers as on_file
+from janitoo_db.site.cached_headers import GRAPH_FIELDS, HEADER_FIELDS, SQUASH_FIELDS, Header
 from janitoo_db.site.private_files import PrivateFile
-from janitoo_db.site.revision_files import EXECUTED_SOURCE, execute_revision_file, read_source
+from janitoo_db.site.revision_files import EXECUTED_SOURCE, execute_revision_file
 from janitoo_db.site.squashed import refuse_replaced_files
-
-CACHE_DIR_VARIABLE = "JANITOO_DB_CACHE_DIR"
-
-
-#: Bumped whenever what a cache file holds changes; other formats are ignored.
-CACHE_FORMAT = 3
-
-
-#: The revision files Alembic loads from a version directory (its own rule for source files).
-REVISION_FILE = re.compile(r"(?!\.#|__init__).*\.py$")
-
-
-#: The fields of a header that shape the revision graph; the docstring is only shown.
-GRAPH_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
-
-
-#: A squashed revision's (see :mod:`janitoo_db.site.squashed`): read on every migration, so cached too.
-SQUASH_FIELDS = ("replaces", "replaced_release")
-
-
-HEADER_FIELDS = (*GRAPH_FIELDS, *SQUASH_FIELDS, "doc")
-
-
-Header = dict[str, Any]
-
-
-def cache_dir() -> Path | None:
-    """Where the cache files go, or None when caching is turned off."""
-    configured = os.environ.get(CACHE_DIR_VARIABLE)
-    if configured is not None:
-        return Path(configured) if configured else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "janitoo_db"
 
 
 def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.PathLike[str]]) -> None:
@@ -95,27 +61,7 @@ def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.
     # RevisionMap(generator) and Script(module, id, path) are the documented classes, but replacing the map
     # ScriptDirectory made relies on every lookup going through script.revision_map, and LazyRevisionModule on
     # what Script reads from a module (tested with Alembic 1.16.0 to 1.20.1; see alembic_internals.py).
-    script.revision_map = RevisionMap(lambda: _load_revisions(dirs, _cache_file(dirs)))
-
-
-def _cache_file(dirs: list[str]) -> PrivateFile | None:
-    directory = cache_dir()
-    if directory is None:
-        return None
-    key = hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
-    return PrivateFile(directory / f"revisions-{key}.json")
-
-
-def _read(cache: PrivateFile) -> dict[str, list[Any]]:
-    body = cache.read()
-    try:
-        content = json.loads(body) if body is not None else None
-    except ValueError:
-        return {}
-    if (not isinstance(content, dict) or content.get("format") != CACHE_FORMAT
-            or not isinstance(content.get("files"), dict)):
-        return {}
-    return content["files"]
+    script.revision_map = RevisionMap(lambda: _load_revisions(dirs, on_file.cache_file(dirs)))
 
 
 class LazyRevisionModule:
@@ -160,36 +106,6 @@ class LazyRevisionModule:
         return self._module
 
 
-def _digest(source: bytes) -> str:
-    return hashlib.blake2b(source, digest_size=16).hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    """*value* as JSON keeps it (a string, None, or a list of strings), or raise ValueError."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise ValueError(value)
-
-
-def _from_json(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _remembered(entry: Any, digest: str) -> Header | None:
-    """The header a cache entry holds for a file with *digest*, or None if it holds none that fits."""
-    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != digest:
-        return None
-    stored = entry[1]
-    if not isinstance(stored, dict) or set(stored) != set(HEADER_FIELDS) or not isinstance(stored["revision"], str):
-        return None
-    try:
-        return {name: _from_json(_plain(value)) for name, value in stored.items()}
-    except ValueError:
-        return None
-
-
 def _header(module: ModuleType) -> Header | None:
     """A revision module's header as the cache keeps it, or None when the cache cannot stand in for it."""
     if hasattr(module, "_alembic_source_encoding"):
@@ -197,44 +113,12 @@ def _header(module: ModuleType) -> Header | None:
     header = {}
     for name in HEADER_FIELDS:
         try:
-            header[name] = _from_json(_plain(getattr(module, "__doc__" if name == "doc" else name, None)))
+            header[name] = on_file.header_value(getattr(module, "__doc__" if name == "doc" else name, None))
         except ValueError:
             if name not in SQUASH_FIELDS or getattr(module, "replaced_release", None) is not None:
                 return None
             header[name] = None  # a variable of that name meaning something else: no squashed revision
     return header
-
-
-def _revision_files(dirs: list[str]) -> Iterator[tuple[str, bytes]]:
-    """The path and bytes of each revision file in *dirs*: regular files only (a FIFO would block)."""
-    seen: set[str] = set()
-    for directory in map(os.path.realpath, dirs):
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            if not REVISION_FILE.match(entry.name) or not entry.is_file():
-                continue
-            # Only a link needs resolving (realpath on each file would cost as much as reading them all).
-            path = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
-            if path not in seen:
-                seen.add(path)
-                try:
-                    yield path, read_source(path)
-                except FileNotFoundError:  # removed since the directory was listed
-                    continue
-
-
-def _names(header: Header) -> set[str]:
-    """The names a revision can be referred to by: its id and branch labels."""
-    labels = header["branch_labels"]
-    return {header["revision"], *((labels,) if isinstance(labels, str) else labels or ())}
-
-
-def _references(header: Header) -> set[str]:
-    return {name for field in ("down_revision", "depends_on")
-            for name in ((header[field],) if isinstance(header[field], str) else header[field] or ())}
 
 
 def _executed(path: str, source: bytes) -> tuple[ModuleType, Header | None]:
@@ -246,14 +130,14 @@ def _executed(path: str, source: bytes) -> tuple[ModuleType, Header | None]:
 
 def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Script]:
     """Every revision in *dirs*, from the cache where the file is unchanged."""
-    cached = _read(cache) if cache else {}
-    files = {path: (source, _digest(source)) for path, source in _revision_files(dirs)}
-    remembered = {path: _remembered(cached.get(path), digest) for path, (_, digest) in files.items()}
+    cached = on_file.read_headers(cache) if cache else {}
+    files = {path: (source, on_file.digest(source)) for path, source in on_file.revision_files(dirs)}
+    remembered = {path: on_file.remembered(cached.get(path), digest) for path, (_, digest) in files.items()}
     executed = {path: _executed(path, files[path][0]) for path, header in remembered.items() if header is None}
     # Headers naming a revision none of them provides would stop Alembic with a KeyError:
     # then the cache is not believed at all, and what the files say decides.
     known = [h for h in [*remembered.values(), *(h for _, h in executed.values())] if h]
-    if not set().union(*map(_references, known)) <= set().union(*map(_names, known)):
+    if not set().union(*map(on_file.references, known)) <= set().union(*map(on_file.names, known)):
         executed.update((path, _executed(path, files[path][0])) for path, h in remembered.items() if h is not None)
         remembered = dict.fromkeys(remembered)
     refuse_replaced_files({**{path: h for path, h in remembered.items() if h is not None},
@@ -270,7 +154,7 @@ def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Scri
             fresh[path] = [digest, header]
         yield Script(module, module.revision, path)
     if cache is not None and fresh != cached:
-        cache.write(json.dumps({"format": CACHE_FORMAT, "files": fresh}).encode())
+        cache.write(json.dumps({"format": on_file.CACHE_FORMAT, "files": fresh}).encode())
 
 
 def executed_source(module: Any) -> bytes | None:

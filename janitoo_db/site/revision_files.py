@@ -6,6 +6,7 @@ disk later.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -74,3 +75,8 @@ def read_source(path: str) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(descriptor)
+
+
+def source_checksum(source: bytes) -> str:
+    """SHA-256 of *source* with its line endings made LF: only the lines count, not how they end."""
+    return hashlib.sha256(source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()

@@ -11,7 +11,6 @@ import os
 import re
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from alembic import util
@@ -24,27 +23,10 @@ from janitoo_db.site.alembic_internals import all_revisions
 from janitoo_db.site.extensions import gc_paused, start_branch_command
 from janitoo_db.site.graph import own_labels
 from janitoo_db.site.revision_cache import use_cached_headers
+from janitoo_db.site.version_dirs import branch_dirs, locations
 
 if TYPE_CHECKING:
     from janitoo_db.site import Site
-
-
-def branch_dirs(site: Site) -> dict[str, Path | None]:
-    """Each branch's version directory; ``None`` for the site's new branch while it has none."""
-    found: dict[str, Path | None] = {}
-    for extension in site.extensions:
-        try:
-            found[extension.name] = extension.version_dir()
-        except ExtensionError:
-            if extension.name != site.new_branch:
-                raise
-            found[extension.name] = None
-    return found
-
-
-def locations(site: Site) -> list[str]:
-    """The version directories Alembic is given: every branch's that exists."""
-    return [str(directory) for directory in branch_dirs(site).values() if directory is not None]
 
 
 def _duplicate_revision(warning: str, site: Site) -> str:
