@@ -218,6 +218,7 @@ PROBE = """
 import sys
 sys.argv = ["jnt_dbman", *sys.argv[1:]]
 from janitoo_db.cli import run
+code = 0
 try:
     run()
 except SystemExit as exit:

@@ -17,15 +17,16 @@ family of the command it runs; ``janitoo_db.cli.main`` (for click's
 from __future__ import annotations
 
 import gc
+import sys
 from typing import Any
-
-from janitoo_db.cli import group
 
 __all__ = ["main", "run"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "main":
+        from janitoo_db.cli import group
+
         group.load_commands()
         return group.main
     raise AttributeError(f"module 'janitoo_db.cli' has no attribute {name!r}")
@@ -34,13 +35,21 @@ def __getattr__(name: str) -> Any:
 def run() -> None:
     """The ``jnt_dbman`` console script: :func:`main`, then an exit that skips needless work.
 
+    A server start at every head is answered first, without click
+    (:mod:`janitoo_db.cli.starting`).
+
     At exit the interpreter's garbage collector walks every object still
     alive: a thousand revision modules, SQLAlchemy's and Alembic's caches.
     That is a tenth of a second (bench/run.py) spent on memory the operating
     system is about to take back, so the objects are frozen out of its reach
     first; atexit handlers, flushing and the rest of the shutdown still run.
     """
+    from janitoo_db.cli.starting import answered_at_every_head
+
     try:
-        group.main()
+        if not answered_at_every_head(sys.argv[1:]):
+            from janitoo_db.cli import group
+
+            group.main()
     finally:
         gc.freeze()

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from janitoo_db.cli import output
+from janitoo_db.cli import output, wording
 from janitoo_db.cli.group import debug_option, json_option, main
-from janitoo_db.cli.options import IN_JSON, SHOWN, database_command, reading_command
+from janitoo_db.cli.options import SHOWN, database_command, reading_command
+from janitoo_db.cli.wording import IN_JSON
 from janitoo_db.results import some
 
 if TYPE_CHECKING:
@@ -153,8 +154,7 @@ def checkdb(ctx: click.Context, site: Site, as_json: bool) -> None:
 
     plain = None if as_json else plainly_at_every_head(site)
     if plain is not None and not plain.edited:  # a server start's check, known without SQLAlchemy or Alembic
-        heads = sorted(head.revision for head in plain.heads)
-        click.echo(f"The database is up to date: {some(heads, everything=IN_JSON)}.")
+        click.echo(wording.up_to_date(sorted(head.revision for head in plain.heads)))
         return
     from janitoo_db import commands
     from janitoo_db.errors import ExitCode
@@ -168,7 +168,7 @@ def checkdb(ctx: click.Context, site: Site, as_json: bool) -> None:
         click.echo(f"The database is at the head of every branch ({some(result.current, everything=IN_JSON)}), "
                    "but revisions it ran were edited since:")
     elif result.up_to_date:
-        click.echo(f"The database is up to date: {some(result.current, everything=IN_JSON)}.")
+        click.echo(wording.up_to_date(result.current))
     else:
         at = some(result.current, everything=IN_JSON) or "base"
         if result.unversioned:

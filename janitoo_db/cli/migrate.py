@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable
 
 import click
 
-from janitoo_db.cli import output
+from janitoo_db.cli import output, wording
 from janitoo_db.cli.group import _remember_json, main
 from janitoo_db.cli.options import (
     IN_CURRENT,
@@ -37,7 +37,7 @@ def _move(site: Site, revision: str, *, quiet: bool, sql: bool, plan: bool, upgr
                                "--plan marks what can destroy data, --sql runs nothing")
     if plan:
         output.print_plan(commands.plan(site, revision, upgrade=upgrade, with_sql=sql, cascade=cascade), as_json,
-                          lambda: output.nothing_to_do(commands.current(site), revision, upgrade))
+                          lambda: wording.nothing_to_do(commands.current(site), revision, upgrade))
     elif sql:
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
         click.echo(script(site, revision), nl=False)
@@ -68,7 +68,7 @@ def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, site: Si
                    "revision that replaces it: nothing to run for it.", err=True)
     from janitoo_db import commands
 
-    progress.finish(steps, lambda: output.nothing_to_do(commands.current(site), revision, upgrade))
+    progress.finish(steps, lambda: wording.nothing_to_do(commands.current(site), revision, upgrade))
 
 
 no_destructive_option = click.option(
@@ -112,10 +112,12 @@ def initdb(site: Site, quiet: bool, no_destructive: bool | None, create_database
     So does upgrade.
     """
     from janitoo_db.site.at_head import plainly_at_every_head
+    from janitoo_db.site.switches import refusing
 
+    refusing(no_destructive)  # a value of $JANITOO_DB_NO_DESTRUCTIVE initdb refuses is refused with nothing to do too
     at = plainly_at_every_head(site)  # on SQLite only, where --create-database has nothing to create
     if at is not None and at.checksums_kept:  # a server start with nothing to do: no SQLAlchemy, no Alembic
-        output.Progress(quiet).finish([], lambda: output.nothing_to_do(at.heads, "heads", True))
+        output.Progress(quiet).finish([], lambda: wording.nothing_to_do(at.heads, "heads", True))
         return
     from janitoo_db import commands
 
@@ -242,7 +244,7 @@ def createdb(site: Site, create_database: bool) -> None:
     elif created.stamped:
         click.echo("The tables already match the models: stamped the database at heads.")
     else:
-        click.echo(output.nothing_to_do(commands.current(site), "heads", upgrade=True))
+        click.echo(wording.nothing_to_do(commands.current(site), "heads", upgrade=True))
 
 
 @main.command()

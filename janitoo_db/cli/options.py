@@ -135,8 +135,6 @@ def quiet_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 #: How many lines of a list (orphaned heads...) the text output shows; --json shows them all.
 SHOWN = 8
-#: Where a list cut short in a line of text is whole (see results.some).
-IN_JSON = "--json"
 IN_CURRENT = "'jnt_dbman current'"
 
 

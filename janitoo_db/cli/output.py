@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import click
 
-from janitoo_db.results import DriftReport, RevisionInfo, Step, some
+from janitoo_db.cli.wording import NOTHING_TO_DO
+from janitoo_db.results import DriftReport, RevisionInfo, Step
 
 
 def print_json(data: Any) -> None:
@@ -69,32 +70,6 @@ class Progress:
                     if needs_repair else "the failing one was not recorded, and nothing of it stays")
             click.echo(f"Kept: the {_revisions(self.listed)} listed above were committed one by one "
                        f"(MySQL/MariaDB); {rest}.", err=True)
-
-
-NOTHING_TO_DO = "Nothing to do."
-
-
-def nothing_to_do(at: Sequence[RevisionInfo], revision: str, upgrade: bool) -> str:
-    """Why a migration (or a plan) to *revision* runs nothing, naming the revisions the database is *at*."""
-    if not at:
-        if upgrade and revision != "base":
-            # Only a plan gets here: the real run stamps such a database first.
-            return (f"Nothing to do: the database has no alembic_version, but its tables already match {revision}: "
-                    "initdb and upgrade only record that (as 'jnt_dbman adopt' does).")
-        return "Nothing to do: the database holds no revision (base)."
-    where = some([_at(info) for info in at], everything="'jnt_dbman current'")
-    if upgrade and revision == "heads":
-        return f"Nothing to do: every branch is at its head: {where}."
-    if upgrade:
-        return f"Nothing to do: {revision} is already applied; the database is at {where}."
-    return f"Nothing to do: nothing after {revision} is applied; the database is at {where}."
-
-
-def _at(info: RevisionInfo) -> str:
-    text = f"{info.revision} ({', '.join(info.branches) or 'branch unknown'})"
-    if info.replaced_by:
-        return f"{text}, which the next migration re-stamps as {info.replaced_by}"
-    return f"{text}, orphaned" if info.orphaned else text
 
 
 def _revisions(count: int) -> str:

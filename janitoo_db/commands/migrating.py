@@ -21,6 +21,7 @@ from janitoo_db.runtime.running import run_alembic, run_stamp
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.engine import is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads, read_current
+from janitoo_db.site.switches import refusing
 
 if TYPE_CHECKING:
     pass
@@ -36,7 +37,7 @@ def upgrade(site: Site | Config, revision: str = "heads", *, on_step: StepReport
     """
     site = Site.of(site)
     _known_branch_of(site, revision)
-    check = destructive.guard(site, revision) if destructive.refusing(no_destructive) else None
+    check = destructive.guard(site, revision) if refusing(no_destructive) else None
 
     def run(connection: Connection) -> None:
         # A killed createdb leaves tables and no alembic_version too: named as such, not taken for the original's.

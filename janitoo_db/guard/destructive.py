@@ -42,7 +42,6 @@ cannot see, :mod:`janitoo_db.guard.sql_guard` judges at the connection as it is 
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
@@ -51,7 +50,7 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from janitoo_db.errors import ConfigError, DatabaseError, RefusedError
+from janitoo_db.errors import DatabaseError, RefusedError
 from janitoo_db.guard.dry_run import dry_runs
 from janitoo_db.guard.judging import REBUILD_TABLE, _Judge, _loader, _note_of
 from janitoo_db.guard.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED, SQL
@@ -61,30 +60,13 @@ from janitoo_db.site.alembic_internals import upgrade_steps
 from janitoo_db.site.engine import is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads, read_database
 from janitoo_db.site.revisions import alembic_errors
+from janitoo_db.site.switches import NO_DESTRUCTIVE_VARIABLE
 
 #: Every kind of :class:`Destructive`.
 KINDS = (DROP_TABLE, DROP_COLUMN, NARROW_TYPE, REBUILD_TABLE, SQL, NOT_CHECKED)
 
 
-#: The environment variable that refuses destructive revisions where no option is given (servers).
-NO_DESTRUCTIVE_VARIABLE = "JANITOO_DB_NO_DESTRUCTIVE"
-
-
-_YES, _NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
-
-
 Marks = list[tuple[Destructive, ...]]
-
-
-def refusing(no_destructive: bool | None = None) -> bool:
-    """Whether to refuse destructive revisions: *no_destructive* if given, else ``$JANITOO_DB_NO_DESTRUCTIVE``."""
-    if no_destructive is not None:
-        return no_destructive
-    value = os.environ.get(NO_DESTRUCTIVE_VARIABLE, "").strip().lower()
-    if value in _YES | _NO:
-        return value in _YES
-    raise ConfigError(f"${NO_DESTRUCTIVE_VARIABLE} must be 1 or 0 (true/false, yes/no, on/off), "
-                      f"not {os.environ[NO_DESTRUCTIVE_VARIABLE]!r}")
 
 
 def examine(site: Site, steps: Sequence[Any]) -> Marks:
