@@ -19,9 +19,10 @@ from janitoo_db.base import create_db_engine
 from janitoo_db.defaults import CONF_SECTION
 from janitoo_db.errors import ConfigError, DatabaseError
 from janitoo_db.migrate import Config
-from janitoo_db.results import CheckResult, some
+from janitoo_db.results import CheckResult
 from janitoo_db.site import Site
 from janitoo_db.site.options import as_options, to_bool
+from janitoo_db.text import some
 
 try:  # janitoo's own server and error, when janitoo is installed
     from janitoo.server import JNTServer as _ServerBase  # type: ignore[import-not-found]

@@ -18,7 +18,7 @@ from janitoo_db.cli.options import (
     statement_limit_options,
     yes_option,
 )
-from janitoo_db.results import some
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     from janitoo_db.results import Step

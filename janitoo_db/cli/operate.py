@@ -9,7 +9,7 @@ from janitoo_db.cli import output
 from janitoo_db.cli.group import _error, json_option, main
 from janitoo_db.cli.options import IN_CURRENT, _confirm_dropping, database_command, yes_option
 from janitoo_db.cli.wording import IN_JSON
-from janitoo_db.results import some
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     from janitoo_db.site import Site

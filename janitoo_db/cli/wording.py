@@ -4,18 +4,24 @@ No click here: :mod:`janitoo_db.cli.starting` prints them without importing it.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence, Union
 
-from janitoo_db.results import RevisionInfo, some
+from janitoo_db.text import some
 
-#: Where a list cut short in a line of text is whole (see results.some).
+if TYPE_CHECKING:
+    from janitoo_db.results import RevisionInfo
+    from janitoo_db.site.at_head import Head
+
+    Revision = Union[RevisionInfo, Head]
+
+#: Where a list cut short in a line of text is whole (see janitoo_db.text.some).
 IN_JSON = "--json"
 
 
 NOTHING_TO_DO = "Nothing to do."
 
 
-def nothing_to_do(at: Sequence[RevisionInfo], revision: str, upgrade: bool) -> str:
+def nothing_to_do(at: Sequence[Revision], revision: str, upgrade: bool) -> str:
     """Why a migration (or a plan) to *revision* runs nothing, naming the revisions the database is *at*."""
     if not at:
         if upgrade and revision != "base":
@@ -31,7 +37,7 @@ def nothing_to_do(at: Sequence[RevisionInfo], revision: str, upgrade: bool) -> s
     return f"Nothing to do: nothing after {revision} is applied; the database is at {where}."
 
 
-def _at(info: RevisionInfo) -> str:
+def _at(info: Revision) -> str:
     text = f"{info.revision} ({', '.join(info.branches) or 'branch unknown'})"
     if info.replaced_by:
         return f"{text}, which the next migration re-stamps as {info.replaced_by}"

@@ -16,15 +16,13 @@ from janitoo_db.errors import DatabaseError, RefusedError
 from janitoo_db.guard import ownership
 from janitoo_db.guard.registry import record_branches, record_tables
 from janitoo_db.history import drift, returning, unversioned
-from janitoo_db.results import (
-    Created,
-    some,
-)
+from janitoo_db.results import Created
 from janitoo_db.runtime import checksums, edited, interrupted, journal
 from janitoo_db.runtime.running import locked_connection, run_alembic, run_locked
 from janitoo_db.site import Site, graph
 from janitoo_db.site.engine import describe_db_error, has_transactional_ddl_dialect, is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads, read_current, read_database
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     from janitoo_db.history import adopt as adopting

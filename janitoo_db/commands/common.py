@@ -12,17 +12,13 @@ from sqlalchemy.engine import Connection
 from janitoo_db.errors import ExtensionError, RevisionError
 from janitoo_db.guard.registry import recorded_branches
 from janitoo_db.history import returning
-from janitoo_db.results import (
-    Orphan,
-    RevisionInfo,
-    Step,
-    some,
-)
+from janitoo_db.results import Orphan, RevisionInfo, Step
 from janitoo_db.runtime.running import run_locked
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.reading import read_current, read_database
 from janitoo_db.site.revision_files import describe_raised
 from janitoo_db.site.revisions import alembic_errors
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     pass

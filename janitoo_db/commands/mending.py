@@ -14,16 +14,13 @@ from janitoo_db.errors import DatabaseError, RefusedError, RevisionError
 from janitoo_db.guard import ownership
 from janitoo_db.guard.registry import record_branches, recorded_branches
 from janitoo_db.history import drift
-from janitoo_db.results import (
-    DriftReport,
-    Forgotten,
-    some,
-)
+from janitoo_db.results import DriftReport, Forgotten
 from janitoo_db.runtime import checksums, edited, interrupted
 from janitoo_db.runtime.running import locked_connection
 from janitoo_db.site import Site, graph
 from janitoo_db.site.engine import connect, describe_db_error, is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     pass

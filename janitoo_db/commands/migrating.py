@@ -12,16 +12,14 @@ from janitoo_db.commands.reading import current
 from janitoo_db.errors import RevisionError
 from janitoo_db.guard import destructive, safety, sql_guard
 from janitoo_db.history import returning, unversioned
-from janitoo_db.results import (
-    Step,
-    some,
-)
+from janitoo_db.results import Step
 from janitoo_db.runtime import interrupted
 from janitoo_db.runtime.running import run_alembic, run_stamp
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.engine import is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads, read_current
 from janitoo_db.site.switches import refusing
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     pass

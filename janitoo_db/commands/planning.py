@@ -13,15 +13,13 @@ from janitoo_db.errors import JanitooDbError, RevisionError
 from janitoo_db.guard import destructive, safety
 from janitoo_db.guard.judging import plan_note
 from janitoo_db.history import returning, unversioned
-from janitoo_db.results import (
-    Step,
-    first_line,
-)
+from janitoo_db.results import Step
 from janitoo_db.runtime.running import run_alembic
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import downgrade_steps, upgrade_steps
 from janitoo_db.site.reading import read_current, read_database
 from janitoo_db.site.revisions import alembic_errors
+from janitoo_db.text import first_line
 
 if TYPE_CHECKING:
     pass

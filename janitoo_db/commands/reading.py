@@ -9,18 +9,14 @@ from alembic.config import Config
 from janitoo_db.commands.common import _in_branch_order, _kept, _orphans, _recorded, _revisions, _symbol
 from janitoo_db.errors import RevisionError
 from janitoo_db.history import unversioned
-from janitoo_db.results import (
-    Branch,
-    CheckResult,
-    RevisionInfo,
-    some,
-)
+from janitoo_db.results import Branch, CheckResult, RevisionInfo
 from janitoo_db.runtime import edited, interrupted
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.conf import version_locations as branch_version_dirs
 from janitoo_db.site.extensions import Extension, discover
 from janitoo_db.site.reading import read_current, read_database
 from janitoo_db.site.revisions import alembic_errors
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     pass

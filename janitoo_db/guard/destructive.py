@@ -54,13 +54,14 @@ from janitoo_db.errors import DatabaseError, RefusedError
 from janitoo_db.guard.dry_run import dry_runs
 from janitoo_db.guard.judging import REBUILD_TABLE, _Judge, _loader, _note_of
 from janitoo_db.guard.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED, SQL
-from janitoo_db.results import Destructive, some
+from janitoo_db.results import Destructive
 from janitoo_db.site import Site, squashed
 from janitoo_db.site.alembic_internals import upgrade_steps
 from janitoo_db.site.engine import is_missing_sqlite_file
 from janitoo_db.site.reading import current_heads, read_database
 from janitoo_db.site.revisions import alembic_errors
 from janitoo_db.site.switches import NO_DESTRUCTIVE_VARIABLE
+from janitoo_db.text import some
 
 #: Every kind of :class:`Destructive`.
 KINDS = (DROP_TABLE, DROP_COLUMN, NARROW_TYPE, REBUILD_TABLE, SQL, NOT_CHECKED)

@@ -19,7 +19,8 @@ from janitoo_db.errors import JanitooDbError
 from janitoo_db.guard import narrowing, sql_guard, sql_text
 from janitoo_db.guard.dry_run import Batch, DryRunFailed, Runner
 from janitoo_db.guard.sql_text import DROP_COLUMN, DROP_TABLE, NARROW_TYPE, NOT_CHECKED
-from janitoo_db.results import Destructive, first_line
+from janitoo_db.results import Destructive
+from janitoo_db.text import first_line
 
 REBUILD_TABLE = "rebuild table"
 

@@ -34,8 +34,8 @@ from sqlalchemy.schema import DropConstraint, sort_tables_and_constraints
 from janitoo_db.defaults import BOOKKEEPING_TABLES, TABLES_TABLE, VERSION_TABLE
 from janitoo_db.errors import RefusedError
 from janitoo_db.guard.registry import recorded_tables, tables_table
-from janitoo_db.results import some
 from janitoo_db.site.engine import has_transactional_ddl_dialect
+from janitoo_db.text import some
 
 #: Dropped last by dropdb, in this order: the ledger goes after every table it records.
 _LAST = (VERSION_TABLE, *sorted(BOOKKEEPING_TABLES - {TABLES_TABLE}), TABLES_TABLE)

@@ -15,8 +15,8 @@ from typing import Any, Iterable, Sequence
 from alembic.script import ScriptDirectory
 
 from janitoo_db.errors import RefusedError
-from janitoo_db.results import some
 from janitoo_db.site import graph
+from janitoo_db.text import some
 
 
 def branches_aimed_at(script: ScriptDirectory, revision: str, branches: Iterable[str]) -> set[str] | None:

@@ -38,8 +38,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from janitoo_db.history.revision_schemas import BranchSchemas, Columns, Schemas, Snapshot, read_tables
-from janitoo_db.results import first_line, some
 from janitoo_db.site import graph
+from janitoo_db.text import first_line, some
 
 MATCHED, ABSENT, UNMATCHED = "matched", "absent", "unmatched"
 #: The tables match a revision, but only revisions that need what other branches' tables show is not applied.

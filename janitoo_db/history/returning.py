@@ -40,13 +40,13 @@ from sqlalchemy.engine import Connection
 
 from janitoo_db.errors import JanitooDbError, RefusedError
 from janitoo_db.guard.registry import recorded_branches, recorded_tables
-from janitoo_db.results import some
 from janitoo_db.runtime import checksums
 from janitoo_db.runtime.running import run_stamp
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import upgrade_steps
 from janitoo_db.site.reading import current_heads
 from janitoo_db.site.revisions import alembic_errors
+from janitoo_db.text import some
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from sqlalchemy.engine import Connection
 
 from janitoo_db.errors import JanitooDbError, RefusedError
 from janitoo_db.guard.registry import record_tables
-from janitoo_db.results import some
 from janitoo_db.runtime.running import run_stamp
 from janitoo_db.site import Site
 from janitoo_db.site.reading import describe_unversioned, tables_unversioned
+from janitoo_db.text import some
 
 if TYPE_CHECKING:
     from janitoo_db.history.adopt import Adoption

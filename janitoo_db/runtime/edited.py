@@ -14,10 +14,10 @@ from sqlalchemy.engine import Connection
 
 from janitoo_db.errors import RevisionError
 from janitoo_db.guard.registry import recorded_branches
-from janitoo_db.results import some
 from janitoo_db.runtime.checksums import _applied, _branch, _installed, checksums_table, file_checksum, recorded
 from janitoo_db.site.alembic_internals import all_revisions
 from janitoo_db.site.reading import current_heads
+from janitoo_db.text import some
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from janitoo_db.errors import JanitooDbError, MigrationError, RefusedError, RevisionError
 from janitoo_db.guard import sql_guard
 from janitoo_db.guard.registry import owning
-from janitoo_db.results import Step, first_line
+from janitoo_db.results import Step
 from janitoo_db.runtime import checksums, interrupted, journal, locking, settling
 from janitoo_db.runtime.locking import migration_connection
 from janitoo_db.site import Site
@@ -38,6 +38,7 @@ from janitoo_db.site.reading import read_current, read_database
 from janitoo_db.site.revision_files import describe_raised
 from janitoo_db.site.revisions import alembic_errors
 from janitoo_db.site.timeouts import is_lock_timeout
+from janitoo_db.text import first_line
 
 T = TypeVar("T")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from argparse import Namespace
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, TextIO
@@ -176,6 +175,8 @@ class Site:
         Quiet: Alembic's own progress lines would go to stdout; jnt_dbman reports itself.
         """
         if self._config is None:
+            from argparse import Namespace
+
             from alembic.config import Config
 
             config = Config(stdout=self.stdout or sys.stdout, ini_section=CONF_SECTION,

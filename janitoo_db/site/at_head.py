@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from janitoo_db.defaults import CHECKSUMS_TABLE, PROGRESS_TABLE, VERSION_TABLE
 from janitoo_db.errors import JanitooDbError
-from janitoo_db.results import RevisionInfo, first_line
 from janitoo_db.site import cached_headers as on_file
 from janitoo_db.site.revision_files import source_checksum
 from janitoo_db.site.sqlite_file import plain_sqlite_file
@@ -44,16 +43,41 @@ if TYPE_CHECKING:
 BUSY_SECONDS = 1.0
 
 
+class Head:
+    """A branch's head, as the sentence a command ends on names it (a plain class: no dataclass to build)."""
+
+    __slots__ = ("revision", "branches")
+    replaced_by = ""
+    orphaned = False
+
+    def __init__(self, revision: str, branch: str) -> None:
+        self.revision = revision
+        self.branches = (branch,)
+
+    def __repr__(self) -> str:
+        return f"Head({self.revision!r}, {self.branches[0]!r})"
+
+
 @dataclass(frozen=True)
 class AtEveryHead:
     """A database found at every head, as far as a server start needs to know."""
 
     #: Each branch's head, core first, then the extensions in the order they were found.
-    heads: tuple[RevisionInfo, ...]
-    #: The database keeps the checksums of applied revisions (else the next migration records them).
-    checksums_kept: bool
-    #: The file of an applied revision is not the one its recorded checksum was made from.
-    edited: bool
+    heads: tuple[Head, ...]
+    #: The bytes of every revision file by revision id, and the checksums the database recorded (None: no table).
+    sources: dict[str, bytes] = field(repr=False)
+    checksums: dict[str, str] | None = field(repr=False)
+
+    @property
+    def checksums_kept(self) -> bool:
+        """The database keeps the checksums of applied revisions (else the next migration records them)."""
+        return self.checksums is not None
+
+    @property
+    def edited(self) -> bool:
+        """The file of an applied revision is not the one its recorded checksum was made from (checkdb asks)."""
+        return any(revision in self.sources and source_checksum(self.sources[revision]) != checksum
+                   for revision, checksum in (self.checksums or {}).items())
 
 
 @dataclass(frozen=True)
@@ -83,10 +107,8 @@ def plainly_at_every_head(site: Site) -> AtEveryHead | None:
     heads = {name: line[-1] for name, line in lines.items()}
     if len(versions) != len(heads) or set(versions) != {head.id for head in heads.values()}:
         return None
-    files = {revision.id: revision.source for line in lines.values() for revision in line}
-    edited = any(revision in files and source_checksum(files[revision]) != checksum
-                 for revision, checksum in (checksums or {}).items())
-    return AtEveryHead(tuple(_info(name, head) for name, head in heads.items()), checksums is not None, edited)
+    sources = {revision.id: revision.source for line in lines.values() for revision in line}
+    return AtEveryHead(tuple(Head(head.id, name) for name, head in heads.items()), sources, checksums)
 
 
 def _branch_lines(site: Site) -> dict[str, list[_Revision]] | None:
@@ -174,10 +196,3 @@ def _read_database(path: str) -> tuple[list[str], dict[str, str] | None] | None:
         return None
     finally:
         connection.close()
-
-
-def _info(name: str, head: _Revision) -> RevisionInfo:
-    header = head.header
-    return RevisionInfo(revision=head.id, down_revisions=_names(header["down_revision"]), branches=(name,),
-                        message=first_line(header["doc"]), path=head.path, is_head=True, is_branch_point=False,
-                        is_merge_point=False, depends_on=_names(header["depends_on"]))

@@ -6,15 +6,17 @@ builds the rest in memory (:class:`janitoo_db.site.Site`).
 """
 from __future__ import annotations
 
-import configparser
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from janitoo_db.defaults import CONF_SECTION, DEFAULT_URL, URL_ENVIRONMENT_VARIABLE
 from janitoo_db.errors import ConfigError
 from janitoo_db.site.extensions import Extension
+
+if TYPE_CHECKING:
+    import configparser
 
 
 def read_conf_section(conf_file: str | os.PathLike[str], section: str = CONF_SECTION) -> dict[str, str]:
@@ -35,6 +37,8 @@ def read_conf_url(conf_file: str | os.PathLike[str]) -> str:
 @contextmanager
 def _reading(conf_file: str | os.PathLike[str], section: str) -> Iterator[configparser.ConfigParser]:
     """A parser of *conf_file*; what goes wrong while reading it becomes one ConfigError line."""
+    import configparser  # only when there is a file to read: a start given -u does without
+
     path = Path(conf_file)
     parser = configparser.ConfigParser(defaults={"here": str(path.resolve().parent)})
     try:

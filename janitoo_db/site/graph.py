@@ -12,8 +12,9 @@ from alembic.script.revision import Revision
 from alembic.script.revision import RevisionError as AlembicRevisionError
 from alembic.util import CommandError
 
-from janitoo_db.results import RevisionInfo, first_line
+from janitoo_db.results import RevisionInfo
 from janitoo_db.site.alembic_internals import dependencies
+from janitoo_db.text import first_line
 
 
 def parents(revision: Revision) -> tuple[str, ...]:

@@ -29,9 +29,10 @@ from typing import Any
 from alembic.script import Script, ScriptDirectory
 
 from janitoo_db.errors import RefusedError, RevisionError
-from janitoo_db.results import Replaced, some
+from janitoo_db.results import Replaced
 from janitoo_db.site import graph
 from janitoo_db.site.alembic_internals import all_revisions
+from janitoo_db.text import some
 
 
 def replaced_ids(value: Any, release: Any, where: str) -> tuple[str, ...]:
