@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection, Engine
 
+    from janitoo_db.site.compiled_revisions import CompiledRevisions
+
 #: Where our ``env.py`` finds the Site in ``Config.attributes``: the one hand-over between the two.
 SITE_KEY = "janitoo_db.site"
 #: Our packaged ``env.py`` and revision template.
@@ -102,6 +104,8 @@ class Site:
         self._engine: Engine | None = None
         self._config: Config | None = None
         self.revision_schemas: Any = None
+        #: The revision files' compiled code, kept for the next command when this one is done (see dispose).
+        self.compiled: CompiledRevisions | None = None
 
     def __repr__(self) -> str:
         from janitoo_db.site.engine import hide_password
@@ -143,7 +147,9 @@ class Site:
         return self._engine is not None
 
     def dispose(self) -> None:
-        """Close the pooled connections now, not whenever the interpreter gets to them."""
+        """Close the pooled connections now, not whenever the interpreter gets to them; keep compiled revisions."""
+        if self.compiled is not None:
+            self.compiled.save()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -52,12 +52,16 @@ def cache_dir() -> Path | None:
     return Path(base) / "janitoo_db"
 
 
+def directories_key(dirs: list[str]) -> str:
+    """What names a set of version directories in the cache files' names."""
+    return hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
 def cache_file(dirs: list[str]) -> PrivateFile | None:
     directory = cache_dir()
     if directory is None:
         return None
-    key = hashlib.sha1("\0".join(dirs).encode(), usedforsecurity=False).hexdigest()[:16]
-    return PrivateFile(directory / f"revisions-{key}.json")
+    return PrivateFile(directory / f"revisions-{directories_key(dirs)}.json")
 
 
 def read_headers(cache: PrivateFile) -> dict[str, list[Any]]:

@@ -42,38 +42,46 @@ from alembic.script.revision import RevisionMap
 from janitoo_db.errors import RevisionError
 from janitoo_db.site import cached_headers as on_file
 from janitoo_db.site.cached_headers import GRAPH_FIELDS, HEADER_FIELDS, SQUASH_FIELDS, Header
+from janitoo_db.site.compiled_revisions import CompiledRevisions
 from janitoo_db.site.private_files import PrivateFile
 from janitoo_db.site.revision_files import EXECUTED_SOURCE, execute_revision_file
 from janitoo_db.site.squashed import refuse_replaced_files
 
 
-def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.PathLike[str]]) -> None:
+def use_cached_headers(script: ScriptDirectory, version_dirs: Iterable[str | os.PathLike[str]]) -> CompiledRevisions:
     """Make *script* list its revision files itself and build the graph from the cache where it can.
 
     Call it before anything reads ``script.revision_map``.  With the cache off
     the files are still listed here (only regular files) and executed from
-    source.  Configurations this module does not handle (sourceless or
-    recursive version locations) are left to Alembic.
+    the bytes read then.  Configurations this module does not handle
+    (sourceless or recursive version locations) are left to Alembic.  Returns
+    where the compiled files are kept: save it once the command is done.
     """
-    if script.sourceless or script.recursive_version_locations:
-        return
     dirs = [os.fspath(d) for d in version_dirs]
+    compiled = CompiledRevisions(dirs)
+    if script.sourceless or script.recursive_version_locations:
+        return compiled
     # RevisionMap(generator) and Script(module, id, path) are the documented classes, but replacing the map
     # ScriptDirectory made relies on every lookup going through script.revision_map, and LazyRevisionModule on
     # what Script reads from a module (tested with Alembic 1.16.0 to 1.20.1; see alembic_internals.py).
-    script.revision_map = RevisionMap(lambda: _load_revisions(dirs, on_file.cache_file(dirs)))
+    script.revision_map = RevisionMap(lambda: _load_revisions(dirs, on_file.cache_file(dirs), compiled))
+    return compiled
 
 
 class LazyRevisionModule:
     """Stands in for a revision file's module: its header from the cache, the rest from the file.
 
     The file is executed the first time anything but the header is asked
-    for, normally its ``upgrade`` or ``downgrade`` function; if its header is
-    not the cached one, the cache file is removed and RevisionError raised.
+    for, normally its ``upgrade`` or ``downgrade`` function, from the bytes
+    the command read as it listed the files; if its header is not the cached
+    one, the cache file is removed and RevisionError raised.
     """
 
-    def __init__(self, path: str, header: Header, cache: PrivateFile) -> None:
+    def __init__(self, path: str, header: Header, cache: PrivateFile, source: bytes,
+                 compiled: CompiledRevisions) -> None:
         self.__file__ = path
+        self._source = source
+        self._compiled = compiled
         self.revision = header["revision"]
         self.down_revision = header["down_revision"]
         self.branch_labels = header["branch_labels"]
@@ -94,7 +102,8 @@ class LazyRevisionModule:
     def load(self) -> ModuleType:
         """Execute the revision file (once), check its header against the cache's, return its module."""
         if self._module is None:
-            module = execute_revision_file(self.__file__)
+            module = execute_revision_file(self.__file__, self._source,
+                                           self._compiled.code(self.__file__, self._source))
             found = _header(module) or {}
             differing = [name for name in GRAPH_FIELDS if found.get(name) != getattr(self, name)]
             if differing:
@@ -121,24 +130,29 @@ def _header(module: ModuleType) -> Header | None:
     return header
 
 
-def _executed(path: str, source: bytes) -> tuple[ModuleType, Header | None]:
-    module = execute_revision_file(path, source)
+def _executed(path: str, source: bytes, compiled: CompiledRevisions) -> tuple[ModuleType, Header | None]:
+    module = execute_revision_file(path, source, compiled.code(path, source))
     if not isinstance(getattr(module, "revision", None), str):
         raise RevisionError(f"revision file {path} has no revision variable holding a string")
     return module, _header(module)
 
 
-def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Script]:
+def _load_revisions(dirs: list[str], cache: PrivateFile | None, compiled: CompiledRevisions) -> Iterator[Script]:
     """Every revision in *dirs*, from the cache where the file is unchanged."""
     cached = on_file.read_headers(cache) if cache else {}
     files = {path: (source, on_file.digest(source)) for path, source in on_file.revision_files(dirs)}
+    compiled.listed = {compiled.key(path, source) for path, (source, _) in files.items()}
     remembered = {path: on_file.remembered(cached.get(path), digest) for path, (_, digest) in files.items()}
-    executed = {path: _executed(path, files[path][0]) for path, header in remembered.items() if header is None}
+
+    def run(path: str) -> tuple[ModuleType, Header | None]:
+        return _executed(path, files[path][0], compiled)
+
+    executed = {path: run(path) for path, header in remembered.items() if header is None}
     # Headers naming a revision none of them provides would stop Alembic with a KeyError:
     # then the cache is not believed at all, and what the files say decides.
     known = [h for h in [*remembered.values(), *(h for _, h in executed.values())] if h]
     if not set().union(*map(on_file.references, known)) <= set().union(*map(on_file.names, known)):
-        executed.update((path, _executed(path, files[path][0])) for path, h in remembered.items() if h is not None)
+        executed.update((path, run(path)) for path, h in remembered.items() if h is not None)
         remembered = dict.fromkeys(remembered)
     refuse_replaced_files({**{path: h for path, h in remembered.items() if h is not None},
                            **{path: h or vars(module) for path, (module, h) in executed.items()}})
@@ -147,7 +161,8 @@ def _load_revisions(dirs: list[str], cache: PrivateFile | None) -> Iterator[Scri
         header = remembered[path]
         if cache is not None and header is not None:
             fresh[path] = cached[path]
-            yield Script(LazyRevisionModule(path, header, cache), header["revision"], path)  # type: ignore[arg-type]
+            lazy = LazyRevisionModule(path, header, cache, files[path][0], compiled)
+            yield Script(lazy, header["revision"], path)  # type: ignore[arg-type]
             continue
         module, header = executed[path]
         if header is not None:

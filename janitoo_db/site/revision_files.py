@@ -10,25 +10,27 @@ import hashlib
 import os
 import re
 import stat
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 from janitoo_db.errors import RevisionError
 
 
-def execute_revision_file(path: str, source: bytes | None = None) -> ModuleType:
+def execute_revision_file(path: str, source: bytes | None = None, code: CodeType | None = None) -> ModuleType:
     """Execute the revision file at *path* from its source and return its module.
 
     Alembic's loader may run a ``__pycache__`` file instead, whose check (the
     source's modification time in whole seconds, and its size) misses an edit
     within the same second that keeps the size.  *source* is the file's
-    bytes if they were read already.
+    bytes if they were read already, *code* what they compile to if known
+    (:mod:`janitoo_db.site.compiled_revisions`).
     """
     if source is None:
         source = read_source(path)
     module = ModuleType(re.sub(r"\W", "_", os.path.basename(path)))
     module.__file__ = path
-    code = compile_revision_file(path, source)
+    if code is None:
+        code = compile_revision_file(path, source)
     try:
         exec(code, module.__dict__)  # noqa: S102 - it is a revision file
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: loading a revision never ends the program

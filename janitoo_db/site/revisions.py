@@ -77,7 +77,7 @@ def load_revisions(site: Site) -> ScriptDirectory:
         warnings.filterwarnings("error", message="Revision .* referenced from .* is not present")
         try:
             script = ScriptDirectory.from_config(site.alembic_config)
-            use_cached_headers(script, locations(site))
+            site.compiled = use_cached_headers(script, locations(site))
             with gc_paused():
                 revisions = all_revisions(script)
         except UserWarning as warning:
