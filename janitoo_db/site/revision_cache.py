@@ -13,8 +13,10 @@ independent of timestamps, which an edit can keep (``touch -r``, a coarse
 file system, a change time that is a creation time).
 
 A revision's file is executed when its ``upgrade`` or ``downgrade`` is about
-to run, from its source (never from a ``__pycache__`` file that may be older
-than the source), and its header is compared with the cached one: if they
+to run, from the bytes read as the files were listed (never from a
+``__pycache__`` file that may be older than the source; its compiled code may
+come from :mod:`janitoo_db.site.compiled_revisions`, keyed by those bytes'
+digest), and its header is compared with the cached one: if they
 differ, the graph the command planned with was wrong, so the cache file is
 removed and the command stops with an error before that revision runs.
 Cached headers that name a revision none of them provides are not believed.
