@@ -25,7 +25,7 @@ nothing else does.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,18 +105,6 @@ def _read_capacity(connection: Connection) -> Capacity:
 read_capacity: Callable[[Connection], Capacity] = _read_capacity
 
 
-def _needs_toast(types: Iterable[Any]) -> bool:
-    width = 0
-    for kind in types:
-        if isinstance(kind, _FIXED):
-            width += 8
-        elif isinstance(kind, sa.String) and kind.length is not None:
-            width += 4 * kind.length + 4  # four bytes a character at most, in UTF-8
-        else:
-            return True
-    return width > TOAST_ROW
-
-
 def table_locks(table: sa.Table) -> int:
     """The lock table entries ``CREATE TABLE`` takes for *table* (its indexes are statements of their own)."""
     locks = 2  # the relation and its row type
@@ -125,11 +113,22 @@ def table_locks(table: sa.Table) -> int:
             locks += 2 if constraint.columns else 0  # its catalog entry and its index
         else:
             locks += 2 if isinstance(constraint, sa.ForeignKeyConstraint) else 1  # ... and the table it names
-    key = list(table.primary_key.columns)
-    serial = len(key) == 1 and isinstance(key[0].type, sa.Integer) and key[0].autoincrement in (True, "auto") \
-        and key[0].server_default is None and not key[0].foreign_keys
-    sequences = int(serial) + sum(1 for column in table.columns if column.identity is not None and not serial)
-    return locks + sequences + 2 * _needs_toast(column.type for column in table.columns)
+    key = table.primary_key.columns
+    only = next(iter(key)) if len(key) == 1 else None
+    serial = only is not None and isinstance(only.type, sa.Integer) and only.autoincrement in (True, "auto") \
+        and only.server_default is None and not only.foreign_keys
+    width = 0  # the widest row, in bytes: a row that can outgrow a page gets a TOAST table and index
+    for column in table.columns:
+        kind = column.type
+        if column.identity is not None and not serial:
+            locks += 1  # its sequence
+        if isinstance(kind, _FIXED):
+            width += 8
+        elif isinstance(kind, sa.String) and kind.length is not None:
+            width += 4 * kind.length + 4  # four bytes a character at most, in UTF-8
+        else:
+            width += TOAST_ROW + 1
+    return locks + serial + 2 * (width > TOAST_ROW)
 
 
 #: The table a statement of SQL text writes rows to: its locks are the table's, taken once.
