@@ -222,3 +222,23 @@ def test_the_locks_of_a_table_are_counted_as_postgresql_takes_them(shape: str, p
     estimated = budget.held - BOOKKEEPING
     assert estimated == counted
     assert taken <= estimated <= taken + 3, (taken, estimated)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mysql"])
+def test_sqlite_and_mariadb_never_count_nor_split(cli: Run, database: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}" if database == "sqlite" else request.getfixturevalue(f"{database}_url")
+    root = write_extension(tmp_path / "ext", "splitx", [
+        (REVISIONS[0], "pass"), *((REVISIONS[index], _table(index)) for index in range(1, 7))])
+    install_extension(root, "splitx", monkeypatch)
+
+    def refuse(connection: object) -> Capacity:
+        raise AssertionError("the lock table of PostgreSQL only is read")
+
+    monkeypatch.setattr(lock_budget, "read_capacity", refuse)
+    result = cli("initdb", "-u", url)
+
+    assert result.exit_code == 0, result.stderr
+    assert "Note: after" not in result.stderr
+    assert _splitx(url)[:2] == (set(TABLES), {REVISIONS[-1]})
