@@ -48,8 +48,11 @@ class MigrationError(DatabaseError):
     """A revision failed while it was being applied."""
 
     def __init__(self, message: str, *, rolled_back: bool = False, lock_timed_out: bool = False,
-                 failing: str = "", committed_partway: bool = False, needs_repair: bool = False) -> None:
+                 failing: str = "", committed_partway: bool = False, needs_repair: bool = False,
+                 split_commits: int = 0) -> None:
         super().__init__(message)
+        #: The transactions a run split for PostgreSQL's lock table committed before the failure.
+        self.split_commits = split_commits
         #: True when the failing revision left work it could not undo, marked for ``jnt_dbman repair``.
         self.needs_repair = needs_repair
         #: True when a revision's autocommit block committed part of the work before the failure.

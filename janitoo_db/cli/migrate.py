@@ -61,7 +61,7 @@ def _migrate(run: Callable[[output.Progress], list[Step]], quiet: bool, site: Si
     try:
         steps = run(progress)
     except MigrationError as error:
-        progress.failed(error.rolled_back, error.committed_partway, error.needs_repair)
+        progress.failed(error.rolled_back, error.committed_partway, error.needs_repair, error.split_commits)
         raise
     for replaced in site.restamped if not quiet else ():
         click.echo(f"Re-stamped {replaced.revision} ({replaced.branch}) as {replaced.squashed}, the squashed "

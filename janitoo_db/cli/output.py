@@ -55,11 +55,16 @@ class Progress:
         click.echo(f"Done: {_revisions(len(steps))} {verb} in {time.monotonic() - self.started:.2f} s, committed.",
                    err=True)
 
-    def failed(self, rolled_back: bool, committed_partway: bool = False, needs_repair: bool = False) -> None:
+    def failed(self, rolled_back: bool, committed_partway: bool = False, needs_repair: bool = False,
+               split_commits: int = 0) -> None:
         if self.quiet or not self.listed:
             return
         if rolled_back:
             click.echo(f"Rolled back: none of the {_revisions(self.listed)} listed above were kept.", err=True)
+        elif split_commits and not needs_repair:
+            click.echo(f"Partly kept: the run was split for PostgreSQL's lock table, and the {split_commits} "
+                       "transaction(s) before the failing revision's were committed with their versions; the rest "
+                       "was rolled back. 'jnt_dbman current' shows where the database is.", err=True)
         elif committed_partway:
             rest = ("part of the failing one stays, marked for 'jnt_dbman repair' (the error says why)"
                     if needs_repair else "the rest was rolled back or undone")

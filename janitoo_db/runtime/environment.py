@@ -186,6 +186,22 @@ class _Autocommit:
         self.run.own_marks.discard(step.revision.revision)
         self.settle()
         self.connection.commit()
+        if self.run.budget is not None:
+            self.run.budget.revision_done()
+            self.run.budget.released()
+        self.connection.begin()
+
+    def between(self, step: Any, write_versions: Callable[[], None]) -> None:
+        """Commit here if the next revision might overflow PostgreSQL's lock table (:mod:`~.lock_budget`)."""
+        budget = self.run.budget
+        if budget is None or not budget.revision_done():
+            return
+        write_versions()
+        self.settle()
+        self.connection.commit()
+        self.run.committed_partway = True
+        self.run.split_commits += 1
+        budget.committed()
         self.connection.begin()
 
 

@@ -21,7 +21,7 @@ from janitoo_db.errors import JanitooDbError, MigrationError, RefusedError, Revi
 from janitoo_db.guard import sql_guard
 from janitoo_db.guard.registry import owning
 from janitoo_db.results import Step
-from janitoo_db.runtime import checksums, interrupted, journal, locking, settling
+from janitoo_db.runtime import checksums, interrupted, journal, lock_budget, locking, settling
 from janitoo_db.runtime.locking import migration_connection
 from janitoo_db.site import Site
 from janitoo_db.site.alembic_internals import (
@@ -83,6 +83,8 @@ def run_alembic(site: Site, revision: str, *, upgrade: bool, sql: bool = False,
         run.planned = len(found)
         if context.as_sql:
             return found
+        lock_budget.stop(run.budget)
+        run.budget = lock_budget.watching(context.connection, len(found), site.notify)
         found = sql_guard.scoped(journal.scoped(owning(found), context.connection))
         if not has_transactional_ddl_dialect(context.dialect.name):
             return checksums.recording_each(interrupted.marking(found, context.connection, run.own_marks),
@@ -95,7 +97,8 @@ def run_alembic(site: Site, revision: str, *, upgrade: bool, sql: bool = False,
                                 destination_rev=revision):
             script.run_env()
     finally:
-        run.migrate_only, run.steps = False, None
+        lock_budget.stop(run.budget)
+        run.migrate_only, run.steps, run.budget = False, None, None
 
 
 def run_stamp(site: Site, revisions: list[str]) -> None:
@@ -194,6 +197,7 @@ def _retrying(site: Site, error: MigrationError, wait: float) -> None:
     tries = site.run.retried
     waited = f" {limits.lock_timeout:g} s" if limits.lock_timeout is not None else ""
     undone = ("rolled back" if error.rolled_back else
+              "the transactions of the split run before its own stay" if error.split_commits else
               "what ran before its autocommit block stays" if has_transactional_ddl_dialect(
                   site.engine.dialect.name) else "what it ran stays")
     site.notify(f"{error.failing or 'a statement'} waited{waited} for a lock other sessions hold and gave up "
@@ -231,8 +235,13 @@ def _migration_error(site: Site, error: BaseException) -> JanitooDbError:
         left_at = "unknown"
     rolled_back, partway = _kept(site)
     settled = site.run.settled or settling.Settled()
+    commits = site.run.split_commits
     if rolled_back:
         left_at = f"rolled back, so nothing this command did was kept: the database is at {left_at}"
+    elif commits and not settled.needs_repair:
+        left_at = (f"{settled.describe()}the database is at {left_at} (the run was split for PostgreSQL's lock "
+                   f"table: the {commits} transaction(s) before the failing revision's were committed, the rest "
+                   "was rolled back)")
     elif has_transactional_ddl_dialect(engine.dialect.name):
         committed = ("what ran before it and in it" if settled.needs_repair else
                      "the revisions before it; the failing one's work was undone" if settled.undone else
@@ -248,8 +257,9 @@ def _migration_error(site: Site, error: BaseException) -> JanitooDbError:
     timed_out = is_lock_timeout(error)
     if failing is None:
         return MigrationError(f"{reason}; {left_at}", rolled_back=rolled_back, lock_timed_out=timed_out,
-                              committed_partway=partway, needs_repair=settled.needs_repair)
+                              committed_partway=partway, needs_repair=settled.needs_repair, split_commits=commits)
     branch = ", ".join(sorted(failing.branch_labels)) or "no branch"
     return MigrationError(f"revision {failing.revision} ({branch}, {failing.path}) failed: {reason}; {left_at}",
                           rolled_back=rolled_back, lock_timed_out=timed_out, committed_partway=partway,
-                          failing=f"revision {failing.revision} ({branch})", needs_repair=settled.needs_repair)
+                          failing=f"revision {failing.revision} ({branch})", needs_repair=settled.needs_repair,
+                          split_commits=commits)

@@ -55,8 +55,12 @@ class MigrationRun:
     own_marks: set[str] = field(default_factory=set)
     #: What the last settle of a failed try did (a :class:`janitoo_db.runtime.settling.Settled`).
     settled: Any = None
-    #: True once the run committed part of its work (an autocommit block).
+    #: True once the run committed part of its work (an autocommit block, a split run).
     committed_partway: bool = False
+    #: PostgreSQL: the locks the open transaction holds (a :class:`janitoo_db.runtime.lock_budget.Budget`).
+    budget: Any = None
+    #: How many times a split run committed so far (over every try).
+    split_commits: int = 0
     #: generate: which tables autogenerate compares, and the hook that edits the revision it writes.
     include_object: Callable[..., bool] | None = None
     process_revision_directives: Callable[..., None] | None = None

@@ -100,6 +100,9 @@ class AutocommitBlocks(Protocol):
     def revision_done(self, step: Any, write_versions: Callable[[], None]) -> None:
         """The revision whose block ran has finished: record and commit it."""
 
+    def between(self, step: Any, write_versions: Callable[[], None]) -> None:
+        """Another revision has finished: commit here if the run is split (too many locks for one transaction)."""
+
 
 def migrate_writing_versions_once(migration_context: MigrationContext, before: tuple[str, ...],
                                   steps: Callable[[Any, Any], Iterable[Any]],
@@ -114,7 +117,8 @@ def migrate_writing_versions_once(migration_context: MigrationContext, before: t
 
     A revision's ``op.get_context().autocommit_block()`` runs in
     ``autocommit.block``, which commits what ran before it: the versions so
-    far are written first, and again once that revision is done.
+    far are written first, and again once that revision is done.  After any
+    other revision ``autocommit.between`` may commit the same way.
     """
     if not before:
         migration_context._ensure_version_table()
@@ -150,6 +154,8 @@ def migrate_writing_versions_once(migration_context: MigrationContext, before: t
             if running and autocommit is not None:
                 autocommit.revision_done(step, write_versions)
                 running.clear()
+            elif autocommit is not None:
+                autocommit.between(step, write_versions)
     write_versions()
 
 
