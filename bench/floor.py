@@ -54,6 +54,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -163,6 +164,10 @@ class Result:
 
     def cpu(self) -> float | None:
         return statistics.median(s.cpu for s in self.samples) if self.samples else None
+
+    def cpu_cell(self) -> str:
+        cpu = self.cpu()
+        return "failed" if cpu is None else f"{cpu:.3f}"
 
     def cell(self) -> str:
         if not self.samples:
@@ -339,11 +344,12 @@ def tables(bench: Floor) -> list[tuple[str, list[str], list[list[str]]]]:
                 if result is None:
                     continue
                 rows.append([BACKEND_NAMES[backend], f"{size} x {args.revisions} ({initdb.revisions})",
-                             command, result.cell(), ratio(result, floor),
-                             ratio(initdb, result) if command == STOCK else "\u2013"])
-    out.append(("initdb on a fresh database against the floor: median wall-clock seconds (min-max)",
-                ["Database", "Extensions x revisions (total)", "Command", "Seconds", "Over the floor",
-                 "initdb over it"], rows))
+                             command, result.cell(), result.cpu_cell(), ratio(result, floor),
+                             ratio(initdb, result) if command != INITDB else "\u2013"])
+    out.append(("initdb on a fresh database against the floor: median wall-clock seconds (min-max), "
+                "median CPU seconds of the client process",
+                ["Database", "Extensions x revisions (total)", "Command", "Seconds", "CPU seconds",
+                 "Over the floor", "initdb over it"], rows))
     rows = []
     for size in args.sizes:
         floor = results.get(("sqlite", size, NOOP_FLOOR))
@@ -351,11 +357,12 @@ def tables(bench: Floor) -> list[tuple[str, list[str], list[list[str]]]]:
             result = results.get(("sqlite", size, command))
             if result is not None:
                 rows.append(["SQLite", f"{size} x {args.revisions} ({result.revisions})", command, result.cell(),
-                             ratio(result, floor)])
+                             result.cpu_cell(), ratio(result, floor)])
     if rows:
         out.append(("A start with nothing to do against Python reading alembic_version with sqlite3: "
-                    "median wall-clock seconds (min-max)",
-                    ["Database", "Extensions x revisions (total)", "Command", "Seconds", "Over the floor"], rows))
+                    "median wall-clock seconds (min-max), median CPU seconds",
+                    ["Database", "Extensions x revisions (total)", "Command", "Seconds", "CPU seconds",
+                     "Over the floor"], rows))
     rows = []
     for backend in args.backends:
         for command in [INITDB, FLOORS[backend][0]]:
@@ -430,8 +437,9 @@ def machine(args: argparse.Namespace, load: float) -> list[str]:
     clients = []
     for name in ("sqlite3", "psql", "mariadb"):
         if shutil.which(name):
-            clients.append(subprocess.run([name, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-                           .strip())
+            line = subprocess.run([name, "--version"], capture_output=True, text=True).stdout
+            found_version = re.search(r"[\d.]+-MariaDB", line) or re.search(r"\d+\.\d+(\.\d+)?", line)
+            clients.append(f"{name} {found_version.group(0) if found_version else '?'}")
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     return [f"janitoo_db from {root / 'janitoo_db'} at {git_state(root)}",
@@ -470,6 +478,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep --work afterwards")
     parser.add_argument("--rst", type=Path, help="write the tables as RST list-tables here")
     parser.add_argument("--json", type=Path, help="write every measurement here")
+    parser.add_argument("--from-json", type=Path, metavar="FILE",
+                        help="measure nothing: print (and --rst) the report of a run saved with --json")
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.backends = [b for b in args.backends.split(",") if b]
@@ -487,8 +497,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def report_saved(args: argparse.Namespace) -> int:
+    """Print (and write as RST) the report of a run saved with --json."""
+    saved = json.loads(args.from_json.read_text())
+    for name in ("sizes", "backends"):
+        setattr(args, name, json.loads(saved["arguments"][name].replace("'", '"')))
+    for name in ("revisions", "target_size"):
+        setattr(args, name, int(saved["arguments"][name]))
+    bench = Floor.__new__(Floor)
+    bench.args, bench.checks, bench.failures, bench.results = args, saved["checks"], saved["failures"], {}
+    for item in saved["results"]:
+        result = Result(item["backend"], item["extensions"], item["revisions"], item["command"],
+                        [Sample(**sample) for sample in item["samples"]], item["failures"])
+        bench.results[(result.backend, result.size, result.command)] = result
+    print_report(bench, saved["machine"])
+    if args.rst:
+        write_rst(args.rst, bench, saved["machine"])
+        print(f"wrote {args.rst}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return report_saved(args)
     args.work = (args.work or Path(tempfile.mkdtemp(prefix="jnt_bench_"))).resolve()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
