@@ -156,7 +156,9 @@ class CommandFailed(SystemExit):
     """A measured command failed: the benchmark stops, unless the command may fail (see Bench.backend)."""
 
     def __init__(self, argv: list[str], code: int, stdout: str, stderr: str) -> None:
-        lines = [line for line in stderr.splitlines() if line.startswith("Error")] or stderr.splitlines()[-1:]
+        # jnt_dbman's one line starts with "Error"; psql's and mariadb's carry "ERROR" after the file name.
+        lines = ([line for line in stderr.splitlines() if line.startswith("Error") or "ERROR" in line]
+                 or stderr.splitlines()[-1:])
         self.reason = lines[0] if lines else f"exit status {code}"
         super().__init__(f"benchmark aborted: {' '.join(argv)} exited with {code}\n"
                          f"--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}")
