@@ -156,7 +156,9 @@ class CommandFailed(SystemExit):
     """A measured command failed: the benchmark stops, unless the command may fail (see Bench.backend)."""
 
     def __init__(self, argv: list[str], code: int, stdout: str, stderr: str) -> None:
-        lines = [line for line in stderr.splitlines() if line.startswith("Error")] or stderr.splitlines()[-1:]
+        # jnt_dbman's one line starts with "Error"; psql's and mariadb's carry "ERROR" after the file name.
+        lines = ([line for line in stderr.splitlines() if line.startswith("Error") or "ERROR" in line]
+                 or stderr.splitlines()[-1:])
         self.reason = lines[0] if lines else f"exit status {code}"
         super().__init__(f"benchmark aborted: {' '.join(argv)} exited with {code}\n"
                          f"--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}")
@@ -542,10 +544,12 @@ class Bench:
     def backend(self, backend: str, size: int, revisions: int, runs: int,
                 env: dict[str, str], stock: Path, template: str) -> None:
         at_heads: str | None = None
-        self.log(f"  {backend}: {' / '.join(FRESH)} x{runs}, each on a fresh database")
-        for run in range(runs):
+        # --read-only: one initdb, only to get a database at every head for checkdb / current.
+        fresh, fresh_runs = (["jnt_dbman initdb"], 1) if self.args.read_only else (FRESH, runs)
+        self.log(f"  {backend}: {' / '.join(fresh)} x{fresh_runs}, each on a fresh database")
+        for run in range(fresh_runs):
             urls, done = {}, []
-            for command in rotated(FRESH, run):
+            for command in rotated(fresh, run):
                 url = self.dbs.new(backend)
                 ini = write_stock_ini(template, stock, url)
                 urls[command] = url
@@ -561,7 +565,8 @@ class Bench:
                     done.append(f"{command} FAILED")
                     self.log(f"    {self.failures[-1]}")
                 ini.unlink()
-            if run == 0 and not self.args.no_verify and len(done) == len(FRESH) and "FAILED" not in str(done):
+            complete = len(done) == len(FRESH) == len(fresh) and "FAILED" not in str(done)
+            if run == 0 and not self.args.no_verify and complete:
                 self.log(f"    verified: {verify(urls, size * (self.args.revisions - 1))}")
             for command, url in urls.items():
                 if command == "jnt_dbman initdb" and at_heads is None and f"{command} FAILED" not in done:
@@ -739,16 +744,20 @@ def print_report(bench: Bench, rows: list[Row], growth: list[Growth]) -> None:
             print(f"  {failure}")
 
 
-def write_rst(path: Path, rows: list[Row], growth: list[Growth], failures: list[str]) -> None:
-    """The figures as reStructuredText list-tables, to paste into docs/benchmarks.rst."""
+def write_rst(path: Path, rows: list[Row], growth: list[Growth], failures: list[str],
+              info: list[str] | None = None) -> None:
+    """The figures as reStructuredText list-tables, to paste into docs/benchmarks.rst, *info* lines above."""
     def cells(*values: str) -> list[str]:
         return [f"   * - {values[0]}"] + [f"     - {v}" for v in values[1:]]
+
+    head = [".. Written by bench/run.py --rst; do not edit by hand.", ""]
+    head += [*(f"* {line}" for line in info), ""] if info else []
 
     def command(row: Row) -> str:
         ours = row.ours.command.removeprefix("jnt_dbman ")
         return f"``{ours}`` / ``{row.stock.command.removeprefix('alembic ').removeprefix('jnt_dbman ')}``"
 
-    out = [".. list-table:: Each command against stock Alembic: median wall-clock seconds (min-max), "
+    out = [*head, ".. list-table:: Each command against stock Alembic: median wall-clock seconds (min-max), "
            "ratios of the medians, peak memory",
            "   :header-rows: 1", "",
            # No "jnt_dbman WORD" that is not a command: tests/test_docs.py reads them as commands.
@@ -847,6 +856,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "janitoo_db/) instead of the installed one, e.g. to compare a change")
     parser.add_argument("--keep", action="store_true", help="keep --work afterwards")
     parser.add_argument("--no-verify", action="store_true", help="skip the check that the databases agree")
+    parser.add_argument("--read-only", action="store_true",
+                        help="measure start-up and the commands that read only (heads, history, checkdb / "
+                             "current, initdb up to date); bench/floor.py measures initdb on a fresh database")
     parser.add_argument("--no-startup", action="store_true", help="skip --help and --version")
     parser.add_argument("--initdb-target", type=float, default=0.6, help="initdb / stock upgrade on SQLite")
     parser.add_argument("--linear-tolerance", type=float, default=1.5,
@@ -923,8 +935,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(args.work, ignore_errors=True)
     elapsed = time.perf_counter() - started
     rows, growth = bench.rows(), bench.growth()
-    print(f"load average at the end {os.getloadavg()[0]:.2f}")
-    if not info[-1].endswith(git_state(JANITOO_DB_ROOT)):
+    info.append(f"load average at the end {os.getloadavg()[0]:.2f}; whole run {elapsed / 60:.1f} min")
+    print(info[-1])
+    if not info[-2].endswith(git_state(JANITOO_DB_ROOT)):
         print(f"WARNING: janitoo_db changed during the run: it is now at {git_state(JANITOO_DB_ROOT)}")
     print()
     print(f"{', '.join(map(str, args.sizes))} extensions x {args.revisions} revisions; {args.runs} runs at "
@@ -932,7 +945,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(args.growth_backends) or 'no database'}; whole run {elapsed / 60:.1f} min")
     print_report(bench, rows, growth)
     if args.rst:
-        write_rst(args.rst, rows, growth, bench.failures)
+        write_rst(args.rst, rows, growth, bench.failures, info)
         print(f"wrote {args.rst}")
     if args.json:
         bench.dump_json(args.json, info)
