@@ -34,10 +34,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ddl
 
+from janitoo_db.defaults import VERSION_TABLE
 from janitoo_db.guard.statement_kinds import classify, ours
 
-#: Alembic's table of versions.
-VERSION_TABLE = "alembic_version"
 #: Locks counted for SQL text that changes something, whose effect is not read.
 UNKNOWN = 16
 #: Locks counted for a change to an existing table: the table, its TOAST table and index.
