@@ -292,10 +292,11 @@ class Floor:
                                  f"tables only in initdb {sorted(tables - set(floor['tables']))[:5]}, only in "
                                  f"the floor {sorted(set(floor['tables']) - tables)[:5]}; "
                                  f"{len(floor['versions'])} against {len(ours['versions'])} versions")
+        floors = ", ".join(c for c in FLOORS[backend] if c in urls)
+        compared = f"the same for initdb and {floors}" if floors else "initdb's alone (every floor failed)"
         line = (f"{BACKEND_NAMES[backend]} {size} x {self.args.revisions}: {len(tables)} tables "
-                f"(alembic_version included) and {len(ours['versions'])} alembic_version rows, the same for "
-                f"initdb and {', '.join(c for c in FLOORS[backend] if c in urls)}; initdb adds "
-                f"{own} {OWN_PREFIX}* tables of its own")
+                f"(alembic_version included) and {len(ours['versions'])} alembic_version rows, {compared}; "
+                f"initdb adds {own} {OWN_PREFIX}* tables of its own")
         self.checks.append(line)
         self.log(f"    verified: {line}")
 
