@@ -79,6 +79,7 @@ from run import (  # noqa: E402
     CommandFailed,
     Databases,
     Sample,
+    add_tree_options,
     git_state,
     measured_env,
     rotated,
@@ -461,12 +462,8 @@ def dump_json(path: Path, bench: Floor, info: list[str]) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--sizes", default="10,50", help="numbers of extensions, comma-separated")
-    parser.add_argument("--revisions", type=int, default=20, help="revisions per extension (K), root included")
-    parser.add_argument("--runs", type=int, default=5, help="runs of each command at the target size")
-    parser.add_argument("--growth-runs", type=int, default=3, help="runs of each command at the other sizes")
+    add_tree_options(parser, "10,50")
     parser.add_argument("--noop-runs", type=int, default=7, help="at least this many runs of the no-op commands")
-    parser.add_argument("--target-size", type=int, default=50, help="the size of the done-when figures")
     parser.add_argument("--backends", default="sqlite,postgresql,mysql", help="sqlite, postgresql and/or mysql")
     parser.add_argument("--up-to", action="append", default=[], metavar="BACKEND=SIZE",
                         help="measure BACKEND only up to SIZE extensions, e.g. mysql=50 (repeatable)")

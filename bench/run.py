@@ -831,14 +831,19 @@ def git_state(root: Path) -> str:
     return f"its last commit {head}" + (f" plus {len(changed)} uncommitted files" if changed else "")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--sizes", default="10,50,100", help="numbers of extensions, comma-separated")
+def add_tree_options(parser: argparse.ArgumentParser, sizes: str) -> None:
+    """The options of the trees measured and of how often, shared with floor.py."""
+    parser.add_argument("--sizes", default=sizes, help="numbers of extensions, comma-separated")
     parser.add_argument("--revisions", type=int, default=20, help="revisions per extension (K), root included")
     parser.add_argument("--runs", type=int, default=5, help="runs of each command at the target size")
     parser.add_argument("--growth-runs", type=int, default=3, help="runs of each command at the other sizes")
     parser.add_argument("--target-size", type=int, default=50, help="the size the targets are checked at")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_tree_options(parser, "10,50,100")
     parser.add_argument("--read-runs", type=int, default=7,
                         help="runs of heads, history and checkdb / current at every size: they are cheap, "
                              "and their small differences need more runs to stand out of the noise")
