@@ -56,12 +56,11 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -89,6 +88,7 @@ from run import (  # noqa: E402
     write_stock_dir,
     write_stock_ini,
 )
+from run import Result as MeasuredResult  # noqa: E402
 
 INITDB = "jnt_dbman initdb"
 STOCK = "alembic upgrade heads"
@@ -152,19 +152,16 @@ def floor_argv(command: str, url: str, script: Path) -> list[str]:
 
 
 @dataclass
-class Result:
-    backend: str
-    size: int
-    revisions: int
-    command: str
-    samples: list[Sample] = field(default_factory=list)
+class Result(MeasuredResult):
+    """run.py's result, with the runs that failed: left out of the medians, which are None when all failed."""
+
     failures: int = 0
 
-    def median(self) -> float | None:
-        return statistics.median(s.seconds for s in self.samples) if self.samples else None
+    def median(self) -> float | None:  # type: ignore[override]
+        return super().median() if self.samples else None
 
-    def cpu(self) -> float | None:
-        return statistics.median(s.cpu for s in self.samples) if self.samples else None
+    def cpu(self) -> float | None:  # type: ignore[override]
+        return super().cpu() if self.samples else None
 
     def cpu_cell(self) -> str:
         cpu = self.cpu()
