@@ -90,6 +90,8 @@ class Site:
             check_url(url)
         self.url = url
         self._extensions = extensions
+        #: The installed extensions are found, none were given (see janitoo_db.site.installed_branches).
+        self.discovers = extensions is None
         self.new_branch = new_branch
         self.conf_file = conf_file
         self.lock_timeout = lock_timeout

@@ -26,12 +26,14 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from janitoo_db.defaults import CHECKSUMS_TABLE, PROGRESS_TABLE, VERSION_TABLE
 from janitoo_db.errors import JanitooDbError
 from janitoo_db.site import cached_headers as on_file
+from janitoo_db.site import installed_branches
 from janitoo_db.site.revision_files import source_checksum
 from janitoo_db.site.sqlite_file import plain_sqlite_file
 from janitoo_db.site.version_dirs import branch_dirs
@@ -113,10 +115,10 @@ def plainly_at_every_head(site: Site) -> AtEveryHead | None:
 
 def _branch_lines(site: Site) -> dict[str, list[_Revision]] | None:
     """Each branch's revisions from root to head, from the cache alone; None unless every branch is one line."""
-    dirs = branch_dirs(site)
+    dirs = _installed(site)
     locations = [str(directory) for directory in dirs.values() if directory is not None]
     cache = on_file.cache_file(locations)
-    if cache is None or len(set(locations)) != len(site.extensions):
+    if cache is None or len(set(locations)) != len(dirs):
         return None
     stored = on_file.read_headers(cache)
     by_dir: dict[str, list[_Revision]] = {}
@@ -126,11 +128,11 @@ def _branch_lines(site: Site) -> dict[str, list[_Revision]] | None:
             return None
         by_dir.setdefault(os.path.dirname(path), []).append(_Revision(path, source, header))
     lines = {}
-    for extension in site.extensions:
-        line = _single_line(extension.name, by_dir.pop(str(dirs[extension.name]), []))
+    for name, directory in dirs.items():
+        line = _single_line(name, by_dir.pop(str(directory), []))
         if line is None:
             return None
-        lines[extension.name] = line
+        lines[name] = line
     every = [revision for line in lines.values() for revision in line]
     ids = {revision.id for revision in every}
     if by_dir or len(ids) != len(every) or ids & set(lines):
@@ -138,6 +140,19 @@ def _branch_lines(site: Site) -> dict[str, list[_Revision]] | None:
     if not all(set(_names(revision.header["depends_on"])) <= ids for revision in every):
         return None
     return lines
+
+
+def _installed(site: Site) -> dict[str, Path | None]:
+    """Each branch's version directory: as remembered when nothing was installed or moved since, else found."""
+    if not site.discovers:
+        return branch_dirs(site)
+    found = installed_branches.remembered()
+    if found is not None:
+        return dict(found)
+    before = installed_branches.fingerprint()
+    dirs = branch_dirs(site)
+    installed_branches.remember(before, site.extensions, dirs)
+    return dirs
 
 
 def _single_line(name: str, held: list[_Revision]) -> list[_Revision] | None:

@@ -31,7 +31,6 @@ comes first.
 """
 from __future__ import annotations
 
-import csv
 import functools
 import gc
 import importlib
@@ -41,12 +40,14 @@ import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib.metadata import Distribution, EntryPoint, entry_points
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from janitoo_db.errors import ExtensionError
+
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution, EntryPoint
 
 ENTRY_POINT_GROUP = "janitoo.models"
 CORE_NAME = "janitoo"
@@ -61,6 +62,8 @@ def _recorded_files(distribution: Distribution) -> list[str]:
     directory must name, so RECORD is read as written (an egg-info install
     without one falls back on ``files``).
     """
+    import csv
+
     record = distribution.read_text("RECORD")
     if record is not None:
         return [row[0] for row in csv.reader(record.splitlines()) if row]
@@ -137,6 +140,8 @@ class Extension:
         ``--prefix``); without one, the original's own guess, ``sys.prefix``.
         """
         guessed = [Path(sys.prefix) / "config" / "models" / self.name]
+        from importlib.metadata import Distribution
+
         distribution = self.source
         if not isinstance(distribution, Distribution):
             return guessed
@@ -245,6 +250,8 @@ def discover(entry_points_: Iterable[EntryPoint] | None = None) -> list[Extensio
     """
     found: dict[str, Extension] = {CORE.name: CORE}
     if entry_points_ is None:
+        from importlib.metadata import entry_points  # its import costs a start at every head a fifth of its time
+
         entry_points_ = entry_points(group=ENTRY_POINT_GROUP)
     for entry_point in entry_points_:
         extension = Extension(entry_point.name, entry_point.value.replace(" ", ""), getattr(entry_point, "dist", None))

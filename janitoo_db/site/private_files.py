@@ -17,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
 import stat
-import tempfile
 from pathlib import Path
 
 #: The file in the directory holding the key the files are authenticated with.
@@ -56,6 +54,8 @@ class PrivateFile:
         if key is None:
             return
         try:
+            import tempfile  # only to write: reading a file is what a start at every head does
+
             handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
             try:
                 with os.fdopen(handle, "wb") as stream:  # mkstemp makes it 0600
@@ -111,6 +111,9 @@ def _read_key(path: Path) -> bytes | None:
     """The key in *path*, made first if there is none; a key anyone else can read is no key."""
     if not path.exists():
         try:
+            import secrets
+            import tempfile
+
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".key", suffix=".tmp")
             try:
                 with os.fdopen(handle, "wb") as stream:
