@@ -224,7 +224,7 @@ try:
 except SystemExit as exit:
     code = exit.code
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"sqlalchemy", "alembic"})
-print("EXIT:", code, "HEAVY:", heavy, file=sys.stderr)
+print("EXIT:", int(code or 0), "HEAVY:", heavy, file=sys.stderr)
 """
 
 

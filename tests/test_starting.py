@@ -27,7 +27,7 @@ try:
     start()
 except SystemExit as exit:
     code = exit.code
-print("EXIT:", code or 0, "CLICK:", "click" in sys.modules, file=sys.stderr)
+print("EXIT:", int(code or 0), "CLICK:", "click" in sys.modules, file=sys.stderr)
 """
 
 
