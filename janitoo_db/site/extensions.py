@@ -199,13 +199,21 @@ class Extension:
 @functools.lru_cache(maxsize=None)
 def _version_dir(extension: Extension) -> Path:
     # Looked up once per process: every command asks for each branch's directory several times.
-    tried: list[str] = []
-    for candidate in extension.search_path():
-        if candidate.is_dir():
-            return candidate.resolve()
-        tried.append(str(candidate))
+    tried = places_looked_at(extension)
+    if tried and tried[-1].is_dir():
+        return tried[-1].resolve()
     raise ExtensionError(f"no version directory for {extension.describe()}; start its branch with "
-                         f"{start_branch_command(extension.name)}; tried: {', '.join(tried)}")
+                         f"{start_branch_command(extension.name)}; tried: {', '.join(map(str, tried))}")
+
+
+def places_looked_at(extension: Extension) -> list[Path]:
+    """The places searched for *extension*'s version directory, in order, up to the first that exists."""
+    tried: list[Path] = []
+    for candidate in extension.search_path():
+        tried.append(candidate)
+        if candidate.is_dir():
+            break
+    return tried
 
 
 def start_branch_command(name: str) -> str:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import janitoo_db
 from janitoo_db.site.cached_headers import cache_dir
+from janitoo_db.site.extensions import places_looked_at
 from janitoo_db.site.private_files import PrivateFile
 
 if TYPE_CHECKING:
@@ -128,12 +129,7 @@ def remember(before: str | None, extensions: list[Extension], dirs: dict[str, Pa
         return
     branches = []
     for extension in extensions:
-        tried = []
-        for candidate in extension.search_path():
-            tried.append(str(candidate))
-            if candidate.is_dir():
-                break
-        branches.append([extension.name, str(dirs[extension.name]), tried])
+        branches.append([extension.name, str(dirs[extension.name]), [str(p) for p in places_looked_at(extension)]])
     if fingerprint() != before:
         return  # something was installed or moved meanwhile: the next start looks again
     record.write(json.dumps({"format": RECORD_FORMAT, "fingerprint": before, "branches": branches}).encode())
