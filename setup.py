@@ -55,14 +55,16 @@ setup(
         # tests/test_original_callers.py runs a Flask application whose models mix the core's
         # with Flask-SQLAlchemy's db.Model and log in with Flask-Login, as janitoo_manager did.
         # Both drivers: where PostgreSQL and MariaDB run, their tests run too (without a driver they skip).
-        "test": ["pytest>=7", "setuptools>=77.0.3", "hypothesis>=6.0", *FLASK_CALLER, *POSTGRESQL_DRIVER,
-                 *MYSQL_DRIVER],
+        # pytest-xdist: the README's test command runs the suite on every core (-n auto).
+        "test": ["pytest>=7", "pytest-xdist>=3.0.2", "setuptools>=77.0.3", "hypothesis>=6.0", *FLASK_CALLER,
+                 *POSTGRESQL_DRIVER, *MYSQL_DRIVER],
         # autodoc imports janitoo_db.testing, the pytest plugin, which imports pytest.
         "docs": ["Sphinx>=7", "sphinx-click>=5", "pytest>=7"],
         "dev": [
             *POSTGRESQL_DRIVER,
             *MYSQL_DRIVER,
             "pytest>=7",
+            "pytest-xdist>=3.0.2",
             "setuptools>=77.0.3",
             "hypothesis>=6.0",
             *FLASK_CALLER,
