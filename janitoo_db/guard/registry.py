@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateTable
 
 from janitoo_db.defaults import (
     BOOKKEEPING_TABLES,
@@ -140,10 +141,15 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
     rebuilding: set[str] = set()
     existed: set[str] = set()
 
-    def creating(table: sa.Table, bind: Connection, *args: Any, **kw: Any) -> None:
-        # CREATE TABLE IF NOT EXISTS on a table that is there creates nothing: whoever made it keeps it.
-        if (_running_branch.get() and not table.name.startswith(BATCH_TABLE_PREFIX)
-                and sa.inspect(bind).has_table(table.name, schema=table.schema)):
+    def creating(bind: Connection, create: CreateTable) -> None:
+        """CREATE TABLE IF NOT EXISTS on a table that is there creates nothing: whoever made it keeps it.
+
+        Asked only of a CREATE that says IF NOT EXISTS, just before it is sent:
+        any other CREATE of a table that is there fails, so what it names is new.
+        """
+        table = create.element
+        if not table.name.startswith(BATCH_TABLE_PREFIX) and sa.inspect(bind).has_table(table.name,
+                                                                                         schema=table.schema):
             existed.add(table.name)
 
     def created(table: sa.Table, *args: Any, **kw: Any) -> None:
@@ -175,6 +181,9 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         """The same refusal for what the Table events do not see: raw SQL (op.execute, exec_driver_sql)."""
         if not _running_branch.get() or executemany:
             return
+        construct = getattr(getattr(context, "compiled", None), "statement", None)
+        if isinstance(construct, CreateTable) and construct.if_not_exists:
+            creating(bind, construct)
         for effect in judged(statement, context, bind.dialect):
             name = (effect.table or "").rpartition(".")[2]
             if name and effect.kind in _REMOVING:
@@ -188,7 +197,6 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         elif _running_branch.get():
             changes[table.name] = None
 
-    event.listen(sa.Table, "before_create", creating)
     event.listen(sa.Table, "after_create", created)
     event.listen(sa.Table, "before_drop", dropping)
     event.listen(sa.Table, "after_drop", dropped)
@@ -197,7 +205,6 @@ def recording_tables(connection: Connection) -> Iterator[Callable[[], None]]:
         yield flush
     finally:
         event.remove(connection, "before_cursor_execute", sending)
-        event.remove(sa.Table, "before_create", creating)
         event.remove(sa.Table, "after_create", created)
         event.remove(sa.Table, "before_drop", dropping)
         event.remove(sa.Table, "after_drop", dropped)
