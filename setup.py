@@ -59,7 +59,8 @@ setup(
         "test": ["pytest>=7", "pytest-xdist>=3.0.2", "setuptools>=77.0.3", "hypothesis>=6.0", *FLASK_CALLER,
                  *POSTGRESQL_DRIVER, *MYSQL_DRIVER],
         # autodoc imports janitoo_db.testing, the pytest plugin, which imports pytest.
-        "docs": ["Sphinx>=7", "sphinx-click>=5", "pytest>=7"],
+        # sphinxcontrib-mermaid: the picture jnt_dbman graph draws, in docs/operating.rst.
+        "docs": ["Sphinx>=7", "sphinx-click>=5", "sphinxcontrib-mermaid>=1.0", "pytest>=7"],
         "dev": [
             *POSTGRESQL_DRIVER,
             *MYSQL_DRIVER,
@@ -70,6 +71,7 @@ setup(
             *FLASK_CALLER,
             "Sphinx>=7",
             "sphinx-click>=5",
+            "sphinxcontrib-mermaid>=1.0",
             # CI's lint and type checks (.ci/run); older releases report differently.
             "ruff>=0.9",
             "mypy>=1.20",

@@ -33,6 +33,8 @@ version = release = __version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx_click",
+    # operating.rst draws the example's revision graph from jnt_dbman graph's Mermaid text.
+    "sphinxcontrib.mermaid",
 ]
 
 # _generated/ holds fragments that pages include, written by setup() below.

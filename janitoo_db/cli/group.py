@@ -46,6 +46,7 @@ COMMAND_FAMILIES = {
                      "versiondb", "checkdb", "accept", "check"), "inspect"),
     **dict.fromkeys(("generate", "merge", "squash"), "author"),
     **dict.fromkeys(("adopt", "forget", "repair"), "operate"),
+    "graph": "preview",
 }
 
 

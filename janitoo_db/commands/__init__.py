@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from janitoo_db.commands.building import adopt, createdb, dropdb
 from janitoo_db.commands.common import StepReporter
+from janitoo_db.commands.drawing import graph_drawing, graph_picture
 from janitoo_db.commands.mending import accept, check, forget, repair
 from janitoo_db.commands.migrating import BARE_STEP, create_database, downgrade, initdb, stamp, upgrade
 from janitoo_db.commands.planning import downgrade_empties_database, downgrade_sql, plan, table_creators, upgrade_sql
@@ -33,9 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BARE_STEP", "CURRENT", "StepReporter", "accept", "adopt", "branches", "check", "checkdb", "collect",
-    "create_database", "createdb", "current", "downgrade", "downgrade_empties_database", "downgrade_sql", "dropdb",
-    "edited_revisions", "forget", "generate", "heads", "history", "initdb", "interrupted_revisions", "merge", "plan",
-    "repair", "show", "squash", "stamp", "table_creators", "upgrade", "upgrade_sql", "version_locations", "versiondb",
+    "create_database", "createdb", "current", "downgrade", "downgrade_empties_database", "downgrade_sql",
+    "dropdb", "edited_revisions", "forget", "generate", "graph_drawing", "graph_picture", "heads", "history",
+    "initdb",
+    "interrupted_revisions", "merge", "plan", "repair", "show", "squash", "stamp", "table_creators", "upgrade",
+    "upgrade_sql", "version_locations", "versiondb",
 ]
 
 #: Writing revisions imports what a server start never needs: loaded on first use.
