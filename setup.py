@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 FLASK_CALLER = ["Flask>=2.2.5", "Flask-SQLAlchemy>=3.0.5", "Flask-Login>=0.6.3"]
 POSTGRESQL_DRIVER = ["psycopg[binary]>=3.1"]
 MYSQL_DRIVER = ["PyMySQL>=1.1"]
+LOCK_LINT = ["squawk-cli>=2.70"]
 setup(
     name="janitoo_db",
     version="1.0.0",
@@ -56,14 +57,18 @@ setup(
         # with Flask-SQLAlchemy's db.Model and log in with Flask-Login, as janitoo_manager did.
         # Both drivers: where PostgreSQL and MariaDB run, their tests run too (without a driver they skip).
         # pytest-xdist: the README's test command runs the suite on every core (-n auto).
+        # squawk-cli: upgrade --plan --lint's checks run where PostgreSQL does.
         "test": ["pytest>=7", "pytest-xdist>=3.0.2", "setuptools>=77.0.3", "hypothesis>=6.0", *FLASK_CALLER,
-                 *POSTGRESQL_DRIVER, *MYSQL_DRIVER],
+                 *POSTGRESQL_DRIVER, *MYSQL_DRIVER, *LOCK_LINT],
+        # upgrade --plan --lint: squawk, which ships its own binary, reads PostgreSQL's locks.
+        "lint": LOCK_LINT,
         # autodoc imports janitoo_db.testing, the pytest plugin, which imports pytest.
         # sphinxcontrib-mermaid: the picture jnt_dbman graph draws, in docs/operating.rst.
         "docs": ["Sphinx>=7", "sphinx-click>=5", "sphinxcontrib-mermaid>=1.0", "pytest>=7"],
         "dev": [
             *POSTGRESQL_DRIVER,
             *MYSQL_DRIVER,
+            *LOCK_LINT,
             "pytest>=7",
             "pytest-xdist>=3.0.2",
             "setuptools>=77.0.3",

@@ -85,3 +85,5 @@ class ExitCode(IntEnum):
     BRANCHES = 5
     #: checkdb: an applied revision's file changed since it was applied (3 and 5 come first)
     EDITED = 6
+    #: upgrade --plan --lint: a pending revision takes a lock squawk flags, and its file does not allow it
+    LOCKS = 7

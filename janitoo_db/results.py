@@ -79,6 +79,37 @@ class Step:
     destructive: tuple[Destructive, ...] = ()
     #: With ``--plan``: what the revision does, in words (from plan_notes.json; see janitoo_db.guard.destructive).
     note: str = ""
+    #: With ``--plan --lint``: its statements squawk flags for the locks they take (janitoo_db.guard.lock_lint).
+    lint: tuple[LockFinding, ...] = ()
+
+
+@dataclass(frozen=True)
+class LockFinding:
+    """One statement of a pending revision that squawk flags: the lock it takes can stall a busy table."""
+
+    revision: str
+    branch: str
+    rule: str
+    message: str
+    help: str
+    #: The line of the revision's offline SQL the finding points at, on one line.
+    statement: str
+    #: The reason the revision file gives for allowing it; empty when it is reported.
+    allowed_because: str = ""
+    #: True when the file names the rule without a reason: reported all the same.
+    marker_without_reason: bool = False
+
+    @property
+    def reported(self) -> bool:
+        return not self.allowed_because
+
+    def describe(self) -> str:
+        if self.allowed_because:
+            return f"allowed {self.rule}: {self.allowed_because}"
+        text = f"{self.rule}: {self.message} {self.help}".rstrip() + f" [{self.statement}]"
+        if self.marker_without_reason:
+            text += " (the file allows it without a reason: give one after '--')"
+        return text
 
 
 @dataclass(frozen=True)

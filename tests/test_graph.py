@@ -17,7 +17,7 @@ from typing import Callable
 import pytest
 from click.testing import Result
 
-from conftest import jnt_dbman_path, write_extension
+from conftest import install_extension, jnt_dbman_path, write_extension
 from dbstate import table_names, version_ids
 
 Run = Callable[..., Result]
@@ -67,7 +67,8 @@ def two_branches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "ext"
     write_extension(root, "north", [(revision, "") for revision in NORTH])
     write_extension(root, "south", [(revision, "") for revision in SOUTH], depends_on=NORTH[1])
-    monkeypatch.syspath_prepend(str(root))
+    install_extension(root, "north", monkeypatch)
+    install_extension(root, "south", monkeypatch)
     return root
 
 
@@ -155,7 +156,7 @@ def test_messages_cannot_break_out_of_their_box(cli: Run, tmp_path: Path, monkey
     root = write_extension(tmp_path / "ext", "quoted", [("c30000000000", ""), ("c30000000001", "")])
     step = next((root / "quoted" / "models" / "quoted").glob("c30000000001_*.py"))
     step.write_text(step.read_text().replace('"""Step 1 of quoted"""', '"""Say "hi"] --> x\\\\ <b>#1</b> & {more}"""'))
-    monkeypatch.syspath_prepend(str(root))
+    install_extension(root, "quoted", monkeypatch)
     drawn = cli("graph", "-u", sqlite_url).stdout
     assert boxes(drawn)[box_of(drawn, "c30000000001")][1] == \
         "Say #34;hi#34;] --#62; x\\ #60;b#62;#35;1#60;/b#62; #38; {more}"

@@ -189,6 +189,8 @@ Exit codes:
      squashed revision replaces that it cannot upgrade
   6  checkdb: an applied revision's file changed since it was
      applied (see accept); only when neither 3 nor 5 applies
+  7  upgrade --plan --lint: a pending revision takes a lock
+     squawk flags, and its file does not allow it
 
 \b
 Environment:

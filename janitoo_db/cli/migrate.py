@@ -26,18 +26,25 @@ if TYPE_CHECKING:
 
 
 def _move(site: Site, revision: str, *, quiet: bool, sql: bool, plan: bool, upgrade: bool,
-          cascade: bool = False, no_destructive: bool | None = None, as_json: bool = False) -> None:
+          cascade: bool = False, no_destructive: bool | None = None, as_json: bool = False,
+          lint: bool = False) -> None:
     """upgrade and downgrade: plan, write the SQL script, or migrate."""
     from janitoo_db import commands
 
     if as_json and not plan:
         raise click.UsageError("--json goes with --plan")
+    if lint and not plan:
+        raise click.UsageError("--lint goes with --plan")
     if no_destructive is not None and (plan or sql):
         raise click.UsageError("--no-destructive and --allow-destructive are for a migration that runs; "
                                "--plan marks what can destroy data, --sql runs nothing")
     if plan:
-        output.print_plan(commands.plan(site, revision, upgrade=upgrade, with_sql=sql, cascade=cascade), as_json,
-                          lambda: wording.nothing_to_do(commands.current(site), revision, upgrade))
+        steps = commands.plan(site, revision, upgrade=upgrade, with_sql=sql, cascade=cascade, lint=lint)
+        output.print_plan(steps, as_json, lambda: wording.nothing_to_do(commands.current(site), revision, upgrade))
+        if any(finding.reported for step in steps for finding in step.lint):
+            from janitoo_db.errors import ExitCode
+
+            click.get_current_context().exit(ExitCode.LOCKS)
     elif sql:
         script = commands.upgrade_sql if upgrade else commands.downgrade_sql
         click.echo(script(site, revision), nl=False)
@@ -145,8 +152,12 @@ plan_json_option = click.option("--json", "as_json", is_flag=True, callback=_rem
 @plan_option
 @plan_json_option
 @no_destructive_option
+@click.option("--lint", is_flag=True,
+              help="With --plan, on PostgreSQL: check each pending revision's SQL with squawk for statements "
+                   "whose locks can stall a busy table (pip install 'janitoo_db[lint]'); exit 7 when one is "
+                   "found that its revision file does not allow.")
 def upgrade(site: Site, revision: str, quiet: bool, sql: bool, plan: bool, as_json: bool,
-            no_destructive: bool | None) -> None:
+            no_destructive: bool | None, lint: bool) -> None:
     """Upgrade the database to REVISION (default: heads, the head of every branch).
 
     REVISION may be an id, NAME@head for one extension's branch, or NAME@+N
@@ -154,7 +165,7 @@ def upgrade(site: Site, revision: str, quiet: bool, sql: bool, plan: bool, as_js
     each revision that can destroy data; --no-destructive refuses to run one.
     """
     _move(site, revision, quiet=quiet, sql=sql, plan=plan, upgrade=True, no_destructive=no_destructive,
-          as_json=as_json)
+          as_json=as_json, lint=lint)
 
 
 class RelativeStepCommand(click.Command):

@@ -135,6 +135,8 @@ def print_plan(steps: list[Step], as_json: bool = False,
             click.echo(f"  note: {step.note}")
         for mark in step.destructive:
             click.echo(f"  ! {mark.describe()}")
+        for finding in step.lint:
+            click.echo(f"  lock: {finding.describe()}")
         if step.sql is not None:
             click.echo(step.sql.rstrip("\n") + "\n")
 

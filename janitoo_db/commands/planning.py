@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from alembic.config import Config
 from alembic.script import Script
+from sqlalchemy.engine import make_url
 
 from janitoo_db.commands.common import _known_branch_of, _offline, _orphans_explained, _symbol
 from janitoo_db.commands.migrating import _loss_guard, _refuse_ambiguous_step, _refuse_relative_from_nothing
-from janitoo_db.errors import JanitooDbError, RevisionError
-from janitoo_db.guard import destructive, safety
+from janitoo_db.errors import ConfigError, JanitooDbError, RevisionError
+from janitoo_db.guard import destructive, lock_lint, safety
 from janitoo_db.guard.judging import plan_note
 from janitoo_db.history import returning, unversioned
 from janitoo_db.results import Step
@@ -26,29 +27,49 @@ if TYPE_CHECKING:
 
 
 def plan(site: Site | Config, revision: str, *, upgrade: bool = True, with_sql: bool = False,
-         cascade: bool = False) -> list[Step]:
+         cascade: bool = False, lint: bool = False) -> list[Step]:
     """The revisions an upgrade (or downgrade) to *revision* would run, in order; nothing is changed.
 
     With *with_sql*, each step carries the SQL its revision would run.  Each
     carries what it can destroy, with the rows of each table at stake
     (:mod:`janitoo_db.guard.destructive`).  A downgrade that :func:`downgrade`
-    would refuse is refused here too.
+    would refuse is refused here too.  With *lint* (PostgreSQL only), each
+    carries the statements squawk flags for their locks (:mod:`janitoo_db.guard.lock_lint`).
     """
     site = Site.of(site)
+    if lint:
+        _refuse_lint_off_postgresql(site)
+        lock_lint.squawk_program()  # before any work: say how to install it
     _, revision_steps = _revision_steps(site, revision, upgrade=upgrade)
     guard = None if upgrade else _loss_guard(site, revision, cascade)
     if guard is not None:
         guard(revision_steps)
+    notes = [plan_note(step.revision, step.is_upgrade) for step in revision_steps]
+    scripts = [_step_sql(site, step.revision, step.is_upgrade, note) if with_sql or lint else None
+               for step, note in zip(revision_steps, notes, strict=True)]
+    findings = lock_lint.lint([(step.revision, sql or "") for step, sql in zip(revision_steps, scripts, strict=True)],
+                              lock_timeout_set=site.limits.lock_timeout is not None) if lint else {}
     steps = []
-    for number, (step, marks) in enumerate(zip(revision_steps, destructive.marks(site, revision_steps),
-                                               strict=True), start=1):
+    for number, (step, marks, note, sql) in enumerate(zip(revision_steps, destructive.marks(site, revision_steps),
+                                                           notes, scripts, strict=True), start=1):
         found = step.revision
-        note = plan_note(found, step.is_upgrade)
-        sql = _step_sql(site, found, step.is_upgrade, note) if with_sql else None
         steps.append(Step(found.revision, tuple(sorted(found.branch_labels)), first_line(found.doc),
-                          step.is_upgrade, sql, number=number, total=len(revision_steps), destructive=marks,
-                          note=note))
+                          step.is_upgrade, sql if with_sql else None, number=number, total=len(revision_steps),
+                          destructive=marks, note=note, lint=tuple(findings.get(found.revision, ()))))
     return steps
+
+
+def _refuse_lint_off_postgresql(site: Site) -> None:
+    """--lint reads PostgreSQL's locks: elsewhere it says what can be known instead."""
+    backend = make_url(site.url).get_backend_name()
+    if backend == "postgresql":
+        return
+    if backend in ("mysql", "mariadb"):
+        raise ConfigError("--lint checks the locks PostgreSQL takes; on MySQL/MariaDB which ALTER TABLE copies "
+                          "the table depends on the server and the table, and only running it shows: plan on a "
+                          "copy of the database")
+    raise ConfigError(f"--lint checks the locks PostgreSQL takes; this database is {backend}, where a migration "
+                      "locks the whole database file: run --lint against a PostgreSQL database")
 
 
 def downgrade_empties_database(site: Site | Config, revision: str) -> bool:
