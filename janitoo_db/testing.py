@@ -37,6 +37,7 @@ __all__ = [
     "test_janitoo_branch_upgrades_downgrades_and_upgrades_again",
     "test_janitoo_models_match_the_database",
     "test_janitoo_tables_registered_by_extend",
+    "test_janitoo_branch_takes_no_lock_squawk_flags",
 ]
 
 
@@ -166,6 +167,19 @@ def check_tables_registered(config: Config, name: str) -> None:
                 f"{mapper.class_.__name__} ({table}) is declared by {name} but was not added by its extend()"
 
 
+def check_locks(config: Config, name: str) -> None:
+    """Branch *name*'s revisions take no PostgreSQL lock squawk flags, unless their file allows it with a reason.
+
+    Needs squawk (``pip install 'janitoo_db[lint]'``) but no PostgreSQL: the
+    SQL is written offline.  See :mod:`janitoo_db.guard.lock_lint` for the rules and the marker.
+    """
+    from janitoo_db import commands
+
+    reported = [finding for finding in commands.branch_lock_findings(config, name) if finding.reported]
+    assert not reported, f"{name}'s revisions take locks that can stall a busy PostgreSQL table: " + "; ".join(
+        f"{finding.revision}: {finding.describe()}" for finding in reported)
+
+
 # -- ready-made tests --------------------------------------------------------
 
 def test_janitoo_branch_has_one_root_and_one_head(janitoo_config: Config, janitoo_branch: str) -> None:
@@ -186,3 +200,14 @@ def test_janitoo_models_match_the_database(janitoo_config: Config, janitoo_branc
 
 def test_janitoo_tables_registered_by_extend(janitoo_config: Config, janitoo_branch: str) -> None:
     check_tables_registered(janitoo_config, janitoo_branch)
+
+
+def test_janitoo_branch_takes_no_lock_squawk_flags(janitoo_config: Config, janitoo_branch: str) -> None:
+    from janitoo_db.errors import JanitooDbError
+    from janitoo_db.guard.lock_lint import squawk_program
+
+    try:
+        squawk_program()
+    except JanitooDbError as error:
+        pytest.skip(f"the lock check needs squawk: {error}")
+    check_locks(janitoo_config, janitoo_branch)

@@ -37,7 +37,7 @@ def healthy(root: Path, name: str = "healthy") -> Path:
 
 def test_healthy_branch_passes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     result = run_plugin(pytester, monkeypatch, healthy(tmp_path / "ext"), "healthy")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 def test_a_given_database_url_is_used_and_left_empty(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
@@ -45,7 +45,7 @@ def test_a_given_database_url_is_used_and_left_empty(pytester: pytest.Pytester, 
     database = tmp_path / "given.sqlite"
     result = run_plugin(pytester, monkeypatch, healthy(tmp_path / "ext"), "healthy",
                         f"--janitoo-db-url=sqlite:///{database}")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     import sqlite3
 
     with sqlite3.connect(database) as db:
@@ -92,4 +92,25 @@ def test_table_imported_by_another_extension_first_stays_its_own(pytester: pytes
         .replace("class Row", "class Late"))
     write_extension(root, "alpha", [("e40000000001", "")], models="import zeta.tables  # noqa: F401\n")
     result = run_plugin(pytester, monkeypatch, root, "zeta", "-k", "registered_by_extend")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_lock_squawk_flags_fails_until_the_file_allows_it(pytester: pytest.Pytester,
+                                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    root = write_extension(tmp_path / "ext", "stiff", [
+        ("e20000000001", ""),
+        ("e20000000002", "op.create_table('stiff_rows', sa.Column('id', sa.Integer, primary_key=True), "
+                         "sa.Column('name', sa.String(20)))", "op.drop_table('stiff_rows')"),
+        ("e20000000003", "op.alter_column('stiff_rows', 'name', existing_type=sa.String(20), nullable=False)",
+         "op.alter_column('stiff_rows', 'name', existing_type=sa.String(20), nullable=True)"),
+    ])
+    result = run_plugin(pytester, monkeypatch, root, "stiff", "-k", "lock")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*stiff's revisions take locks that can stall a busy PostgreSQL table: "
+                                 "e20000000003: adding-not-nullable-field: *"
+                                 "[[]ALTER TABLE stiff_rows ALTER COLUMN name SET NOT NULL;[]]*"])
+    (path,) = (root / "stiff" / "models" / "stiff").glob("e20000000003_*.py")
+    path.write_text(path.read_text().replace(
+        '"""\n', '"""\n# janitoo_db lint: allow adding-not-nullable-field -- stiff_rows is empty then\n', 1))
+    result = run_plugin(pytester, monkeypatch, root, "stiff", "-k", "lock")
     result.assert_outcomes(passed=1)

@@ -12,7 +12,14 @@ from janitoo_db.commands.common import StepReporter
 from janitoo_db.commands.drawing import graph_drawing, graph_picture
 from janitoo_db.commands.mending import accept, check, forget, repair
 from janitoo_db.commands.migrating import BARE_STEP, create_database, downgrade, initdb, stamp, upgrade
-from janitoo_db.commands.planning import downgrade_empties_database, downgrade_sql, plan, table_creators, upgrade_sql
+from janitoo_db.commands.planning import (
+    branch_lock_findings,
+    downgrade_empties_database,
+    downgrade_sql,
+    plan,
+    table_creators,
+    upgrade_sql,
+)
 from janitoo_db.commands.reading import (
     CURRENT,
     branches,
@@ -33,12 +40,11 @@ if TYPE_CHECKING:
     from janitoo_db.commands.writing import generate, merge
 
 __all__ = [
-    "BARE_STEP", "CURRENT", "StepReporter", "accept", "adopt", "branches", "check", "checkdb", "collect",
-    "create_database", "createdb", "current", "downgrade", "downgrade_empties_database", "downgrade_sql",
-    "dropdb", "edited_revisions", "forget", "generate", "graph_drawing", "graph_picture", "heads", "history",
-    "initdb",
-    "interrupted_revisions", "merge", "plan", "repair", "show", "squash", "stamp", "table_creators", "upgrade",
-    "upgrade_sql", "version_locations", "versiondb",
+    "BARE_STEP", "CURRENT", "StepReporter", "accept", "adopt", "branch_lock_findings", "branches", "check",
+    "checkdb", "collect", "create_database", "createdb", "current", "downgrade", "downgrade_empties_database",
+    "downgrade_sql", "dropdb", "edited_revisions", "forget", "generate", "graph_drawing", "graph_picture",
+    "heads", "history", "initdb", "interrupted_revisions", "merge", "plan", "repair", "show", "squash", "stamp",
+    "table_creators", "upgrade", "upgrade_sql", "version_locations", "versiondb",
 ]
 
 #: Writing revisions imports what a server start never needs: loaded on first use.

@@ -14,7 +14,7 @@ from janitoo_db.errors import ConfigError, JanitooDbError, RevisionError
 from janitoo_db.guard import destructive, lock_lint, safety
 from janitoo_db.guard.judging import plan_note
 from janitoo_db.history import returning, unversioned
-from janitoo_db.results import Step
+from janitoo_db.results import LockFinding, Step
 from janitoo_db.runtime.running import run_alembic
 from janitoo_db.site import Site, graph, squashed
 from janitoo_db.site.alembic_internals import downgrade_steps, upgrade_steps
@@ -57,6 +57,31 @@ def plan(site: Site | Config, revision: str, *, upgrade: bool = True, with_sql: 
                           step.is_upgrade, sql if with_sql else None, number=number, total=len(revision_steps),
                           destructive=marks, note=note, lint=tuple(findings.get(found.revision, ()))))
     return steps
+
+
+#: The database a branch's SQL is written for when it is linted without one: offline, nothing connects.
+LINT_DIALECT_URL = "postgresql://lint@localhost/lint"
+
+
+def branch_lock_findings(site: Site | Config, name: str) -> list[LockFinding]:
+    """What squawk flags in branch *name*'s revisions, read from base to head as PostgreSQL would run them.
+
+    Nothing connects: each revision's SQL is written offline for PostgreSQL,
+    whatever database *site* names.  A lock timeout is assumed set: that is
+    how a run is configured (``--ddl-lock-timeout``), not what a revision says.
+    """
+    site = Site.of(site)
+    lock_lint.squawk_program()
+    members = list(reversed(graph.branch_members(site.script, name)))
+    if not members:
+        raise RevisionError(f"no revision of branch {name} is installed")
+    writer = Site(LINT_DIALECT_URL, site.extensions)
+    try:
+        scripts = [(revision, _step_sql(writer, revision, True, plan_note(revision, True))) for revision in members]
+    finally:
+        writer.dispose()
+    found = lock_lint.lint(scripts, lock_timeout_set=True)
+    return [finding for revision in members for finding in found.get(revision.revision, ())]
 
 
 def _refuse_lint_off_postgresql(site: Site) -> None:
