@@ -128,3 +128,24 @@ def test_without_squawk_lint_says_how_to_install_it(tmp_path: Path) -> None:
                        env=env)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == "Error: --lint needs squawk, which is not installed: pip install 'janitoo_db[lint]'\n"
+
+
+@pytest.mark.server
+def test_an_index_built_concurrently_in_an_autocommit_block_is_not_flagged_on_postgresql(
+        cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgresql_url: str) -> None:
+    root = write_extension(tmp_path / "ext", "calm", [
+        ("d50000000000", ""),
+        ("d50000000001", "op.create_table('calm_items', sa.Column('id', sa.Integer, primary_key=True), "
+                         "sa.Column('name', sa.String(40)))"),
+        ("d50000000002", "with op.get_context().autocommit_block():\n"
+                         "    op.create_index('ix_calm_name', 'calm_items', ['name'], postgresql_concurrently=True)"),
+        ("d50000000003", "op.create_index('ix_calm_id_name', 'calm_items', ['id', 'name'])"),
+    ])
+    install_extension(root, "calm", monkeypatch)
+    assert cli("upgrade", "-q", "calm@d50000000001", "-u", postgresql_url).exit_code == 0
+    result = cli("upgrade", "--plan", "--lint", "--ddl-lock-timeout", "5", "calm@head", "-u", postgresql_url)
+    assert lines_under(result.stdout, "d50000000002") == []
+    # After the block, the plan is in a transaction again, on a table that was there before it.
+    assert [line.split(":")[1].strip() for line in lines_under(result.stdout, "d50000000003")] == [
+        "require-concurrent-index-creation"]
+    assert result.exit_code == 7

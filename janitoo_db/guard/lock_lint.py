@@ -66,18 +66,19 @@ def lint(revisions: Sequence[tuple[Script, str]], *, lock_timeout_set: bool = Fa
         return {}
     program = squawk_program()
     excluded = list(STYLE_RULES) + ([LOCK_TIMEOUT_RULE] if lock_timeout_set else [])
-    lines: list[str] = []
+    # One transaction around the plan, as jnt_dbman runs it on PostgreSQL: a table an earlier revision made is
+    # new.  An autocommit block's COMMIT and BEGIN stay inside it, where its statements leave the transaction.
+    lines: list[str] = ["BEGIN;"]
     starts: list[int] = []
     for _, sql in revisions:
         starts.append(len(lines))
         lines.extend(_unwrapped(sql.splitlines()))
+    lines.append("COMMIT;")
     with tempfile.TemporaryDirectory(prefix="janitoo_db_lint_") as scratch:
         script = Path(scratch) / "plan.sql"
         script.write_text("\n".join(lines) + "\n", encoding="utf-8")
         try:
-            # jnt_dbman runs a plan in one transaction on PostgreSQL: a table an earlier revision made is new.
-            done = subprocess.run([program, "--assume-in-transaction", "--reporter", "json", "--exclude",
-                                   ",".join(excluded), str(script)],
+            done = subprocess.run([program, "--reporter", "json", "--exclude", ",".join(excluded), str(script)],
                                   capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})
             reported = json.loads(done.stdout or "[]")
         except (OSError, subprocess.TimeoutExpired, ValueError) as error:
@@ -95,11 +96,10 @@ def lint(revisions: Sequence[tuple[Script, str]], *, lock_timeout_set: bool = Fa
 
 
 def _unwrapped(lines: list[str]) -> list[str]:
-    """A revision's offline SQL without the BEGIN and COMMIT around it: jnt_dbman runs the plan in one transaction.
+    """A revision's offline SQL without the BEGIN and COMMIT around it: :func:`lint` puts one around the plan.
 
-    Those inside stay: an autocommit block's COMMIT and BEGIN are where its
-    statements leave the transaction.  The lines are blanked, not removed, so
-    squawk's line numbers still point into the revision.
+    The lines are blanked, not removed, so squawk's line numbers still point
+    into the revision.
     """
     kept = list(lines)
     filled = [i for i, line in enumerate(kept) if line.strip()]
