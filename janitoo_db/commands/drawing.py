@@ -31,7 +31,7 @@ def graph_drawing(site: Site | Config, *, downgrade: str | None = None, fold: bo
     applied = graph.applied(script, squashed.as_if_restamped(script, current))
     orphans = [(orphan.revision, orphan.branch or "") for orphan in _orphans(site, current)]
     return lanes.drawing(script, list(site.by_name()), current, applied, orphans=orphans, undone=undone,
-                         undone_with_cascade=with_cascade, downgrade=downgrade, fold=fold)
+                         undone_with_cascade=with_cascade, fold=fold)
 
 
 def graph_picture(site: Site | Config, form: str = "mermaid", *, downgrade: str | None = None,

@@ -72,11 +72,11 @@ def branch_lock_findings(site: Site | Config, name: str) -> list[LockFinding]:
     """
     site = Site.of(site)
     lock_lint.squawk_program()
-    members = list(reversed(graph.branch_members(site.script, name)))
-    if not members:
-        raise RevisionError(f"no revision of branch {name} is installed")
-    writer = Site(LINT_DIALECT_URL, site.extensions)
+    writer = Site(LINT_DIALECT_URL, site.extensions)  # its revisions are loaded once, for both uses below
     try:
+        members = list(reversed(graph.branch_members(writer.script, name)))
+        if not members:
+            raise RevisionError(f"no revision of branch {name} is installed")
         scripts = [(revision, _step_sql(writer, revision, True, plan_note(revision, True))) for revision in members]
     finally:
         writer.dispose()

@@ -20,6 +20,7 @@ from janitoo_db.drawing.lanes import (
     Node,
 )
 from janitoo_db.errors import JanitooDbError
+from janitoo_db.text import first_line
 
 FORMATS = ("mermaid", "dot", "svg")
 #: Longer messages are cut: a box is not the place for a revision's whole first line.
@@ -139,6 +140,6 @@ def svg(drawing: Drawing) -> str:
     except (OSError, subprocess.TimeoutExpired) as error:
         raise JanitooDbError(f"Graphviz's dot ({program}) could not draw the graph: {error}") from None
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
-        raise JanitooDbError(f"Graphviz's dot ({program}) could not draw the graph: {reason}")
+        raise JanitooDbError(f"Graphviz's dot ({program}) could not draw the graph: "
+                             f"{first_line(done.stderr) or f'exit status {done.returncode}'}")
     return done.stdout

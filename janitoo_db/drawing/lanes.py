@@ -68,20 +68,16 @@ class Drawing:
 
     lanes: tuple[Lane, ...]
     edges: tuple[Edge, ...]
-    #: The revisions in alembic_version.
-    current: tuple[str, ...]
-    #: The target of --downgrade, when the picture shows what that downgrade takes.
-    downgrade: str | None = None
 
 
 def drawing(script: ScriptDirectory, branches: Sequence[str], current: Sequence[str], applied: Collection[str],
             *, orphans: Iterable[tuple[str, str]] = (), undone: Collection[str] = (),
-            undone_with_cascade: Collection[str] = (), downgrade: str | None = None, fold: bool = True) -> Drawing:
+            undone_with_cascade: Collection[str] = (), fold: bool = True) -> Drawing:
     """The picture of every branch in *branches* (lane order), the database at *current* holding *applied*.
 
     *orphans* are (revision, branch) pairs of alembic_version that no
     installed extension provides; *undone* and *undone_with_cascade* what
-    ``downgrade`` to *downgrade* would take.  *fold* False draws every revision.
+    a downgrade would take.  *fold* False draws every revision.
     """
     by_lane = _revisions_by_lane(script, branches)
     in_lane = {r.revision: lane for lane, members in by_lane.items() for r in members}
@@ -103,7 +99,7 @@ def drawing(script: ScriptDirectory, branches: Sequence[str], current: Sequence[
         lanes.append(Lane(NOT_INSTALLED_LANE, tuple(
             Node(revision, (revision,), f"head of {branch or 'an unknown branch'}, not installed", NOT_INSTALLED)
             for revision, branch in orphans)))
-    return Drawing(tuple(lanes), tuple(_edges(by_lane, node_of)), tuple(current), downgrade)
+    return Drawing(tuple(lanes), tuple(_edges(by_lane, node_of)))
 
 
 def _revisions_by_lane(script: ScriptDirectory, branches: Sequence[str]) -> dict[str, list[Script]]:
@@ -117,13 +113,14 @@ def _revisions_by_lane(script: ScriptDirectory, branches: Sequence[str]) -> dict
 
 
 def _crossing_branches(by_lane: dict[str, list[Script]], in_lane: dict[str, str]) -> set[str]:
-    """The revisions at either end of an arrow between two lanes."""
+    """The revisions at either end of an arrow between two lanes, or of a ``depends_on``."""
     crossing: set[str] = set()
     for lane, members in by_lane.items():
         for revision in members:
-            for older in (*graph.parents(revision), *dependencies(revision)):
-                if in_lane.get(older, lane) != lane or older in dependencies(revision):
-                    crossing.update((older, revision.revision))
+            # A depends_on is always drawn between boxes of their own, in one lane or across two.
+            for older in (*(p for p in graph.parents(revision) if in_lane.get(p, lane) != lane),
+                          *dependencies(revision)):
+                crossing.update((older, revision.revision))
     return crossing
 
 

@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sysconfig
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -31,6 +30,7 @@ from alembic.script import Script
 
 from janitoo_db.errors import JanitooDbError
 from janitoo_db.results import LockFinding
+from janitoo_db.text import first_line
 
 #: squawk's rules about how SQL is written rather than what it locks.
 STYLE_RULES = ("prefer-text-field", "prefer-bigint-over-int", "prefer-bigint-over-smallint", "prefer-identity",
@@ -74,24 +74,26 @@ def lint(revisions: Sequence[tuple[Script, str]], *, lock_timeout_set: bool = Fa
         starts.append(len(lines))
         lines.extend(_unwrapped(sql.splitlines()))
     lines.append("COMMIT;")
-    with tempfile.TemporaryDirectory(prefix="janitoo_db_lint_") as scratch:
-        script = Path(scratch) / "plan.sql"
-        script.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        try:
-            done = subprocess.run([program, "--reporter", "json", "--exclude", ",".join(excluded), str(script)],
-                                  capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})
-            reported = json.loads(done.stdout or "[]")
-        except (OSError, subprocess.TimeoutExpired, ValueError) as error:
-            raise JanitooDbError(f"squawk ({program}) could not read the revisions' SQL: "
-                                 f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    try:  # squawk reads the script on its standard input: no file is written
+        done = subprocess.run([program, "--reporter", "json", "--exclude", ",".join(excluded)],
+                              input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "NO_COLOR": "1"})
+        reported = json.loads(done.stdout or "[]")
+    except (OSError, subprocess.TimeoutExpired, ValueError) as error:
+        raise JanitooDbError(f"squawk ({program}) could not read the revisions' SQL: "
+                             f"{first_line(str(error)) or type(error).__name__}") from None
     if done.returncode not in (0, 1) or not isinstance(reported, list):
-        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
-        raise JanitooDbError(f"squawk ({program}) could not read the revisions' SQL: {reason}")
+        raise JanitooDbError(f"squawk ({program}) could not read the revisions' SQL: "
+                             f"{first_line(done.stderr) or f'exit status {done.returncode}'}")
     found: dict[str, list[LockFinding]] = {}
+    sources: dict[str, str] = {}  # each revision file read once, however many findings it has
     for item in reported:
         line = int(str(item.get("line", 0)))
         revision = revisions[max(bisect.bisect_right(starts, line) - 1, 0)][0]
-        found.setdefault(revision.revision, []).append(_finding(revision, lines, line, item))
+        if revision.revision not in sources:
+            sources[revision.revision] = _source(revision)
+        found.setdefault(revision.revision, []).append(_finding(revision, sources[revision.revision], lines,
+                                                                line, item))
     return found
 
 
@@ -110,25 +112,29 @@ def _unwrapped(lines: list[str]) -> list[str]:
     return kept
 
 
-def _finding(revision: Script, lines: list[str], line: int, item: dict[str, object]) -> LockFinding:
+def _finding(revision: Script, source: str, lines: list[str], line: int, item: dict[str, object]) -> LockFinding:
     statement = ""
     for text in lines[line:line + 8] if line >= 0 else ():  # the flagged line, to the end of its statement
         statement = f"{statement} {' '.join(text.split())}".strip()
         if statement.endswith(";"):
             break
     rule = str(item.get("rule_name", ""))
-    reason, bare = _allowed(revision, rule)
+    reason, bare = _allowed(source, rule)
     return LockFinding(revision.revision, ", ".join(sorted(revision.branch_labels)), rule,
-                   str(item.get("message", "")), str(item.get("help", "") or ""), statement[:200],
-                   allowed_because=reason, marker_without_reason=bare)
+                       str(item.get("message", "")), str(item.get("help", "") or ""), statement[:200],
+                       allowed_because=reason, marker_without_reason=bare)
 
 
-def _allowed(revision: Script, rule: str) -> tuple[str, bool]:
-    """The reason *revision*'s file gives for allowing *rule*, and whether it names the rule without one."""
+def _source(revision: Script) -> str:
+    """*revision*'s file as it is now ("" when it cannot be read: then nothing is allowed)."""
     try:
-        source = Path(revision.path).read_text(encoding="utf-8")
+        return Path(revision.path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return "", False
+        return ""
+
+
+def _allowed(source: str, rule: str) -> tuple[str, bool]:
+    """The reason a revision file's *source* gives for allowing *rule*, and whether it names the rule without one."""
     bare = False
     for marker in MARKER.finditer(source):
         if marker.group("rule") == rule:
